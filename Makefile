@@ -1,0 +1,42 @@
+# huike — the two commands a user needs: `make run` and `make test`.
+# Everything else here is a convenience for developers.
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+HUIKE_DB   ?= data/huike.db
+PORT       ?= 8080
+
+.PHONY: all run test deps build build-test clean format format-check
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-test: deps
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHK_SANITIZE=ON -DHK_WERROR=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+# Builds, migrates data/huike.db, creates the first admin on first start and serves the console.
+run: build
+	@mkdir -p data
+	@$(BUILD)/huike --db $(HUIKE_DB) migrate
+	@$(BUILD)/huike --db $(HUIKE_DB) serve --port $(PORT)
+
+# The whole suite, under ASan+UBSan, on SQLite and on a throw-away PostgreSQL cluster.
+test: build-test
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	@clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) $(TEST_BUILD)

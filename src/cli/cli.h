@@ -1,0 +1,41 @@
+/*
+ * cli.h — the huike command line: one table of commands (main.c), each a function taking the
+ * application context and its own arguments (argv[0] is the command name; global options such as
+ * --db and --now have already been consumed by hk_config_load).
+ *
+ * Exit statuses: 0 success, 1 failure, 2 usage error (3 is reserved for "partly done", e.g. an
+ * import with rejected rows). Commands print results on stdout and errors on stderr; only cli/
+ * may exit().
+ */
+#ifndef HK_CLI_CLI_H
+#define HK_CLI_CLI_H
+
+struct hk_app;
+
+#define HK_EXIT_OK 0
+#define HK_EXIT_FAIL 1
+#define HK_EXIT_USAGE 2
+#define HK_EXIT_PARTIAL 3
+
+enum hk_cli_needs {
+    HK_NEEDS_NOTHING = 0, /* clock, logger and time zone only */
+    HK_NEEDS_STORE = 1,   /* the store, opened and migrated to the latest schema */
+    HK_NEEDS_RAW_STORE = 2, /* the store, opened but not migrated (for `huike migrate`) */
+};
+
+/**
+ * Opens what a command needs: clock (fixed by --now when given), logger, time zone, and the
+ * store as `needs` says. Prints the error on stderr and returns non-zero on failure.
+ */
+int hk_cli_app_open(struct hk_app *app, enum hk_cli_needs needs);
+void hk_cli_app_close(struct hk_app *app);
+
+/* Commands (one file each: cmd_<name>.c). */
+int cmd_serve(struct hk_app *app, int argc, char **argv);
+int cmd_migrate(struct hk_app *app, int argc, char **argv);
+int cmd_user(struct hk_app *app, int argc, char **argv);
+int cmd_token(struct hk_app *app, int argc, char **argv);
+int cmd_version(struct hk_app *app, int argc, char **argv);
+int cmd_help(struct hk_app *app, int argc, char **argv);
+
+#endif

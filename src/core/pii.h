@@ -1,0 +1,68 @@
+/*
+ * pii.h — personal data at rest: phone numbers, real names and addresses are stored encrypted
+ * (libsodium secretbox, XSalsa20-Poly1305, a random nonce per value) with a keyed hash beside
+ * the values that must be found by exact match (phone, name). The 32-byte master key lives in a
+ * key file (created at first run, mode 0600) or in HUIKE_KEY (64 hex digits) — never in the
+ * database — and sub-keys for encryption and hashing are derived from it (crypto_kdf), so the
+ * look-up hash cannot decrypt anything.
+ *
+ * Also the rules for what a phone number is: normalisation to +86 form for mainland mobiles and
+ * the mask shown to roles without PII access (138****5678).
+ *
+ * Threads: a loaded keyring is immutable; share it freely.
+ */
+#ifndef HK_CORE_PII_H
+#define HK_CORE_PII_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hk_err;
+
+struct hk_keyring {
+    unsigned char enc_key[32];  /* secretbox key */
+    unsigned char hash_key[32]; /* generichash key for look-up hashes */
+};
+
+/**
+ * Loads the master key: from hex_env when non-NULL and non-empty (64 hex digits), else from
+ * key_path, creating that file with a new random key (mode 0600) when it does not exist.
+ * Refuses a key file readable by group or others. Returns 0 or HK_E(INVAL)/HK_E(IO).
+ */
+int hk_keyring_load(struct hk_keyring *kr, const char *key_path, const char *hex_env,
+                    struct hk_err *err);
+/** Wipes the keys from memory. */
+void hk_keyring_clear(struct hk_keyring *kr);
+
+/** Bytes an encrypted value of len bytes takes (nonce + MAC + len). */
+size_t hk_pii_sealed_size(size_t len);
+/** Encrypts len bytes of plain into out (size >= hk_pii_sealed_size(len)). Returns bytes. */
+size_t hk_pii_seal(const struct hk_keyring *kr, const char *plain, size_t len, unsigned char *out);
+/**
+ * Decrypts a sealed value into out (size >= sealed_len - overhead + 1, NUL-terminated).
+ * Returns 0, or HK_E(INVAL) when the value was not sealed with this key or is corrupt.
+ */
+int hk_pii_open(const struct hk_keyring *kr, const unsigned char *sealed, size_t sealed_len,
+                char *out, size_t size, struct hk_err *err);
+/** The look-up hash of a normalised value, as 64 hex digits into out (size >= 65). */
+void hk_pii_hash(const struct hk_keyring *kr, const char *value, size_t len, char *out);
+
+#define HK_PHONE_MAX 24
+
+/**
+ * Normalises a mainland mobile number as sellers' files write it ("138 1234 5678",
+ * "+86-138-1234-5678", "0086 13812345678", "'13812345678") to "+8613812345678".
+ * Returns 0, or 1 when the input is not a mainland mobile number (landlines, foreign numbers,
+ * masked values): then out holds the input with spaces and dashes removed, to keep as-is.
+ */
+int hk_phone_normalize(const char *in, size_t len, char *out, size_t size);
+/** True when a value is masked by a marketplace (contains '*', or starts with "##" or "$$"). */
+bool hk_pii_is_masked(const char *s, size_t len);
+/**
+ * The mask shown to roles without PII access: "+8613812345678" -> "138****5678"; other values
+ * keep their first 3 and last 2 characters ("010****78"); short ones become "****".
+ */
+void hk_phone_mask(const char *phone, char *out, size_t size);
+
+#endif

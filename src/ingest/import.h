@@ -1,0 +1,97 @@
+/*
+ * import.h — bringing orders into the store: from files (readers, reader.h) and from the REST
+ * ingest API, through one path that resolves identities and upserts orders.
+ *
+ * Invariants (the reasons this module exists):
+ *   - No lost order, no duplicated order: an order's natural key is (shop, order number);
+ *     importing the same data again changes nothing (orders_unchanged).
+ *   - An order is all-or-nothing: its row, its items and its customer's identities are written
+ *     in one transaction (a batch of orders shares one; a failure inside an order rolls back to
+ *     a savepoint taken before it, so the rest of the batch survives).
+ *   - A crash or kill -9 loses at most the uncommitted batch; running the same import again
+ *     completes it exactly, because every write is an upsert by natural key.
+ *   - A later export where an order changed status, amounts or refunds updates it and records
+ *     each change in order_history.
+ *   - Line items are matched by an item key (product id / sku / title / variant), so items of
+ *     one order arriving in separate groups of rows, or again, are merged, never duplicated.
+ *   - Taobao ExportOrderList and ExportOrderDetailList may come together or separately, in any
+ *     order: detail rows for orders not yet known wait in staged_items.
+ *   - Identity resolution: see identity.h.
+ *
+ * Threads: an importer uses one hk_db at a time; several imports may run concurrently (the
+ * store serialises writers).
+ */
+#ifndef HK_INGEST_IMPORT_H
+#define HK_INGEST_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/record.h"
+
+struct hk_err;
+struct hk_store;
+struct hk_keyring;
+struct hk_tz;
+
+/** What an import needs from the application. All borrowed. */
+struct hk_ingest_ctx {
+    struct hk_store *store;
+    const struct hk_keyring *keys; /* PII encryption and look-up hashes */
+    const struct hk_tz *tz;        /* default shop time zone */
+    int64_t now;                   /* the clock's now, for created_at/updated_at/history */
+};
+
+struct hk_import_opts {
+    enum hk_import_format format; /* HK_FMT_AUTO to recognise each file */
+    const char *shop;             /* --shop: the shop for records that name none; NULL = default */
+    int batch_orders;             /* orders per transaction; 0 = default (2000) */
+    size_t max_errors_kept;       /* row errors kept in the result; 0 = default (1000) */
+    /* progress: called after each committed batch (may be NULL) */
+    void (*progress)(void *arg, int64_t bytes_done, int64_t bytes_total, int64_t rows);
+    void *progress_arg;
+    /* set non-zero by another thread to stop after the current batch */
+    const volatile int *cancel;
+};
+
+struct hk_import_result {
+    int64_t rows; /* data records read, all files */
+    int64_t orders_created, orders_updated, orders_unchanged;
+    int64_t items_created;
+    int64_t customers_created;
+    int64_t rejected; /* rows rejected */
+    struct hk_row_error *errors; /* the first max_errors_kept rejected rows (new; see _release) */
+    size_t nerrors;
+    char **files; /* display names the errors' file fields point into (owned) */
+    size_t nfiles;
+};
+
+void hk_import_result_release(struct hk_import_result *res);
+
+/**
+ * Imports files (paths; display_names may be NULL or name each file as errors should call it).
+ * Taobao detail files are processed before order files. Returns 0 when the import ran (check
+ * res->rejected for bad rows), or a negative HK_E code when it could not run at all (unreadable
+ * file, missing required column: err names the file and column); orders committed before a
+ * failure stay committed, and res says how far it got.
+ */
+int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
+                    const char *const *display_names, size_t n, const struct hk_import_opts *opts,
+                    struct hk_import_result *res, struct hk_err *err);
+
+/** Outcome of applying one order. */
+enum hk_apply_outcome { HK_APPLY_CREATED = 1, HK_APPLY_UPDATED, HK_APPLY_UNCHANGED };
+
+/**
+ * Applies a batch of orders (e.g. one REST request of up to 1000) in one transaction, each
+ * under its own savepoint: outcomes[i] is set for each order, or errors[i] filled (code != 0)
+ * for an order that was rejected (the others still commit). shop: default shop name for
+ * records that name none. Updates res counters. Returns 0, or a negative HK_E code when the
+ * transaction itself failed (nothing committed).
+ */
+int hk_ingest_orders(const struct hk_ingest_ctx *ctx, const struct hk_order_rec *const *orders,
+                     size_t n, const char *shop, enum hk_apply_outcome *outcomes,
+                     struct hk_err *errors, struct hk_import_result *res, struct hk_err *err);
+
+#endif

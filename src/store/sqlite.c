@@ -1,0 +1,419 @@
+/*
+ * sqlite.c — the SQLite backend of the store (the default: one file, nothing to set up).
+ *
+ * Connections are opened with SQLITE_OPEN_NOMUTEX: the pool hands each connection to one thread
+ * at a time, so SQLite's per-connection mutex would only cost time. Each connection sets
+ *   journal_mode = WAL      readers never block the writer and the writer never blocks readers;
+ *   synchronous = NORMAL    safe with WAL (a power cut may lose the last commits, never corrupt);
+ *   foreign_keys = ON       SQLite leaves them off by default; the schema relies on them;
+ *   a busy timeout          writers queue for the write lock instead of failing at once.
+ * HK_TX_WRITE begins with BEGIN IMMEDIATE so a writer takes the write lock up front and waits in
+ * the busy handler, rather than failing with SQLITE_BUSY when it upgrades a read halfway through.
+ *
+ * SQL is written with PostgreSQL's $N parameters; prepare rewrites them to ?N (same length, so
+ * in place) outside string literals, quoted identifiers and comments. ?N keeps the number, so a
+ * parameter can be reused and appear out of order.
+ *
+ * After HK_DONE or an error the statement is reset at once (bindings kept) so it holds no read
+ * snapshot or lock while it sits in the cache.
+ *
+ * Threading: a connection and its statements are used by one thread at a time (the pool's
+ * promise); nothing here is shared.
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/util.h"
+#include "store/store_int.h"
+
+struct sq_stmt {
+    sqlite3_stmt *st;
+    sqlite3 *db;
+    const char *name;     /* borrowed from struct hk_stmt */
+    int64_t total_before; /* sqlite3_total_changes64 when the execution began */
+    int64_t changes;      /* of the last finished execution */
+    bool running;
+};
+
+static enum hk_store_fault sq_fault(int rc)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_ROWID:
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return HK_FAULT_CONSTRAINT;
+    default:
+        break;
+    }
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return HK_FAULT_UNAVAILABLE;
+    case SQLITE_NOMEM:
+        return HK_FAULT_NOMEM;
+    case SQLITE_RANGE:
+    case SQLITE_MISUSE:
+        return HK_FAULT_MISUSE;
+    default:
+        return HK_FAULT_OTHER;
+    }
+}
+
+static int sq_exec(sqlite3 *db, const char *what, const char *sql, struct hk_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return 0;
+    rc = hk_store_fail(err, sq_fault(sqlite3_extended_errcode(db)), what,
+                       msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct hk_err *err)
+{
+    sqlite3 *db = NULL;
+    char what[300];
+    int rc;
+
+    snprintf(what, sizeof(what), "open SQLite database %s", path);
+    rc = sqlite3_open_v2(path, &db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        rc = hk_store_fail(err, rc == SQLITE_NOMEM ? HK_FAULT_NOMEM : HK_FAULT_OTHER, what,
+                           db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    rc = sq_exec(db, what,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                 " PRAGMA foreign_keys = ON;",
+                 err);
+    if (rc < 0)
+        goto fail;
+    *conn = db;
+    return 0;
+
+fail:
+    sqlite3_close(db);
+    return rc;
+}
+
+static void sq_disconnect(void *conn)
+{
+    sqlite3_close(conn);
+}
+
+static bool sq_usable(void *conn)
+{
+    (void)conn;
+    return true;
+}
+
+static int sq_ping(void *conn, struct hk_err *err)
+{
+    return sq_exec(conn, "ping", "SELECT 1", err);
+}
+
+static int sq_exec_script(void *conn, const char *what, const char *sql, struct hk_err *err)
+{
+    return sq_exec(conn, what, sql, err);
+}
+
+static int sq_begin(void *conn, enum hk_tx_mode mode, struct hk_err *err)
+{
+    return sq_exec(conn, "begin", mode == HK_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", err);
+}
+
+static int sq_commit(void *conn, struct hk_err *err)
+{
+    return sq_exec(conn, "commit", "COMMIT", err);
+}
+
+static void sq_rollback(void *conn)
+{
+    /* Fails only when no transaction is open (SQLite already rolled back): nothing to do. */
+    sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_savepoint_sql(void *conn, const char *what, const char *verb, const char *name,
+                            struct hk_err *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "%s \"%s\"", verb, name); /* quoted: "outer" is a keyword */
+    return sq_exec(conn, what, sql, err);
+}
+
+static int sq_savepoint(void *conn, const char *name, struct hk_err *err)
+{
+    return sq_savepoint_sql(conn, "savepoint", "SAVEPOINT", name, err);
+}
+
+static int sq_savepoint_release(void *conn, const char *name, struct hk_err *err)
+{
+    return sq_savepoint_sql(conn, "release savepoint", "RELEASE SAVEPOINT", name, err);
+}
+
+static int sq_savepoint_rollback(void *conn, const char *name, struct hk_err *err)
+{
+    return sq_savepoint_sql(conn, "rollback to savepoint", "ROLLBACK TO SAVEPOINT", name, err);
+}
+
+static int sq_migration_lock(void *conn, struct hk_err *err)
+{
+    (void)conn;
+    (void)err;
+    return 0;
+}
+
+static void sq_migration_unlock(void *conn)
+{
+    (void)conn;
+}
+
+/* Rewrites $N to ?N in place, outside '...', "...", `...` and comments. */
+static void sq_rewrite_params(char *sql)
+{
+    size_t n = strlen(sql);
+    for (size_t i = 0; i < n; i++) {
+        char c = sql[i];
+        if (c == '\'' || c == '"' || c == '`') {
+            /* A doubled quote inside closes and reopens the literal: same result. */
+            for (i++; i < n && sql[i] != c; i++)
+                ;
+        } else if (c == '-' && sql[i + 1] == '-') {
+            for (; i < n && sql[i] != '\n'; i++)
+                ;
+        } else if (c == '/' && sql[i + 1] == '*') {
+            for (i += 2; i < n && !(sql[i] == '*' && sql[i + 1] == '/'); i++)
+                ;
+            i++;
+        } else if (c == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            sql[i] = '?';
+        }
+    }
+}
+
+static int sq_prepare(void *conn, const char *name, const char *sql, void **out, struct hk_err *err)
+{
+    sqlite3 *db = conn;
+    struct sq_stmt *s = NULL;
+    const char *tail = NULL;
+    char *text = hk_strdup(sql);
+    int rc;
+
+    if (!text)
+        return hk_store_fail(err, HK_FAULT_NOMEM, name, NULL);
+    sq_rewrite_params(text);
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        rc = hk_store_fail(err, HK_FAULT_NOMEM, name, NULL);
+        goto fail;
+    }
+    s->db = db;
+    s->name = name;
+    rc = sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, &s->st, &tail);
+    if (rc != SQLITE_OK) {
+        rc = hk_store_fail(err, sq_fault(rc), name, sqlite3_errmsg(db));
+        goto fail;
+    }
+    if (!s->st) {
+        rc = hk_store_fail(err, HK_FAULT_OTHER, name, "no SQL statement in the text");
+        goto fail;
+    }
+    for (; tail && *tail; tail++) {
+        if (*tail != ' ' && *tail != '\n' && *tail != '\t' && *tail != '\r' && *tail != ';') {
+            rc = hk_store_fail(err, HK_FAULT_OTHER, name, /* HK_E(STORE), as on PostgreSQL */
+                               "a named statement must hold exactly one SQL statement");
+            goto fail;
+        }
+    }
+    free(text);
+    *out = s;
+    return 0;
+
+fail:
+    if (s)
+        sqlite3_finalize(s->st);
+    free(s);
+    free(text);
+    return rc;
+}
+
+static void sq_finalize(void *stmt)
+{
+    struct sq_stmt *s = stmt;
+    sqlite3_finalize(s->st);
+    free(s);
+}
+
+static int sq_bind_rc(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+        return 0;
+    case SQLITE_NOMEM:
+        return HK_E(NOMEM);
+    case SQLITE_RANGE:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISUSE:
+        return HK_E(INVAL);
+    default:
+        return HK_E(STORE);
+    }
+}
+
+static int sq_bind_int64(void *stmt, int idx, int64_t v)
+{
+    return sq_bind_rc(sqlite3_bind_int64(((struct sq_stmt *)stmt)->st, idx, v));
+}
+
+static int sq_bind_double(void *stmt, int idx, double v)
+{
+    return sq_bind_rc(sqlite3_bind_double(((struct sq_stmt *)stmt)->st, idx, v));
+}
+
+static int sq_bind_text(void *stmt, int idx, const char *s, size_t len)
+{
+    return sq_bind_rc(sqlite3_bind_text64(((struct sq_stmt *)stmt)->st, idx, s, len,
+                                          SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+static int sq_bind_blob(void *stmt, int idx, const void *p, size_t len)
+{
+    sqlite3_stmt *st = ((struct sq_stmt *)stmt)->st;
+    /* sqlite3_bind_blob would bind NULL for an empty blob; an empty blob is not NULL. */
+    if (len == 0)
+        return sq_bind_rc(sqlite3_bind_zeroblob(st, idx, 0));
+    return sq_bind_rc(sqlite3_bind_blob64(st, idx, p, len, SQLITE_TRANSIENT));
+}
+
+static int sq_bind_null(void *stmt, int idx)
+{
+    return sq_bind_rc(sqlite3_bind_null(((struct sq_stmt *)stmt)->st, idx));
+}
+
+static int sq_step(void *stmt, struct hk_err *err)
+{
+    struct sq_stmt *s = stmt;
+    char reason[256];
+
+    if (!s->running) {
+        s->running = true;
+        s->total_before = sqlite3_total_changes64(s->db);
+    }
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_ROW)
+        return HK_ROW;
+    s->running = false;
+    if (rc == SQLITE_DONE) {
+        /* sqlite3_changes64 keeps the count of the last INSERT/UPDATE/DELETE on the connection;
+         * it belongs to this statement only if this statement changed something. */
+        s->changes =
+            sqlite3_total_changes64(s->db) != s->total_before ? sqlite3_changes64(s->db) : 0;
+        sqlite3_reset(s->st);
+        return HK_DONE;
+    }
+    hk_strlcpy(reason, sqlite3_errmsg(s->db), sizeof(reason));
+    sqlite3_reset(s->st);
+    return hk_store_fail(err, sq_fault(rc), s->name, reason);
+}
+
+static int64_t sq_changes(void *stmt)
+{
+    return ((struct sq_stmt *)stmt)->changes;
+}
+
+static void sq_reset(void *stmt)
+{
+    struct sq_stmt *s = stmt;
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    s->running = false;
+}
+
+static int sq_columns(void *stmt)
+{
+    return sqlite3_column_count(((struct sq_stmt *)stmt)->st);
+}
+
+static bool sq_is_null(void *stmt, int col)
+{
+    return sqlite3_column_type(((struct sq_stmt *)stmt)->st, col) == SQLITE_NULL;
+}
+
+static int64_t sq_column_int64(void *stmt, int col)
+{
+    return sqlite3_column_int64(((struct sq_stmt *)stmt)->st, col);
+}
+
+static double sq_column_double(void *stmt, int col)
+{
+    return sqlite3_column_double(((struct sq_stmt *)stmt)->st, col);
+}
+
+static const char *sq_column_text(void *stmt, int col, size_t *len)
+{
+    sqlite3_stmt *st = ((struct sq_stmt *)stmt)->st;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return NULL;
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    if (len)
+        *len = t ? (size_t)sqlite3_column_bytes(st, col) : 0;
+    return t;
+}
+
+static const void *sq_column_blob(void *stmt, int col, size_t *len)
+{
+    sqlite3_stmt *st = ((struct sq_stmt *)stmt)->st;
+    if (sqlite3_column_type(st, col) == SQLITE_NULL)
+        return NULL;
+    const void *p = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (len)
+        *len = p ? n : 0;
+    return p ? p : ""; /* SQLite returns NULL for an empty blob; it is not SQL NULL */
+}
+
+const struct hk_store_ops hk_store_sqlite_ops = {
+    .backend = HK_STORE_SQLITE,
+    .name = "sqlite",
+    .id_type = "INTEGER PRIMARY KEY",
+    .blob_type = "BLOB",
+    .table_exists_sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+    .connect = sq_connect,
+    .disconnect = sq_disconnect,
+    .usable = sq_usable,
+    .ping = sq_ping,
+    .exec_script = sq_exec_script,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .savepoint_release = sq_savepoint_release,
+    .savepoint_rollback = sq_savepoint_rollback,
+    .migration_lock = sq_migration_lock,
+    .migration_unlock = sq_migration_unlock,
+    .prepare = sq_prepare,
+    .finalize = sq_finalize,
+    .bind_int64 = sq_bind_int64,
+    .bind_double = sq_bind_double,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .changes = sq_changes,
+    .reset = sq_reset,
+    .columns = sq_columns,
+    .is_null = sq_is_null,
+    .column_int64 = sq_column_int64,
+    .column_double = sq_column_double,
+    .column_text = sq_column_text,
+    .column_blob = sq_column_blob,
+};

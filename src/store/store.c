@@ -1,0 +1,712 @@
+/*
+ * store.c — the backend-neutral half of the store: opening, the connection pool, the named
+ * statement cache, the statement state machine, transactions and savepoints, and the mapping
+ * of backend faults to HK_E codes. The backends (sqlite.c, postgres.c) are reached only through
+ * the ops table of store_int.h.
+ *
+ * Pool
+ *   hk_store_open picks the backend from the URL (postgresql:// or postgres:// -> PostgreSQL,
+ *   anything else is a SQLite path) and opens the first connection at once so a bad URL or path
+ *   fails there; the other pool_size - 1 slots connect on first use and then stay open. The free
+ *   list is LIFO, so a lightly loaded server keeps reusing the same few warm connections.
+ *   hk_db_acquire waits on a condition variable while every slot is taken (up to
+ *   HK_ACQUIRE_TIMEOUT_S, then HK_E(UNAVAILABLE): a thread that never gives its connection back
+ *   must not hang the whole server silently). A slot whose connection is found broken on
+ *   acquire is reconnected, dropping its statement cache.
+ *
+ * Statements
+ *   Each connection caches its statements in a chained hash table keyed by name; a statement is
+ *   prepared the first time its name is used on that connection. store.c tracks each
+ *   statement's state (fresh -> rows -> done): step after done keeps returning HK_DONE until a
+ *   reset (SQLite would silently re-run it), column reads off a row return 0/NULL, and binding
+ *   is only allowed on a fresh statement, so both backends behave the same.
+ *
+ * Transactions: store.c remembers whether a transaction is open and which savepoints are. Release
+ * rolls back a forgotten one; a failed commit rolls back, so a db never goes back to the pool
+ * mid-transaction. When a statement fails inside a transaction, PostgreSQL aborts the whole
+ * transaction until it is rolled back (or rolled back to a savepoint made before the failure),
+ * while SQLite only undoes the statement. store.c applies PostgreSQL's rule on both backends
+ * (tx_failed), so code that works on SQLite in development cannot break on PostgreSQL.
+ *
+ * Threading: the pool is guarded by the store's mutex; a db and its statements are used by the
+ * one thread that acquired it, without locks.
+ */
+#include "store/store_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/util.h"
+
+#define HK_DEFAULT_POOL_SIZE 8
+#define HK_DEFAULT_BUSY_MS   5000
+#define HK_ACQUIRE_TIMEOUT_S 30
+
+int hk_store_fail(struct hk_err *err, enum hk_store_fault fault, const char *what,
+                  const char *reason)
+{
+    int code;
+    switch (fault) {
+    case HK_FAULT_CONSTRAINT:
+        code = HK_E(CONFLICT);
+        break;
+    case HK_FAULT_UNAVAILABLE:
+        code = HK_E(UNAVAILABLE);
+        break;
+    case HK_FAULT_MISUSE:
+        code = HK_E(INVAL);
+        break;
+    case HK_FAULT_NOMEM:
+        code = HK_E(NOMEM);
+        break;
+    default:
+        code = HK_E(STORE);
+        break;
+    }
+    if (!reason || !*reason)
+        reason = hk_error_default_message(code);
+    size_t n = strlen(reason);
+    while (n > 0 && (reason[n - 1] == '\n' || reason[n - 1] == ' ' || reason[n - 1] == '\r'))
+        n--;
+    if (what && *what)
+        return hk_err_set(err, code, "%s: %.*s", what, (int)n, reason);
+    return hk_err_set(err, code, "%.*s", (int)n, reason);
+}
+
+/* ---- statement cache ------------------------------------------------------------------ */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static void stmt_free(struct hk_db *db, struct hk_stmt *st)
+{
+    db->store->ops->finalize(st->impl);
+    free(st->name);
+    free(st);
+}
+
+/* Finalizes every cached statement (before a disconnect). */
+static void db_drop_stmts(struct hk_db *db)
+{
+    for (size_t i = 0; i < db->nbuckets; i++) {
+        struct hk_stmt *st = db->buckets[i];
+        while (st) {
+            struct hk_stmt *next = st->next;
+            stmt_free(db, st);
+            st = next;
+        }
+    }
+    free(db->buckets);
+    db->buckets = NULL;
+    db->nbuckets = 0;
+    db->nstmts = 0;
+}
+
+static void stmt_reset(struct hk_stmt *st)
+{
+    st->db->store->ops->reset(st->impl);
+    st->state = HK_STMT_FRESH;
+}
+
+/* Ends every execution in progress on db (before rollback and release). */
+static void db_reset_running(struct hk_db *db)
+{
+    for (size_t i = 0; i < db->nbuckets; i++)
+        for (struct hk_stmt *st = db->buckets[i]; st; st = st->next)
+            if (st->state != HK_STMT_FRESH)
+                stmt_reset(st);
+}
+
+static int db_cache_grow(struct hk_db *db)
+{
+    size_t n = db->nbuckets ? db->nbuckets * 2 : 16;
+    struct hk_stmt **b = calloc(n, sizeof(*b));
+    if (!b)
+        return HK_E(NOMEM);
+    for (size_t i = 0; i < db->nbuckets; i++) {
+        struct hk_stmt *st = db->buckets[i];
+        while (st) {
+            struct hk_stmt *next = st->next;
+            size_t j = (size_t)(fnv1a(st->name) & (n - 1));
+            st->next = b[j];
+            b[j] = st;
+            st = next;
+        }
+    }
+    free(db->buckets);
+    db->buckets = b;
+    db->nbuckets = n;
+    return 0;
+}
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+/* Forgets the transaction state (after commit, rollback or a disconnect). */
+static void db_tx_end(struct hk_db *db)
+{
+    db->in_tx = false;
+    db->tx_failed = false;
+    db->nsp = 0;
+}
+
+/* Records a failure of something sent to the database; inside a transaction it aborts it. */
+static int db_failed(struct hk_db *db, int rc)
+{
+    if (rc < 0 && db->in_tx)
+        db->tx_failed = true;
+    return rc;
+}
+
+static int tx_aborted(struct hk_err *err, const char *what)
+{
+    return hk_err_set(err, HK_E(STORE),
+                      "%s: the transaction was aborted by an earlier error; roll back, or roll "
+                      "back to a savepoint made before the error",
+                      what);
+}
+
+static void db_disconnect(struct hk_db *db)
+{
+    if (!db->conn)
+        return;
+    db_drop_stmts(db);
+    db->store->ops->disconnect(db->conn);
+    db->conn = NULL;
+    db_tx_end(db);
+}
+
+/* Makes sure db has a working connection, reconnecting a broken one. */
+static int db_ensure_connected(struct hk_db *db, struct hk_err *err)
+{
+    const struct hk_store_ops *ops = db->store->ops;
+    if (db->conn && !ops->usable(db->conn))
+        db_disconnect(db);
+    if (db->conn)
+        return 0;
+    return ops->connect(db->store->target, db->store->busy_timeout_ms, &db->conn, err);
+}
+
+static bool is_pg_url(const char *url)
+{
+    return strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0;
+}
+
+int hk_store_open(const char *url, const struct hk_store_opts *opts, struct hk_store **out,
+                  struct hk_err *err)
+{
+    struct hk_store *s = NULL;
+    pthread_condattr_t ca;
+    bool mu_ok = false, cv_ok = false;
+    int rc;
+
+    if (!url || !*url)
+        return hk_err_set(err, HK_E(INVAL),
+                          "store: no database given (a file path or a "
+                          "postgresql:// URL)");
+    int pool = opts && opts->pool_size ? opts->pool_size : HK_DEFAULT_POOL_SIZE;
+    int busy = opts && opts->busy_timeout_ms ? opts->busy_timeout_ms : HK_DEFAULT_BUSY_MS;
+    if (pool < 1 || pool > 1024 || busy < 0)
+        return hk_err_set(err, HK_E(INVAL),
+                          "store: pool size must be 1..1024 and the busy "
+                          "timeout positive");
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return hk_err_set(err, HK_E(NOMEM), "store: out of memory");
+    s->ops = is_pg_url(url) ? &hk_store_postgres_ops : &hk_store_sqlite_ops;
+    /* An in-memory SQLite database is private to its connection: one connection, one db. */
+    if (s->ops == &hk_store_sqlite_ops && strcmp(url, ":memory:") == 0)
+        pool = 1;
+    s->busy_timeout_ms = busy;
+    s->pool_size = pool;
+    s->target = hk_strdup(url);
+    s->dbs = calloc((size_t)pool, sizeof(*s->dbs));
+    if (!s->target || !s->dbs) {
+        rc = hk_err_set(err, HK_E(NOMEM), "store: out of memory");
+        goto fail;
+    }
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        rc = hk_err_set(err, HK_E(INTERNAL), "store: cannot create the pool mutex");
+        goto fail;
+    }
+    mu_ok = true;
+    if (pthread_condattr_init(&ca) != 0) {
+        rc = hk_err_set(err, HK_E(INTERNAL), "store: cannot create the pool condition");
+        goto fail;
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    cv_ok = pthread_cond_init(&s->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cv_ok) {
+        rc = hk_err_set(err, HK_E(INTERNAL), "store: cannot create the pool condition");
+        goto fail;
+    }
+    for (int i = pool - 1; i >= 0; i--) {
+        s->dbs[i].store = s;
+        s->dbs[i].next_free = s->free_list;
+        s->free_list = &s->dbs[i];
+    }
+    /* The first connection now, so a wrong URL or path fails here rather than later. */
+    rc = db_ensure_connected(&s->dbs[0], err);
+    if (rc < 0)
+        goto fail;
+    *out = s;
+    return 0;
+
+fail:
+    if (cv_ok)
+        pthread_cond_destroy(&s->cv);
+    if (mu_ok)
+        pthread_mutex_destroy(&s->mu);
+    free(s->dbs);
+    free(s->target);
+    free(s);
+    return rc;
+}
+
+void hk_store_close(struct hk_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->pool_size; i++) {
+        assert(!s->dbs[i].in_use && "hk_store_close with a db still acquired");
+        db_disconnect(&s->dbs[i]);
+        free(s->dbs[i].sp);
+    }
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->dbs);
+    free(s->target);
+    free(s);
+}
+
+enum hk_store_backend hk_store_backend(const struct hk_store *s)
+{
+    return s->ops->backend;
+}
+
+const char *hk_store_backend_name(const struct hk_store *s)
+{
+    return s->ops->name;
+}
+
+int hk_store_ping(struct hk_store *s, struct hk_err *err)
+{
+    struct hk_db *db;
+    int rc = hk_db_acquire(s, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = s->ops->ping(db->conn, err);
+    hk_db_release(db);
+    return rc;
+}
+
+int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err)
+{
+    struct timespec deadline;
+    struct hk_db *db;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += HK_ACQUIRE_TIMEOUT_S;
+
+    pthread_mutex_lock(&s->mu);
+    while (!s->free_list) {
+        rc = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
+        if (rc == ETIMEDOUT && !s->free_list) {
+            pthread_mutex_unlock(&s->mu);
+            return hk_err_set(err, HK_E(UNAVAILABLE),
+                              "store: all %d database connections stayed busy for %d s",
+                              s->pool_size, HK_ACQUIRE_TIMEOUT_S);
+        }
+    }
+    db = s->free_list;
+    s->free_list = db->next_free;
+    db->next_free = NULL;
+    db->in_use = true;
+    pthread_mutex_unlock(&s->mu);
+
+    /* Connecting happens outside the lock: other threads keep taking warm connections. */
+    rc = db_ensure_connected(db, err);
+    if (rc < 0) {
+        db->in_use = false;
+        pthread_mutex_lock(&s->mu);
+        db->next_free = s->free_list;
+        s->free_list = db;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    *out = db;
+    return 0;
+}
+
+void hk_db_release(struct hk_db *db)
+{
+    if (!db)
+        return;
+    struct hk_store *s = db->store;
+    hk_db_rollback(db);
+    db_reset_running(db);
+    db->in_use = false;
+    pthread_mutex_lock(&s->mu);
+    db->next_free = s->free_list;
+    s->free_list = db;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+enum hk_store_backend hk_db_backend(const struct hk_db *db)
+{
+    return db->store->ops->backend;
+}
+
+int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err)
+{
+    if (db->in_tx && db->tx_failed)
+        return tx_aborted(err, what);
+    return db_failed(db, db->store->ops->exec_script(db->conn, what, sql, err));
+}
+
+/* ---- transactions --------------------------------------------------------------------- */
+
+int hk_db_begin(struct hk_db *db, enum hk_tx_mode mode, struct hk_err *err)
+{
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL),
+                          "begin: a transaction is already open on this connection (use a "
+                          "savepoint for a nested unit)");
+    int rc = db->store->ops->begin(db->conn, mode, err);
+    if (rc == 0) {
+        db_tx_end(db);
+        db->in_tx = true;
+    }
+    return rc;
+}
+
+int hk_db_commit(struct hk_db *db, struct hk_err *err)
+{
+    int rc;
+    if (!db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "commit: no transaction is open");
+    if (db->tx_failed)
+        rc = hk_err_set(err, HK_E(STORE),
+                        "commit: an earlier statement failed, so the "
+                        "transaction was rolled back (roll back to a savepoint "
+                        "after an error you expect)");
+    else
+        rc = db->store->ops->commit(db->conn, err);
+    if (rc < 0) {
+        /* Leave no half-open transaction behind: whatever failed is undone. */
+        db_reset_running(db);
+        db->store->ops->rollback(db->conn);
+    }
+    db_tx_end(db);
+    return rc;
+}
+
+void hk_db_rollback(struct hk_db *db)
+{
+    if (!db || !db->in_tx)
+        return;
+    db_reset_running(db);
+    db->store->ops->rollback(db->conn);
+    db_tx_end(db);
+}
+
+bool hk_db_in_tx(const struct hk_db *db)
+{
+    return db->in_tx;
+}
+
+static int check_savepoint(const struct hk_db *db, const char *what, const char *name,
+                           struct hk_err *err)
+{
+    if (!db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "%s: savepoints need an open transaction", what);
+    size_t n = name ? strlen(name) : 0;
+    bool ok = n > 0 && n < sizeof(db->sp[0].name) &&
+              ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+    for (size_t i = 1; ok && i < n; i++) {
+        char c = name[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    }
+    if (!ok)
+        return hk_err_set(err, HK_E(INVAL),
+                          "%s: savepoint names are [a-z_][a-z0-9_]*, at most %zu characters", what,
+                          sizeof(db->sp[0].name) - 1);
+    return 0;
+}
+
+/* The innermost open savepoint called name, or -1. */
+static ptrdiff_t find_savepoint(const struct hk_db *db, const char *name)
+{
+    for (size_t i = db->nsp; i > 0; i--)
+        if (strcmp(db->sp[i - 1].name, name) == 0)
+            return (ptrdiff_t)(i - 1);
+    return -1;
+}
+
+int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err)
+{
+    int rc = check_savepoint(db, "savepoint", name, err);
+    if (rc < 0)
+        return rc;
+    if (db->tx_failed)
+        return tx_aborted(err, "savepoint");
+    if (db->nsp == db->capsp) {
+        size_t cap = db->capsp ? db->capsp * 2 : 8;
+        struct hk_savepoint *sp = realloc(db->sp, cap * sizeof(*sp));
+        if (!sp)
+            return hk_err_set(err, HK_E(NOMEM), "savepoint: out of memory");
+        db->sp = sp;
+        db->capsp = cap;
+    }
+    rc = db_failed(db, db->store->ops->savepoint(db->conn, name, err));
+    if (rc == 0)
+        hk_strlcpy(db->sp[db->nsp++].name, name, sizeof(db->sp[0].name));
+    return rc;
+}
+
+int hk_db_savepoint_release(struct hk_db *db, const char *name, struct hk_err *err)
+{
+    int rc = check_savepoint(db, "release savepoint", name, err);
+    if (rc < 0)
+        return rc;
+    if (db->tx_failed)
+        return tx_aborted(err, "release savepoint");
+    rc = db_failed(db, db->store->ops->savepoint_release(db->conn, name, err));
+    ptrdiff_t at = find_savepoint(db, name);
+    if (rc == 0 && at >= 0)
+        db->nsp = (size_t)at; /* it and every savepoint made after it are gone */
+    return rc;
+}
+
+int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *err)
+{
+    int rc = check_savepoint(db, "rollback to savepoint", name, err);
+    if (rc < 0)
+        return rc;
+    db_reset_running(db);
+    rc = db_failed(db, db->store->ops->savepoint_rollback(db->conn, name, err));
+    ptrdiff_t at = find_savepoint(db, name);
+    if (rc == 0 && at >= 0) {
+        db->nsp = (size_t)at + 1; /* it stays; the ones made after it are gone */
+        db->tx_failed = false;    /* every open savepoint predates the failure */
+    }
+    return rc;
+}
+
+/* ---- statements ----------------------------------------------------------------------- */
+
+int hk_db_stmt(struct hk_db *db, const char *name, const char *sql, struct hk_stmt **out,
+               struct hk_err *err)
+{
+    struct hk_stmt *st = NULL;
+    int rc;
+
+    if (!name || !*name || !sql)
+        return hk_err_set(err, HK_E(INVAL), "statement: a name and SQL are required");
+    uint64_t h = fnv1a(name);
+    if (db->nbuckets) {
+        for (st = db->buckets[h & (db->nbuckets - 1)]; st; st = st->next) {
+            if (strcmp(st->name, name) == 0) {
+                assert(st->sql_hash == fnv1a(sql) && "one statement name, two SQL texts");
+                stmt_reset(st); /* also clears bindings left by a caller */
+                *out = st;
+                return 0;
+            }
+        }
+    }
+    if (db->nstmts >= db->nbuckets && db_cache_grow(db) < 0)
+        return hk_err_set(err, HK_E(NOMEM), "%s: out of memory", name);
+
+    st = calloc(1, sizeof(*st));
+    if (!st)
+        return hk_err_set(err, HK_E(NOMEM), "%s: out of memory", name);
+    st->name = hk_strdup(name);
+    if (!st->name) {
+        rc = hk_err_set(err, HK_E(NOMEM), "%s: out of memory", name);
+        goto fail;
+    }
+    if (db->in_tx && db->tx_failed) {
+        rc = tx_aborted(err, name);
+        goto fail;
+    }
+    rc = db_failed(db, db->store->ops->prepare(db->conn, st->name, sql, &st->impl, err));
+    if (rc < 0)
+        goto fail;
+    st->db = db;
+    st->sql_hash = fnv1a(sql);
+    st->state = HK_STMT_FRESH;
+    size_t b = (size_t)(h & (db->nbuckets - 1));
+    st->next = db->buckets[b];
+    db->buckets[b] = st;
+    db->nstmts++;
+    *out = st;
+    return 0;
+
+fail:
+    free(st->name);
+    free(st);
+    return rc;
+}
+
+/* Binding is allowed on a fresh statement only: both backends then agree on what it means. */
+#define BIND_CHECK(st)                                                                             \
+    do {                                                                                           \
+        if ((st)->state != HK_STMT_FRESH || idx < 1)                                               \
+            return HK_E(INVAL);                                                                    \
+    } while (0)
+
+int hk_stmt_bind_int64(struct hk_stmt *st, int idx, int64_t v)
+{
+    BIND_CHECK(st);
+    return st->db->store->ops->bind_int64(st->impl, idx, v);
+}
+
+int hk_stmt_bind_double(struct hk_stmt *st, int idx, double v)
+{
+    BIND_CHECK(st);
+    return st->db->store->ops->bind_double(st->impl, idx, v);
+}
+
+int hk_stmt_bind_text(struct hk_stmt *st, int idx, const char *s, size_t len)
+{
+    BIND_CHECK(st);
+    if (!s)
+        return st->db->store->ops->bind_null(st->impl, idx);
+    if (len == (size_t)-1)
+        len = strlen(s);
+    else if (memchr(s, '\0', len))
+        return HK_E(INVAL); /* PostgreSQL text cannot hold NUL; refuse it on both backends */
+    return st->db->store->ops->bind_text(st->impl, idx, s, len);
+}
+
+int hk_stmt_bind_blob(struct hk_stmt *st, int idx, const void *p, size_t len)
+{
+    BIND_CHECK(st);
+    if (!p && len)
+        return HK_E(INVAL);
+    if (!p)
+        return st->db->store->ops->bind_null(st->impl, idx);
+    return st->db->store->ops->bind_blob(st->impl, idx, p, len);
+}
+
+int hk_stmt_bind_null(struct hk_stmt *st, int idx)
+{
+    BIND_CHECK(st);
+    return st->db->store->ops->bind_null(st->impl, idx);
+}
+
+int hk_stmt_step(struct hk_stmt *st, struct hk_err *err)
+{
+    if (st->state == HK_STMT_DONE)
+        return HK_DONE;
+    if (st->state == HK_STMT_FRESH) {
+        st->changes = 0;
+        if (st->db->in_tx && st->db->tx_failed) {
+            st->state = HK_STMT_DONE;
+            return tx_aborted(err, st->name);
+        }
+    }
+    int rc = db_failed(st->db, st->db->store->ops->step(st->impl, err));
+    if (rc == HK_ROW) {
+        st->state = HK_STMT_ROWS;
+        return HK_ROW;
+    }
+    st->state = HK_STMT_DONE;
+    if (rc == HK_DONE)
+        st->changes = st->db->store->ops->changes(st->impl);
+    return rc;
+}
+
+int hk_stmt_exec(struct hk_stmt *st, struct hk_err *err)
+{
+    int rc;
+    while ((rc = hk_stmt_step(st, err)) == HK_ROW)
+        ;
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int64_t hk_stmt_changes(struct hk_stmt *st)
+{
+    return st->changes;
+}
+
+void hk_stmt_reset(struct hk_stmt *st)
+{
+    stmt_reset(st);
+}
+
+int hk_stmt_columns(struct hk_stmt *st)
+{
+    return st->db->store->ops->columns(st->impl);
+}
+
+static bool on_row(const struct hk_stmt *st, int col)
+{
+    return st->state == HK_STMT_ROWS && col >= 0 && col < st->db->store->ops->columns(st->impl);
+}
+
+bool hk_stmt_is_null(struct hk_stmt *st, int col)
+{
+    return !on_row(st, col) || st->db->store->ops->is_null(st->impl, col);
+}
+
+int64_t hk_stmt_int64(struct hk_stmt *st, int col)
+{
+    return on_row(st, col) ? st->db->store->ops->column_int64(st->impl, col) : 0;
+}
+
+double hk_stmt_double(struct hk_stmt *st, int col)
+{
+    return on_row(st, col) ? st->db->store->ops->column_double(st->impl, col) : 0.0;
+}
+
+const char *hk_stmt_text(struct hk_stmt *st, int col, size_t *len)
+{
+    const char *s = on_row(st, col) ? st->db->store->ops->column_text(st->impl, col, len) : NULL;
+    if (!s && len)
+        *len = 0;
+    return s;
+}
+
+const void *hk_stmt_blob(struct hk_stmt *st, int col, size_t *len)
+{
+    const void *p = on_row(st, col) ? st->db->store->ops->column_blob(st->impl, col, len) : NULL;
+    if (!p && len)
+        *len = 0;
+    return p;
+}
+
+void hk_stmt_text_copy(struct hk_stmt *st, int col, char *buf, size_t size)
+{
+    size_t len = 0;
+    if (!size)
+        return;
+    const char *s = hk_stmt_text(st, col, &len);
+    if (!s) {
+        buf[0] = '\0';
+        return;
+    }
+    size_t n = len < size - 1 ? len : size - 1;
+    /* Never cut a UTF-8 sequence in half: back off to the start of the split character. */
+    if (n < len)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+}

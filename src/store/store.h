@@ -1,0 +1,179 @@
+/*
+ * store.h — the one SQL store, with two backends behind one interface.
+ *
+ * huike keeps all its data in one SQL database: SQLite (a file; the default, nothing to set up)
+ * or PostgreSQL (a postgresql:// URL; for teams and several huike processes). The store is the
+ * one source of truth; the engine and everything else derive from it.
+ *
+ * Shape
+ *   struct hk_store  the handle: opens the database, owns a pool of connections, runs migrations.
+ *   struct hk_db     one connection, taken from the pool by one thread (hk_db_acquire) and given
+ *                    back (hk_db_release). Transactions and statements live on a db.
+ *   struct hk_stmt   a prepared statement on one db, named: hk_db_stmt(db, "user_by_login", sql)
+ *                    prepares the SQL the first time a name is used on that connection and
+ *                    returns the cached, reset statement afterwards.
+ *
+ * SQL text
+ *   All SQL lives under src/store/ (the contract suite in tests/store is the one exception).
+ *   Statements are written once, in portable SQL, with parameters $1, $2, ... (always bound, never
+ *   pasted into the text). The SQLite backend rewrites $N to ?N; PostgreSQL takes them as they
+ *   are. Both support INSERT ... ON CONFLICT ... DO UPDATE and RETURNING. Booleans are INTEGER
+ *   0/1, times are BIGINT seconds since the epoch (UTC), money is BIGINT fen.
+ *   Migrations (sql/NNNN_name.sql, compiled into the binary) may use two macros that the backend
+ *   expands: @ID@ (an auto-assigned BIGINT primary key) and @BLOB@ (BLOB / BYTEA).
+ *
+ * Errors: functions return 0 or a negative HK_E code with err filled. A unique or foreign-key
+ * violation is HK_E(CONFLICT); a lost connection or busy timeout is HK_E(UNAVAILABLE); anything
+ * else the database reports is HK_E(STORE). The message never contains bound values (they may be
+ * PII), only the statement name and the database's reason.
+ *
+ * Errors inside a transaction: once a statement fails inside a transaction, the transaction is
+ * aborted — on both backends, as PostgreSQL does (SQLite alone would only undo the statement;
+ * the store applies PostgreSQL's rule there too so code tested on SQLite behaves the same on
+ * PostgreSQL). Every later statement fails with HK_E(STORE) and hk_db_commit rolls back and
+ * fails, until hk_db_savepoint_rollback to a savepoint made before the failure, or
+ * hk_db_rollback. So a statement whose failure the caller expects and handles inside a
+ * transaction (typically a unique violation -> HK_E(CONFLICT) meaning "already there") must be
+ * wrapped in a savepoint:
+ *     hk_db_savepoint(db, "try_insert", err);
+ *     rc = hk_stmt_exec(st, err);
+ *     if (rc == HK_E(CONFLICT)) hk_db_savepoint_rollback(db, "try_insert", err);
+ *     hk_db_savepoint_release(db, "try_insert", err);
+ *
+ * Threads: a hk_store may be shared; a hk_db and its statements belong to one thread at a time.
+ * On PostgreSQL a statement's result is fetched whole on its first step, so statements on one db
+ * may be interleaved on both backends.
+ */
+#ifndef HK_STORE_STORE_H
+#define HK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hk_err;
+struct hk_store;
+struct hk_db;
+struct hk_stmt;
+
+enum hk_store_backend { HK_STORE_SQLITE = 1, HK_STORE_POSTGRES = 2 };
+
+struct hk_store_opts {
+    int pool_size;       /* connections kept open; 0 = 8 */
+    int busy_timeout_ms; /* SQLite busy timeout; 0 = 5000 */
+};
+
+/**
+ * Opens the store at url: a file path (SQLite; the file is created if missing, its directory must
+ * exist) or "postgresql://..." / "postgres://..." (libpq connection URI). opts may be NULL.
+ * Does not migrate. Returns 0 and a new handle in *out (free with hk_store_close).
+ */
+int hk_store_open(const char *url, const struct hk_store_opts *opts, struct hk_store **out,
+                  struct hk_err *err);
+/** Closes every connection. All dbs must have been released. s may be NULL. */
+void hk_store_close(struct hk_store *s);
+
+enum hk_store_backend hk_store_backend(const struct hk_store *s);
+/** "sqlite" or "postgresql". */
+const char *hk_store_backend_name(const struct hk_store *s);
+
+/** The newest schema version compiled into this binary. */
+int hk_store_latest_version(void);
+/**
+ * Applies every migration newer than the database's schema_version, each in its own
+ * transaction, recording (version, name, applied_at = now) in schema_version. Safe to run from
+ * several processes at once (PostgreSQL: advisory lock; SQLite: an immediate transaction).
+ * Writes the versions before and after to *from / *to when not NULL.
+ */
+int hk_store_migrate(struct hk_store *s, int64_t now, int *from, int *to, struct hk_err *err);
+/** The database's current schema version (0 for an empty database). */
+int hk_store_schema_version(struct hk_store *s, int *out, struct hk_err *err);
+/** Checks that the database answers (SELECT 1 on a pooled connection). */
+int hk_store_ping(struct hk_store *s, struct hk_err *err);
+
+/* ---- connections ---------------------------------------------------------------------- */
+
+/**
+ * Takes a connection from the pool (borrowed until hk_db_release), waiting if all are in use;
+ * after 30 s of waiting it gives up with HK_E(UNAVAILABLE). Reconnects a broken one (the cached
+ * statements of that connection are prepared again on use). Thread-safe. A thread must not hold
+ * two dbs of one store while others wait on it (it could deadlock the pool).
+ */
+int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err);
+/** Gives the connection back; rolls back a transaction left open. db may be NULL. */
+void hk_db_release(struct hk_db *db);
+enum hk_store_backend hk_db_backend(const struct hk_db *db);
+
+/* ---- transactions --------------------------------------------------------------------- */
+
+enum hk_tx_mode { HK_TX_READ = 0, HK_TX_WRITE = 1 };
+/** Begins a transaction (SQLite: BEGIN IMMEDIATE for HK_TX_WRITE, so writers queue up front). */
+int hk_db_begin(struct hk_db *db, enum hk_tx_mode mode, struct hk_err *err);
+/** Commits. On failure the transaction is rolled back and no longer open. */
+int hk_db_commit(struct hk_db *db, struct hk_err *err);
+/** Rolls back the open transaction; a no-op when none is open. */
+void hk_db_rollback(struct hk_db *db);
+bool hk_db_in_tx(const struct hk_db *db);
+/**
+ * Savepoints inside a transaction (names: [a-z_][a-z0-9_]*, at most 63 characters; HK_E(INVAL)
+ * outside a transaction), for all-or-nothing sub-units. Rolling back to a savepoint keeps it
+ * open (release it afterwards) and clears an abort caused by an error after it was made.
+ */
+int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err);
+int hk_db_savepoint_release(struct hk_db *db, const char *name, struct hk_err *err);
+int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *err);
+
+/* ---- statements ----------------------------------------------------------------------- */
+
+/**
+ * Returns the statement called name on this db (borrowed; valid until db is released), preparing
+ * sql the first time. The statement comes back reset with no bindings. The same name must always
+ * be used with the same SQL.
+ */
+int hk_db_stmt(struct hk_db *db, const char *name, const char *sql, struct hk_stmt **out,
+               struct hk_err *err);
+
+/*
+ * Parameters are numbered from 1, as $1 in the SQL. Bind functions copy the value. They return 0,
+ * HK_E(NOMEM), or HK_E(INVAL) for a number the statement does not have, for text containing a
+ * NUL byte, or when the statement has been stepped and not reset (bind before the first step).
+ */
+int hk_stmt_bind_int64(struct hk_stmt *st, int idx, int64_t v);
+int hk_stmt_bind_double(struct hk_stmt *st, int idx, double v);
+/** len == (size_t)-1 means strlen(s); s == NULL binds NULL. */
+int hk_stmt_bind_text(struct hk_stmt *st, int idx, const char *s, size_t len);
+/** p == NULL (with len 0) binds NULL; an empty blob (p != NULL, len 0) is not NULL. */
+int hk_stmt_bind_blob(struct hk_stmt *st, int idx, const void *p, size_t len);
+int hk_stmt_bind_null(struct hk_stmt *st, int idx);
+
+#define HK_ROW  1
+#define HK_DONE 0
+/**
+ * Advances: HK_ROW when a row is ready, HK_DONE when finished, or a negative HK_E code. After
+ * HK_DONE or an error it keeps returning HK_DONE until the statement is reset (it never silently
+ * runs again).
+ */
+int hk_stmt_step(struct hk_stmt *st, struct hk_err *err);
+/** Steps to completion, ignoring rows; then resets. Returns 0 or a negative HK_E code. */
+int hk_stmt_exec(struct hk_stmt *st, struct hk_err *err);
+/**
+ * Rows inserted, updated or deleted by the statement's last finished execution (known once step
+ * returned HK_DONE; kept across reset until the next execution; 0 for reads and DDL).
+ */
+int64_t hk_stmt_changes(struct hk_stmt *st);
+/** Clears bindings and any pending rows, ready for reuse. */
+void hk_stmt_reset(struct hk_stmt *st);
+
+/* Typed reads of the current row; columns numbered from 0. NULL reads as 0 / NULL. */
+int hk_stmt_columns(struct hk_stmt *st);
+bool hk_stmt_is_null(struct hk_stmt *st, int col);
+int64_t hk_stmt_int64(struct hk_stmt *st, int col);
+double hk_stmt_double(struct hk_stmt *st, int col);
+/** Borrowed, NUL-terminated, valid until the next step or reset; NULL for SQL NULL. */
+const char *hk_stmt_text(struct hk_stmt *st, int col, size_t *len);
+/** Borrowed, valid until the next step or reset; NULL for SQL NULL. */
+const void *hk_stmt_blob(struct hk_stmt *st, int col, size_t *len);
+/** Copies a text column into buf (truncating, always NUL-terminated; "" for NULL). */
+void hk_stmt_text_copy(struct hk_stmt *st, int col, char *buf, size_t size);
+
+#endif

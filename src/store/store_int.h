@@ -1,0 +1,166 @@
+/*
+ * store_int.h — the store module's own view: the backend ops table and the handle structs.
+ * Only the src/store/ sources include this; everyone else sees the opaque handles of store.h.
+ *
+ * Design
+ *   A backend (sqlite.c, postgres.c) fills one const struct hk_store_ops. store.c owns everything
+ *   that is the same on both — the pool, the per-connection statement cache, the statement state
+ *   machine (fresh -> rows -> done), transaction bookkeeping and the mapping of failures to HK_E
+ *   codes — and calls the backend through the table. Nothing outside src/store/ branches on the
+ *   backend, and nothing inside store.c does either: it only dispatches.
+ *
+ *   Backend connections and statements are opaque (void *) to store.c. A backend reports a
+ *   failure by calling hk_store_fail() with a fault class, the statement name (or what it was
+ *   doing) and the database's reason; store.c turns the class into the HK_E code, so the
+ *   mapping lives in one place. Reasons must never contain bound values.
+ *
+ * Invariants
+ *   - A connection (struct hk_db) is used by one thread at a time: the one that acquired it.
+ *   - Every cached statement belongs to exactly one db and dies with its connection; a
+ *     reconnect drops the cache (prepared statements are per connection on PostgreSQL).
+ *   - store.c only calls column reads when the statement is on a row, and only calls bind on a
+ *     fresh (reset) statement, so backends need not check either.
+ *
+ * Threading: struct hk_store's pool fields are guarded by its mutex; everything in a hk_db is
+ * touched only by the thread holding it.
+ */
+#ifndef HK_STORE_STORE_INT_H
+#define HK_STORE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct hk_err;
+
+/** How a backend classifies a failure; hk_store_fail() maps it to an HK_E code. */
+enum hk_store_fault {
+    HK_FAULT_CONSTRAINT,  /* unique or foreign-key violation -> HK_E(CONFLICT) */
+    HK_FAULT_UNAVAILABLE, /* busy, locked, lost connection, deadlock -> HK_E(UNAVAILABLE) */
+    HK_FAULT_MISUSE,      /* the caller's mistake (bad index, several statements) -> HK_E(INVAL) */
+    HK_FAULT_NOMEM,       /* -> HK_E(NOMEM) */
+    HK_FAULT_OTHER        /* anything else the database reports -> HK_E(STORE) */
+};
+
+/**
+ * Fills err with "<what>: <reason>" and the code for fault; returns the code. what is the
+ * statement name or the operation ("begin", "connect"); reason is the database's message and
+ * must not contain bound values. Either may be NULL.
+ */
+int hk_store_fail(struct hk_err *err, enum hk_store_fault fault, const char *what,
+                  const char *reason);
+
+/*
+ * The backend ops table. conn is the backend's connection, stmt the backend's statement.
+ * Functions returning int return 0 (or HK_ROW / HK_DONE for step) or a negative HK_E code with
+ * err filled through hk_store_fail(). Bind functions have no err: they return 0, HK_E(INVAL)
+ * for an index out of range or HK_E(NOMEM).
+ */
+struct hk_store_ops {
+    enum hk_store_backend backend;
+    const char *name;      /* "sqlite" / "postgresql" */
+    const char *id_type;   /* expansion of @ID@ in migrations */
+    const char *blob_type; /* expansion of @BLOB@ in migrations */
+    /* One parameter ($1 = table name); returns one row whose column 0 is > 0 when it exists. */
+    const char *table_exists_sql;
+
+    /* Connections. target is the SQLite path or the libpq URL (borrowed). */
+    int (*connect)(const char *target, int busy_timeout_ms, void **conn, struct hk_err *err);
+    void (*disconnect)(void *conn);
+    /* False when the connection is known to be unusable (PostgreSQL: lost); cheap, no I/O wait. */
+    bool (*usable)(void *conn);
+    int (*ping)(void *conn, struct hk_err *err);
+    /* Runs a script of several statements without parameters (migrations). */
+    int (*exec_script)(void *conn, const char *what, const char *sql, struct hk_err *err);
+
+    /* Transactions and savepoints; names are validated by store.c. */
+    int (*begin)(void *conn, enum hk_tx_mode mode, struct hk_err *err);
+    int (*commit)(void *conn, struct hk_err *err);
+    void (*rollback)(void *conn);
+    int (*savepoint)(void *conn, const char *name, struct hk_err *err);
+    int (*savepoint_release)(void *conn, const char *name, struct hk_err *err);
+    int (*savepoint_rollback)(void *conn, const char *name, struct hk_err *err);
+
+    /* Cross-process lock held while migrating (PostgreSQL: advisory lock; SQLite: none, the
+     * immediate transaction of each step serialises). */
+    int (*migration_lock)(void *conn, struct hk_err *err);
+    void (*migration_unlock)(void *conn);
+
+    /* Statements. name is borrowed and outlives the statement (store.c keeps it). */
+    int (*prepare)(void *conn, const char *name, const char *sql, void **stmt, struct hk_err *err);
+    void (*finalize)(void *stmt);
+    int (*bind_int64)(void *stmt, int idx, int64_t v);
+    int (*bind_double)(void *stmt, int idx, double v);
+    int (*bind_text)(void *stmt, int idx, const char *s, size_t len); /* s != NULL */
+    int (*bind_blob)(void *stmt, int idx, const void *p, size_t len); /* p != NULL || !len */
+    int (*bind_null)(void *stmt, int idx);
+    /* HK_ROW, HK_DONE or a negative code. After HK_DONE or an error the backend has released
+     * whatever the execution held (locks, results) but keeps the bindings. */
+    int (*step)(void *stmt, struct hk_err *err);
+    /* Rows changed by the execution that just returned HK_DONE. */
+    int64_t (*changes)(void *stmt);
+    /* Ends any execution and clears the bindings. */
+    void (*reset)(void *stmt);
+    int (*columns)(void *stmt);
+    bool (*is_null)(void *stmt, int col);
+    int64_t (*column_int64)(void *stmt, int col);
+    double (*column_double)(void *stmt, int col);
+    const char *(*column_text)(void *stmt, int col, size_t *len);
+    const void *(*column_blob)(void *stmt, int col, size_t *len);
+};
+
+extern const struct hk_store_ops hk_store_sqlite_ops;
+extern const struct hk_store_ops hk_store_postgres_ops;
+
+enum hk_stmt_state { HK_STMT_FRESH, HK_STMT_ROWS, HK_STMT_DONE };
+
+struct hk_stmt {
+    struct hk_db *db;
+    char *name; /* owned */
+    void *impl; /* backend statement, owned */
+    uint64_t sql_hash;
+    enum hk_stmt_state state;
+    int64_t changes;      /* of the last finished execution */
+    struct hk_stmt *next; /* hash chain */
+};
+
+/* A savepoint open in the current transaction (store.c keeps the stack). */
+struct hk_savepoint {
+    char name[64];
+};
+
+struct hk_db {
+    struct hk_store *store;
+    void *conn; /* backend connection, NULL until first connected */
+    bool in_tx;
+    /* A statement failed inside the transaction: PostgreSQL's "aborted" state, kept by store.c
+     * on both backends so they behave alike. Cleared by rolling back to a savepoint made before
+     * the failure, or by ending the transaction. */
+    bool tx_failed;
+    struct hk_savepoint *sp; /* savepoint stack, innermost last */
+    size_t nsp, capsp;
+    bool in_use;
+    struct hk_stmt **buckets; /* statement cache, chained hash by name */
+    size_t nbuckets;          /* power of two, or 0 */
+    size_t nstmts;
+    struct hk_db *next_free;
+};
+
+struct hk_store {
+    const struct hk_store_ops *ops;
+    char *target; /* SQLite path or libpq URL, owned */
+    int busy_timeout_ms;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pool_size;
+    struct hk_db *dbs;       /* pool_size slots */
+    struct hk_db *free_list; /* guarded by mu */
+};
+
+/** Runs a parameterless multi-statement script on db (migrations). */
+int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err);
+
+#endif
