@@ -136,8 +136,7 @@ int hk_cli_app_open(struct hk_app *app, enum hk_cli_needs needs)
             default_key_file(app);
         if ((rc = make_parent_dirs(app->cfg.key_file, &err)) != 0)
             goto fail;
-        if ((rc = hk_keyring_load(&app->keys, app->cfg.key_file, getenv("HUIKE_KEY"), &err)) !=
-            0)
+        if ((rc = hk_keyring_load(&app->keys, app->cfg.key_file, getenv("HUIKE_KEY"), &err)) != 0)
             goto fail;
     }
     return 0;

@@ -12,14 +12,14 @@
 
 struct hk_app;
 
-#define HK_EXIT_OK 0
-#define HK_EXIT_FAIL 1
-#define HK_EXIT_USAGE 2
+#define HK_EXIT_OK      0
+#define HK_EXIT_FAIL    1
+#define HK_EXIT_USAGE   2
 #define HK_EXIT_PARTIAL 3
 
 enum hk_cli_needs {
-    HK_NEEDS_NOTHING = 0, /* clock, logger and time zone only */
-    HK_NEEDS_STORE = 1,   /* the store, opened and migrated to the latest schema */
+    HK_NEEDS_NOTHING = 0,   /* clock, logger and time zone only */
+    HK_NEEDS_STORE = 1,     /* the store, opened and migrated to the latest schema */
     HK_NEEDS_RAW_STORE = 2, /* the store, opened but not migrated (for `huike migrate`) */
 };
 

@@ -29,10 +29,9 @@ struct hk_cmd {
 static const struct hk_cmd commands[] = {
     {"serve", cmd_serve, HK_NEEDS_STORE, "serve [--port N] [--listen ADDR]",
      "serve the web console and the API (creates the first admin on first start)"},
-    {"migrate", cmd_migrate, HK_NEEDS_RAW_STORE, "migrate",
-     "bring the database schema up to date"},
-    {"user", cmd_user, HK_NEEDS_STORE,
-     "user add|list|passwd|disable|enable ...", "manage staff accounts"},
+    {"migrate", cmd_migrate, HK_NEEDS_RAW_STORE, "migrate", "bring the database schema up to date"},
+    {"user", cmd_user, HK_NEEDS_STORE, "user add|list|passwd|disable|enable ...",
+     "manage staff accounts"},
     {"token", cmd_token, HK_NEEDS_STORE, "token create|list|revoke ...",
      "manage API tokens for integrations"},
     {"version", cmd_version, HK_NEEDS_NOTHING, "version", "print the version"},

@@ -55,7 +55,8 @@ const char *hk_req_cookie(struct hk_req *req, const char *name);
 const char *hk_req_body(struct hk_req *req, size_t *len);
 /**
  * The body parsed as a JSON object (borrowed). HK_E(BADJSON) with line/column when it is not
- * JSON, HK_E(INVAL) when it is JSON but not an object or when the body is empty.
+ * JSON, HK_E(INVAL) when it is JSON but not an object or when the body is empty, and
+ * HK_E(MEDIATYPE) when a Content-Type other than JSON was sent (a missing one is accepted).
  */
 int hk_req_json(struct hk_req *req, json_t **out, struct hk_err *err);
 

@@ -6,7 +6,8 @@
 
 #include "http/handler.h"
 
-#define HK_ROUTE(method, pattern, handler, roles) int handler(struct hk_req *req, struct hk_err *err);
+#define HK_ROUTE(method, pattern, handler, roles)                                                  \
+    int handler(struct hk_req *req, struct hk_err *err);
 #include "http/routes.def"
 #undef HK_ROUTE
 

@@ -50,11 +50,11 @@ struct hk_item_rec {
     const char *product_id; /* the marketplace's product/goods id ("" when the file has none) */
     const char *sku;        /* seller's code / outer id (商家编码, 外部系统编号) */
     const char *title;
-    const char *variant;    /* 商品属性 / 商品规格 / 套餐信息 */
+    const char *variant; /* 商品属性 / 商品规格 / 套餐信息 */
     const char *category;
     int32_t quantity;
     int64_t unit_price_fen;
-    int64_t paid_fen;   /* what the buyer paid for this line (0 when the file doesn't say) */
+    int64_t paid_fen; /* what the buyer paid for this line (0 when the file doesn't say) */
     int64_t refund_fen;
     /* provenance of the row this item came from */
     int64_t record, line;
@@ -67,12 +67,12 @@ struct hk_order_rec {
     const char *order_no;
 
     /* buyer */
-    const char *buyer_id;   /* stable account id on the channel (淘宝 会员名, JD 下单帐号, …) */
+    const char *buyer_id; /* stable account id on the channel (淘宝 会员名, JD 下单帐号, …) */
     const char *buyer_nick;
-    const char *alipay;     /* 买家支付宝账号 (often masked) */
-    const char *phone;      /* as found, spaces/' removed; the importer normalises to +86 */
+    const char *alipay; /* 买家支付宝账号 (often masked) */
+    const char *phone;  /* as found, spaces/' removed; the importer normalises to +86 */
     bool phone_masked;
-    const char *name;       /* recipient's real name */
+    const char *name; /* recipient's real name */
     bool name_masked;
     const char *address;
     bool address_masked;
@@ -81,12 +81,12 @@ struct hk_order_rec {
 
     enum hk_order_status status;
     int64_t created_at, paid_at, shipped_at, received_at, refunded_at, cancelled_at;
-    int64_t total_fen;    /* goods total before discounts */
+    int64_t total_fen; /* goods total before discounts */
     int64_t postage_fen;
     int64_t discount_fen;
-    int64_t paid_fen;     /* what the buyer paid for the whole order */
+    int64_t paid_fen; /* what the buyer paid for the whole order */
     int64_t refund_fen;
-    bool has_paid_fen;    /* false when the file had no order-level paid amount (sum the items) */
+    bool has_paid_fen; /* false when the file had no order-level paid amount (sum the items) */
     const char *coupon_code;
     const char *buyer_note;
     const char *seller_note;
@@ -104,11 +104,11 @@ struct hk_order_rec {
 
 /** One rejected row: where and why. */
 struct hk_row_error {
-    const char *file;    /* borrowed from the import */
-    int64_t record;      /* 1-based data record number (header not counted) */
-    int64_t line;        /* 1-based physical line where the record starts */
-    char column[64];     /* the column at fault, as named in the file's header; "" if none */
-    char message[256];   /* the reason, in words a seller understands */
+    const char *file;  /* borrowed from the import */
+    int64_t record;    /* 1-based data record number (header not counted) */
+    int64_t line;      /* 1-based physical line where the record starts */
+    char column[64];   /* the column at fault, as named in the file's header; "" if none */
+    char message[256]; /* the reason, in words a seller understands */
 };
 
 #endif
