@@ -6,6 +6,8 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 HUIKE_DB   ?= data/huike.db
 PORT       ?= 8080
+DEMO       ?= 1
+DEMO_CUSTOMERS ?= 20000
 
 .PHONY: all run test deps build build-test clean format format-check
 
@@ -23,9 +25,18 @@ build-test: deps
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
 # Builds, migrates data/huike.db, creates the first admin on first start and serves the console.
+# On a fresh database (the SQLite file does not exist yet) it first fills it with the demo shop
+# (DEMO_CUSTOMERS customers; DEMO=0 skips it), so a new user sees a living system. Later runs
+# find the file and go straight to serving.
 run: build
 	@mkdir -p data
-	@$(BUILD)/huike --db $(HUIKE_DB) migrate
+	@fresh=0; case "$(HUIKE_DB)" in postgres*) ;; *) [ -e "$(HUIKE_DB)" ] || fresh=1;; esac; \
+	 $(BUILD)/huike --db $(HUIKE_DB) migrate || exit 1; \
+	 if [ $$fresh = 1 ] && [ "$(DEMO)" != 0 ]; then \
+	   echo "huike: a fresh database: adding the demo shop ($(DEMO_CUSTOMERS) customers; DEMO=0 skips it)"; \
+	   $(BUILD)/huike --db $(HUIKE_DB) demo --customers $(DEMO_CUSTOMERS) || \
+	     echo "huike: the demo shop could not be added; serving anyway"; \
+	 fi
 	@$(BUILD)/huike --db $(HUIKE_DB) serve --port $(PORT)
 
 # The whole suite, under ASan+UBSan, on SQLite and on a throw-away PostgreSQL cluster.

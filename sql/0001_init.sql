@@ -118,11 +118,14 @@ CREATE INDEX customers_merged_into ON customers(merged_into);
 CREATE TABLE identities (
     id           @ID@,
     customer_id  BIGINT NOT NULL REFERENCES customers(id),
-    channel      TEXT NOT NULL,       -- taobao, jd, pdd, douyin, wechat, pos, any (phone/email)
-    kind         TEXT NOT NULL,       -- buyer_id, nick, open_id, union_id, phone, email, device
-    value        TEXT NOT NULL,       -- for phone: the keyed hash, never the number
+    channel      TEXT NOT NULL,       -- taobao, jd, pdd, douyin, wechat, pos; '*' for phone/email
+    kind         TEXT NOT NULL,       -- buyer_id, nick, open_id, union_id, phone, email, device,
+                                      -- recipient (weak: masked phone+name+address, hashed)
+    value        TEXT NOT NULL,       -- phone/recipient: the keyed hash, never the clear value
     created_at   BIGINT NOT NULL,
-    UNIQUE (channel, kind, value)
+    -- value first: look-ups of many values at once (value IN (...)) probe the index per value
+    -- on both engines, also in PostgreSQL's generic plans
+    UNIQUE (value, kind, channel)
 );
 CREATE INDEX identities_customer ON identities(customer_id);
 
@@ -143,7 +146,7 @@ CREATE TABLE orders (
     customer_id       BIGINT NOT NULL REFERENCES customers(id),
     identity_id       BIGINT REFERENCES identities(id),  -- the identity the order came with
     status            TEXT NOT NULL,  -- created, paid, shipped, completed, refunded, cancelled
-    total_fen         BIGINT NOT NULL DEFAULT 0,  -- goods + postage before discounts
+    total_fen         BIGINT NOT NULL DEFAULT 0,  -- goods total before discounts (no postage)
     discount_fen      BIGINT NOT NULL DEFAULT 0,
     postage_fen       BIGINT NOT NULL DEFAULT 0,
     paid_fen          BIGINT NOT NULL DEFAULT 0,  -- what the buyer paid
@@ -159,7 +162,7 @@ CREATE TABLE orders (
     seller_note       TEXT NOT NULL DEFAULT '',
     source            TEXT NOT NULL DEFAULT '',  -- import file format or 'api'
     updated_at        BIGINT NOT NULL,
-    UNIQUE (shop_id, external_no)
+    UNIQUE (external_no, shop_id)  -- number first: batched look-ups, search by order number
 );
 CREATE INDEX orders_customer ON orders(customer_id);
 CREATE INDEX orders_paid_at ON orders(paid_at);
@@ -178,8 +181,8 @@ CREATE TABLE order_items (
     paid_fen      BIGINT NOT NULL DEFAULT 0,
     refund_fen    BIGINT NOT NULL DEFAULT 0,
     variant       TEXT NOT NULL DEFAULT '',
-    UNIQUE (order_id, line_no),
-    UNIQUE (order_id, item_key)
+    category      TEXT NOT NULL DEFAULT '',
+    UNIQUE (order_id, item_key)   -- line_no is assigned in order by the importer
 );
 CREATE INDEX order_items_product ON order_items(product_id);
 
@@ -240,10 +243,11 @@ CREATE TABLE segments (
     updated_at    BIGINT NOT NULL
 );
 
--- Line items that arrived (Taobao ExportOrderDetailList) before the order they belong to.
+-- Line items that arrived (Taobao ExportOrderDetailList) before the order they belong to. Keyed
+-- by channel, not shop: detail lists name no shop, and a channel's order numbers are unique.
 CREATE TABLE staged_items (
     id             @ID@,
-    shop_id        BIGINT NOT NULL REFERENCES shops(id),
+    channel        TEXT NOT NULL,
     order_no       TEXT NOT NULL,
     item_key       TEXT NOT NULL,
     product_ext_id TEXT NOT NULL DEFAULT '',
@@ -257,7 +261,7 @@ CREATE TABLE staged_items (
     refund_fen     BIGINT NOT NULL DEFAULT 0,
     status         TEXT NOT NULL DEFAULT '',
     created_at     BIGINT NOT NULL,
-    UNIQUE (shop_id, order_no, item_key)
+    UNIQUE (channel, order_no, item_key)
 );
 
 -- Identity resolution: each merge of two customers, what it moved, and pairs never to merge.
@@ -276,7 +280,8 @@ CREATE INDEX customer_merges_loser ON customer_merges(loser_id);
 CREATE TABLE merge_moves (
     merge_id  BIGINT NOT NULL REFERENCES customer_merges(id),
     kind      TEXT NOT NULL,          -- identity, order, event, tag
-    row_id    BIGINT NOT NULL,        -- identities.id, orders.id, events.id or tags.id
+    row_id    BIGINT NOT NULL,        -- identities.id, orders.id, events.id or tags.id (tag:
+                                      -- the loser's customer_tags row with that tag_id moved)
     PRIMARY KEY (merge_id, kind, row_id)
 );
 

@@ -34,6 +34,10 @@ static const struct hk_cmd commands[] = {
      "manage staff accounts"},
     {"token", cmd_token, HK_NEEDS_STORE, "token create|list|revoke ...",
      "manage API tokens for integrations"},
+    {"import", cmd_import, HK_NEEDS_STORE, "import [--format F] [--shop NAME] [--json] FILE...",
+     "import order exports (generic, taobao, douyin, pdd, jd)"},
+    {"demo", cmd_demo, HK_NEEDS_STORE, "demo --customers N [--seed S] [--force] [--json]",
+     "fill an empty database with a believable demo shop (two years up to --now)"},
     {"version", cmd_version, HK_NEEDS_NOTHING, "version", "print the version"},
     {"help", cmd_help, HK_NEEDS_NOTHING, "help [COMMAND]", "show this help"},
 };

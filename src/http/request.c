@@ -4,8 +4,9 @@
  *
  * Memory: each request has an arena, a chain of blocks freed at once by hk_req_free, for the
  * small strings it collects (method, path, parameters, reply headers). The body is a capped
- * strbuf; json_t values (parsed body, reply) are owned by the request and released with it.
- * Header, cookie and query values are MHD's own strings, valid for the whole request.
+ * strbuf; json_t values (parsed body, reply) are owned by the request and released with it, as
+ * is a streaming handler's state (hk_req_set_state). Header, cookie and query values are MHD's
+ * own strings, valid for the whole request.
  *
  * Invariants: a request carries at most one reply (setting another replaces it); the reply is
  * serialised only in hk_req_send, once. Error replies always have the shape
@@ -152,6 +153,8 @@ void hk_req_free(struct hk_req *req)
 {
     if (!req)
         return;
+    if (req->state_release)
+        req->state_release(req->state);
     json_decref(req->json);
     json_decref(req->reply_body);
     hk_strbuf_release(&req->body);
@@ -190,6 +193,19 @@ int hk_req_add_param(struct hk_req *req, const char *name, size_t name_len, cons
     req->param_values[req->nparams] = v;
     req->nparams++;
     return 0;
+}
+
+void *hk_req_state(struct hk_req *req)
+{
+    return req->state;
+}
+
+void hk_req_set_state(struct hk_req *req, void *state, void (*release)(void *state))
+{
+    if (req->state_release)
+        req->state_release(req->state);
+    req->state = state;
+    req->state_release = release;
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
@@ -320,6 +336,123 @@ int hk_req_json(struct hk_req *req, json_t **out, struct hk_err *err)
     req->json = j;
     *out = j;
     return 0;
+}
+
+/* ---- multipart/form-data ------------------------------------------------------------------ */
+
+/*
+ * A thin layer over MHD's post processor, so handlers never see MHD. MHD calls its iterator for
+ * each piece of each part with the piece's offset in the part; a part starts at offset 0, but
+ * MHD may first report it with an empty piece and then report its first data at offset 0 again.
+ * So a piece at offset 0 starts a new part unless the previous call was that empty start of a
+ * part with the same name and file name (an empty part followed by an identical one is then
+ * seen as one part, which loses nothing).
+ */
+#define FORM_BUFFER (64 * 1024) /* the post processor's buffer: the largest piece handed over */
+
+struct hk_form {
+    struct MHD_PostProcessor *pp;
+    hk_form_part_fn fn;
+    void *arg;
+    int error; /* the callback's failure, 0 while it accepts */
+    struct hk_err err;
+    bool last_was_empty_start;
+    char last_name[128];
+    char last_filename[256];
+};
+
+static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    struct hk_form *f = cls;
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    const char *name = key ? key : "";
+    bool first = off == 0;
+    if (first && f->last_was_empty_start && strncmp(f->last_name, name, sizeof f->last_name) == 0 &&
+        strncmp(f->last_filename, filename ? filename : "", sizeof f->last_filename) == 0)
+        first = false;
+    f->last_was_empty_start = off == 0 && size == 0;
+    if (first) {
+        hk_strlcpy(f->last_name, name, sizeof f->last_name);
+        hk_strlcpy(f->last_filename, filename ? filename : "", sizeof f->last_filename);
+    }
+    hk_err_clear(&f->err);
+    int rc = f->fn(f->arg, name, filename, first, data, size, &f->err);
+    if (rc != 0) {
+        f->error = rc;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+bool hk_req_is_multipart(struct hk_req *req)
+{
+    const char *ct = hk_req_header(req, "Content-Type");
+    while (ct && (*ct == ' ' || *ct == '\t'))
+        ct++;
+    return ct && strncasecmp(ct, "multipart/form-data", 19) == 0;
+}
+
+int hk_form_new(struct hk_req *req, hk_form_part_fn fn, void *arg, struct hk_form **out,
+                struct hk_err *err)
+{
+    struct hk_form *f = calloc(1, sizeof *f);
+    if (!f)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    f->fn = fn;
+    f->arg = arg;
+    f->pp = MHD_create_post_processor(req->conn, FORM_BUFFER, form_iter, f);
+    if (!f->pp) {
+        free(f);
+        return hk_err_set(err, HK_E(INVAL),
+                          "Content-Type multipart/form-data needs a boundary parameter");
+    }
+    *out = f;
+    return 0;
+}
+
+static int form_failed(struct hk_form *f, struct hk_err *err, const char *what)
+{
+    if (f->error) {
+        if (err)
+            *err = f->err;
+        return f->error;
+    }
+    return hk_err_set(err, HK_E(INVAL), "%s", what);
+}
+
+int hk_form_feed(struct hk_form *f, const char *data, size_t len, struct hk_err *err)
+{
+    if (f->error || !f->pp)
+        return form_failed(f, err, "the multipart/form-data body is malformed");
+    if (MHD_post_process(f->pp, data, len) != MHD_YES)
+        return form_failed(f, err, "the multipart/form-data body is malformed");
+    return 0;
+}
+
+int hk_form_finish(struct hk_form *f, struct hk_err *err)
+{
+    if (f->error || !f->pp)
+        return form_failed(f, err, "the multipart/form-data body is malformed");
+    enum MHD_Result r = MHD_destroy_post_processor(f->pp);
+    f->pp = NULL;
+    if (r != MHD_YES || f->error)
+        return form_failed(f, err,
+                           "the multipart/form-data body ended before its closing boundary");
+    return 0;
+}
+
+void hk_form_free(struct hk_form *f)
+{
+    if (!f)
+        return;
+    if (f->pp)
+        MHD_destroy_post_processor(f->pp);
+    free(f);
 }
 
 /* ---- replying ------------------------------------------------------------------------------ */

@@ -15,6 +15,10 @@
  *   - At most one reply is queued; `status` is 0 until the reply is set.
  *   - `body` never grows past app->cfg.body_limit: beyond it the request is marked too large and
  *     further data is discarded, not stored.
+ *   - On a streaming route (route_streams) the body is never stored: the router hands it to the
+ *     route's sink (hk_router_stream_data), counting `streamed` against cfg.upload_limit. Once
+ *     `stream_error` is set no more data reaches the sink and the handler does not run.
+ *   - `state` is released (state_release) exactly once, by hk_req_free.
  */
 #ifndef HK_HTTP_REQUEST_INT_H
 #define HK_HTTP_REQUEST_INT_H
@@ -35,6 +39,7 @@
 
 struct hk_req_chunk; /* arena block */
 struct hk_reply_hdr; /* extra response header */
+struct hk_route;     /* router.c */
 
 struct hk_req {
     struct hk_app *app;          /* borrowed */
@@ -56,6 +61,16 @@ struct hk_req {
     struct hk_principal principal;
 
     json_t *json; /* the parsed body (owned), NULL until hk_req_json succeeds */
+
+    /* streaming routes: chosen and authenticated when the headers arrive (router.c) */
+    const struct hk_route *route; /* the route picked early, or NULL */
+    bool route_streams;           /* route is a streaming route */
+    bool stream_open;             /* the sink accepted its start call */
+    int stream_error;             /* first failure (negative HK_E), 0 while the body flows */
+    struct hk_err stream_err;     /* its detail */
+    int64_t streamed;             /* body bytes handed to the sink */
+    void *state;                  /* hk_req_set_state (owned through state_release) */
+    void (*state_release)(void *state);
 
     int status;                /* 0 until a reply is set */
     json_t *reply_body;        /* owned; NULL for a reply without body */

@@ -15,6 +15,12 @@
  *     browsers, so they need no such check.
  *   - no credentials: 401. A principal whose role bit is not in the route's mask: 403.
  *
+ * Streaming routes (HK_STREAM_ROUTE: uploads) are picked and authenticated as soon as the
+ * headers arrive (hk_router_begin), so an unauthenticated or unauthorised upload is refused
+ * before its body is read; their body goes to the route's sink piece by piece
+ * (hk_router_stream_open, hk_router_stream_data) and their handler runs at the end of the body
+ * from hk_router_dispatch like any other. Other routes are routed once the body is complete.
+ *
  * Threads: the table is read-only; everything else is per request.
  */
 #include <string.h>
@@ -26,6 +32,7 @@
 #include "http/request_int.h"
 #include "http/router.h"
 #include "services/accounts.h"
+#include "services/app.h"
 
 #define SESSION_COOKIE "huike_session"
 
@@ -33,12 +40,16 @@ struct hk_route {
     const char *method;
     const char *pattern;
     hk_handler_fn fn;
+    hk_sink_fn sink; /* streaming routes only, else NULL */
     int roles;
 };
 
 static const struct hk_route routes[] = {
-#define HK_ROUTE(method, pattern, handler, roles) {#method, pattern, handler, roles},
+#define HK_ROUTE(method, pattern, handler, roles) {#method, pattern, handler, NULL, roles},
+#define HK_STREAM_ROUTE(method, pattern, sink, handler, roles)                                     \
+    {#method, pattern, handler, sink, roles},
 #include "http/routes.def"
+#undef HK_STREAM_ROUTE
 #undef HK_ROUTE
 };
 
@@ -178,21 +189,123 @@ static int authenticate(struct hk_req *req, const struct hk_route *route, struct
     return 0;
 }
 
+/* The first route matching req's path and method, or NULL; *path_known: whether any route has
+   this path (with another method, when NULL is returned). */
+static const struct hk_route *find_route(const struct hk_req *req, bool *path_known)
+{
+    const struct hk_route *route = NULL;
+    *path_known = false;
+    for (size_t i = 0; i < HK_ARRAY_LEN(routes) && !route; i++) {
+        if (match(routes[i].pattern, req->path, NULL) != 1)
+            continue;
+        *path_known = true;
+        if (method_matches(&routes[i], req->method))
+            route = &routes[i];
+    }
+    return route;
+}
+
+/* Records the path parameters and authenticates for route; on failure sets the error reply. */
+static int admit(struct hk_req *req, const struct hk_route *route)
+{
+    struct hk_err err;
+    hk_err_clear(&err);
+    int rc = match(route->pattern, req->path, req);
+    if (rc != 1) {
+        hk_req_reply_error(req, rc < 0 ? rc : HK_E(INTERNAL), NULL);
+        return rc < 0 ? rc : HK_E(INTERNAL);
+    }
+    if (route->roles != HK_ROLES_PUBLIC && (rc = authenticate(req, route, &err)) != 0) {
+        hk_req_reply_error(req, rc, &err);
+        if (rc == HK_E(UNAUTHENTICATED))
+            hk_reply_header(req, "WWW-Authenticate", "Bearer realm=\"huike\"");
+        return rc;
+    }
+    return 0;
+}
+
+static void run_handler(struct hk_req *req, const struct hk_route *route)
+{
+    struct hk_err err;
+    hk_err_clear(&err);
+    int rc = route->fn(req, &err);
+    if (rc != 0) {
+        hk_req_reply_error(req, rc, &err);
+    } else if (req->status == 0) {
+        hk_err_set(&err, HK_E(INTERNAL), "handler for %s %s set no reply", route->method,
+                   route->pattern);
+        hk_req_reply_error(req, HK_E(INTERNAL), &err);
+    }
+}
+
+bool hk_router_begin(struct hk_req *req)
+{
+    bool path_known;
+    const struct hk_route *route = find_route(req, &path_known);
+    if (!route || !route->sink)
+        return false;
+    req->route = route;
+    req->route_streams = true;
+    (void)admit(req, route); /* on failure the error reply is set: the caller sends it */
+    return true;
+}
+
+/* A failed streaming request drops its state before the error reply is queued, so whatever the
+   state's release undoes (a half upload) is gone by the time the client hears of the failure. */
+static void stream_failed(struct hk_req *req, int code, const struct hk_err *err)
+{
+    hk_req_set_state(req, NULL, NULL);
+    hk_req_reply_error(req, code, err);
+}
+
+void hk_router_stream_open(struct hk_req *req)
+{
+    struct hk_err err;
+    hk_err_clear(&err);
+    int rc = req->route->sink(req, NULL, 0, &err);
+    if (rc != 0) {
+        stream_failed(req, rc, &err);
+        return;
+    }
+    req->stream_open = true;
+}
+
+void hk_router_stream_data(struct hk_req *req, const char *data, size_t len)
+{
+    if (req->stream_error || len == 0)
+        return;
+    int64_t limit = req->app->cfg.upload_limit;
+    if ((uint64_t)len > (uint64_t)(limit - req->streamed)) {
+        req->stream_error =
+            hk_err_set(&req->stream_err, HK_E(TOOLARGE),
+                       "the upload is larger than the limit of %lld bytes", (long long)limit);
+        return;
+    }
+    req->streamed += (int64_t)len;
+    hk_err_clear(&req->stream_err);
+    int rc = req->route->sink(req, data, len, &req->stream_err);
+    if (rc != 0)
+        req->stream_error = rc;
+}
+
 void hk_router_dispatch(struct hk_req *req)
 {
     struct hk_err err;
     hk_err_clear(&err);
-    const struct hk_route *route = NULL;
     bool path_known = false;
-    int rc;
 
-    for (size_t i = 0; i < HK_ARRAY_LEN(routes) && !route; i++) {
-        if (match(routes[i].pattern, req->path, NULL) != 1)
-            continue;
-        path_known = true;
-        if (method_matches(&routes[i], req->method))
-            route = &routes[i];
+    if (req->route_streams) {
+        /* Admitted and fed when the headers arrived; a failure then was replied at once. */
+        if (req->stream_error) {
+            stream_failed(req, req->stream_error, &req->stream_err);
+            return;
+        }
+        run_handler(req, req->route);
+        if (req->status >= 400)
+            hk_req_set_state(req, NULL, NULL);
+        return;
     }
+    const struct hk_route *route = find_route(req, &path_known);
     if (!route && path_known) {
         char allow[128];
         allowed_methods(req->path, allow, sizeof allow);
@@ -207,23 +320,7 @@ void hk_router_dispatch(struct hk_req *req)
         hk_req_reply_error(req, HK_E(NOTFOUND), &err);
         return;
     }
-    if ((rc = match(route->pattern, req->path, req)) != 1) {
-        hk_req_reply_error(req, rc < 0 ? rc : HK_E(INTERNAL), NULL);
+    if (admit(req, route) != 0)
         return;
-    }
-    if (route->roles != HK_ROLES_PUBLIC && (rc = authenticate(req, route, &err)) != 0) {
-        hk_req_reply_error(req, rc, &err);
-        if (rc == HK_E(UNAUTHENTICATED))
-            hk_reply_header(req, "WWW-Authenticate", "Bearer realm=\"huike\"");
-        return;
-    }
-
-    rc = route->fn(req, &err);
-    if (rc != 0) {
-        hk_req_reply_error(req, rc, &err);
-    } else if (req->status == 0) {
-        hk_err_set(&err, HK_E(INTERNAL), "handler for %s %s set no reply", route->method,
-                   route->pattern);
-        hk_req_reply_error(req, HK_E(INTERNAL), &err);
-    }
+    run_handler(req, route);
 }

@@ -8,18 +8,25 @@
  *   threads, each with its own epoll loop. For every request MHD calls on_request several times:
  *     1. headers complete (*con_cls == NULL): create the hk_req, count it in flight, and refuse
  *        at once with 413 when Content-Length is over cfg.body_limit (MHD then closes the
- *        connection without reading the body);
+ *        connection without reading the body). A streaming route (uploads) is picked and its
+ *        caller authenticated here already (hk_router_begin), so 401/403 come before the body;
+ *        its limit is cfg.upload_limit, and its sink is started (hk_router_stream_open);
  *     2. body data (*upload_data_size > 0): append it, or discard it once over the limit
- *        (chunked bodies have no Content-Length to check up front);
+ *        (chunked bodies have no Content-Length to check up front); on a streaming route hand
+ *        it to the sink instead (hk_router_stream_data), never holding it;
  *     3. body complete (*upload_data_size == 0): route, run the handler, queue the reply.
  *   When the request is over (reply sent, or the connection failed) MHD calls on_completed,
  *   which writes the access-log line, frees the request and decrements the in-flight count.
  *
+ * The server also owns the import job runner (services/imports.h): started before the first
+ * request and published as app->imports so uploads can wake it, stopped after the last.
+ *
  * Graceful shutdown (hk_server_stop): MHD_quiesce_daemon stops accepting (we close the returned
  * listening socket, so new connections are refused at once), then we wait on a condition
  * variable until no request is in flight or cfg.shutdown_grace seconds have passed, then
- * MHD_stop_daemon closes what is left. Replies queued while stopping carry "Connection: close"
- * so keep-alive clients do not start new requests.
+ * MHD_stop_daemon closes what is left, and the import worker stops (a running import is
+ * cancelled after its current batch and re-queued). Replies queued while stopping carry
+ * "Connection: close" so keep-alive clients do not start new requests.
  *
  * Invariants: `inflight` counts requests whose hk_req exists (between step 1 and
  * on_completed); it is only changed under `lock`. The server state lives in struct hk_server;
@@ -52,6 +59,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "services/app.h"
+#include "services/imports.h"
 
 #define HK_CONNECTION_TIMEOUT_S 60u
 #define HK_LISTEN_BACKLOG       256
@@ -60,6 +68,7 @@
 struct hk_server {
     struct hk_app *app; /* borrowed */
     struct MHD_Daemon *daemon;
+    struct hk_import_worker *imports; /* owned; published as app->imports while serving */
     int port;
     atomic_bool stopping;
 
@@ -87,8 +96,12 @@ static enum MHD_Result send_or_close(struct hk_server *s, struct hk_req *req)
 static void reply_too_large(struct hk_req *req)
 {
     struct hk_err err;
-    hk_err_set(&err, HK_E(TOOLARGE), "the request body is larger than the limit of %lld bytes",
-               (long long)req->app->cfg.body_limit);
+    if (req->route_streams)
+        hk_err_set(&err, HK_E(TOOLARGE), "the upload is larger than the limit of %lld bytes",
+                   (long long)req->app->cfg.upload_limit);
+    else
+        hk_err_set(&err, HK_E(TOOLARGE), "the request body is larger than the limit of %lld bytes",
+                   (long long)req->app->cfg.body_limit);
     hk_req_reply_error(req, HK_E(TOOLARGE), &err);
 }
 
@@ -106,17 +119,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO; /* out of memory: MHD closes the connection */
         *con_cls = req;
         inflight_add(s, 1);
+        /* An upload route is admitted (authenticated) before its body is read. */
+        bool streams = hk_router_begin(req);
+        if (req->status != 0)
+            return send_or_close(s, req);
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n = 0;
-        if (cl && hk_parse_int64(cl, strlen(cl), &n) == 0 && n > s->app->cfg.body_limit) {
+        int64_t limit = streams ? s->app->cfg.upload_limit : s->app->cfg.body_limit;
+        if (cl && hk_parse_int64(cl, strlen(cl), &n) == 0 && n > limit) {
             req->body_too_large = true;
             reply_too_large(req);
             return send_or_close(s, req);
         }
+        if (streams) {
+            hk_router_stream_open(req);
+            if (req->status != 0)
+                return send_or_close(s, req);
+        }
         return MHD_YES;
     }
-    if (req->queued) { /* replied early (413): drop whatever still arrives */
+    if (req->queued) { /* replied early (401, 403, 413 ...): drop whatever still arrives */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->route_streams && *upload_data_size > 0) {
+        hk_router_stream_data(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -269,6 +297,10 @@ int hk_server_start(struct hk_app *app, struct hk_server **out, struct hk_err *e
 
     if ((rc = open_listener(cfg, &fd, &s->port, &ipv6, err)) != 0)
         goto fail;
+    /* Before the first request, so an upload always finds the worker to wake. */
+    if ((rc = hk_import_worker_start(app, &s->imports, err)) != 0)
+        goto fail;
+    app->imports = s->imports;
 
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                          MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
@@ -289,6 +321,8 @@ int hk_server_start(struct hk_app *app, struct hk_server **out, struct hk_err *e
 fail:
     if (fd >= 0)
         close(fd);
+    app->imports = NULL;
+    hk_import_worker_stop(s->imports);
     if (sync_ready) {
         pthread_cond_destroy(&s->idle);
         pthread_mutex_destroy(&s->lock);
@@ -332,6 +366,10 @@ int hk_server_stop(struct hk_server *s)
               "cut", sc, NULL);
 
     MHD_stop_daemon(s->daemon); /* on_completed runs for the cut requests before it returns */
+    /* No request can reach the worker any more: stop it (a running import is cancelled after its
+       current batch and re-queued for the next start). */
+    s->app->imports = NULL;
+    hk_import_worker_stop(s->imports);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -21,10 +21,10 @@ struct hk_server; /* opaque */
 
 /**
  * Starts serving on app->cfg.listen:app->cfg.port (port 0 picks a free port) with
- * app->cfg.threads worker threads. app is borrowed and must outlive the server. Returns 0 and a
- * new server in *out (stop and free it with hk_server_stop); HK_E(INVAL) for a bad address,
- * port or thread count; HK_E(IO) when it cannot listen (the message says why, e.g. the address
- * is in use).
+ * app->cfg.threads worker threads, and the import job runner (services/imports.h). app is borrowed
+ * and must outlive the server. Returns 0 and a new server in *out (stop and free it with
+ * hk_server_stop); HK_E(INVAL) for a bad address, port or thread count; HK_E(IO) when it cannot
+ * listen (the message says why, e.g. the address is in use).
  */
 int hk_server_start(struct hk_app *app, struct hk_server **out, struct hk_err *err);
 
@@ -34,8 +34,8 @@ int hk_server_port(const struct hk_server *s);
 /**
  * Stops gracefully and frees s (which may be NULL): stops accepting connections, lets requests
  * in flight finish and their replies be sent for up to cfg.shutdown_grace seconds, then closes
- * every connection. Returns the number of requests cut short when the grace ran out (0 when all
- * finished).
+ * every connection and stops the import worker (a running import is re-queued). Returns the number
+ * of requests cut short when the grace ran out (0 when all finished).
  */
 int hk_server_stop(struct hk_server *s);
 

@@ -60,7 +60,9 @@ struct hk_import_result {
     int64_t orders_created, orders_updated, orders_unchanged;
     int64_t items_created;
     int64_t customers_created;
+    int64_t items_staged;        /* detail lines kept for orders not yet imported */
     int64_t rejected;            /* rows rejected */
+    bool cancelled;              /* stopped early by opts->cancel (what was committed stays) */
     struct hk_row_error *errors; /* the first max_errors_kept rejected rows (new; see _release) */
     size_t nerrors;
     char **files; /* display names the errors' file fields point into (owned) */

@@ -72,6 +72,13 @@ void hk_reader_recycle(struct hk_reader *r);
 const struct hk_row_error *hk_reader_errors(const struct hk_reader *r, size_t *n);
 /** Forgets the errors returned by hk_reader_errors. */
 void hk_reader_take_errors(struct hk_reader *r);
+/**
+ * Rows rejected since the reader was opened, whether or not their hk_row_error was kept. At
+ * most 10,000 errors are kept between two hk_reader_take_errors (a file of bad rows must not
+ * fill memory); the rest are only counted here. Use this, not the number of errors seen, for
+ * the import's `rejected` count.
+ */
+int64_t hk_reader_rejected(const struct hk_reader *r);
 
 /** Data records read so far (header excluded). */
 int64_t hk_reader_records(const struct hk_reader *r);

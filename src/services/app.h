@@ -16,6 +16,7 @@
 
 struct hk_store;
 struct hk_tz;
+struct hk_import_worker;
 
 struct hk_app {
     struct hk_config cfg;
@@ -24,6 +25,9 @@ struct hk_app {
     struct hk_store *store; /* owned */
     struct hk_tz *tz;       /* owned; the default shop time zone (cfg.timezone) */
     struct hk_keyring keys; /* PII encryption keys (cfg.key_file or HUIKE_KEY) */
+    /* the import job runner while the HTTP server runs (set by server.c before the first
+       request and cleared after the last), so an upload can wake it; NULL otherwise */
+    struct hk_import_worker *imports;
 };
 
 #endif

@@ -17,7 +17,9 @@
  *   4. `huike --db URL --data-dir DIR/data --listen 127.0.0.1 --port 0 serve`, environment
  *      HUIKE_LOG_LEVEL=info and HUIKE_THREADS=4 plus the test's extra_env (which wins); its
  *      stdout is a file that is polled (up to 20 s) for "huike: listening on http://ADDR:PORT".
- *   On stop: SIGTERM, wait (30 s, then SIGKILL), drop the database, remove the directory. When
+ *   On stop: SIGTERM, wait (30 s, then SIGKILL), drop the database, remove the directory.
+ *   ht_server_signal ends the server without cleaning up (a crash with SIGKILL, or a graceful
+ *   stop with SIGTERM) and ht_server_restart starts step 4 again on the same database. When
  *   the server did not exit 0 (or HUIKE_TEST_KEEP is set) the directory is kept and the tail of
  *   server.log is copied to stderr, so sanitizer reports show in the ctest output.
  *
@@ -438,6 +440,68 @@ static void kill_and_reap(struct ht_server *s)
     s->pid = 0;
 }
 
+/* Step 4: `huike serve` on s's database and directory; waits for its URL. 0 or -1. */
+static int spawn_serve(struct ht_server *s, const char *const *extra_env)
+{
+    char data_dir[300], stdout_path[300];
+    db_flags(s, data_dir, sizeof data_dir);
+    snprintf(stdout_path, sizeof stdout_path, "%s/stdout.log", s->dir);
+    const char *argv[] = {huike_bin(), "--db",   s->db_url, "--data-dir", data_dir, "--listen",
+                          "127.0.0.1", "--port", "0",       "serve",      NULL};
+    const char *defaults[] = {"HUIKE_LOG_LEVEL=info", "HUIKE_THREADS=4", NULL};
+    const char *envp[MAX_ENV];
+    build_env(envp, defaults, extra_env);
+    int out_fd = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_t pid = -1;
+    if (out_fd >= 0 && err_fd >= 0 && in_fd >= 0)
+        pid = spawn(argv, envp, in_fd, out_fd, err_fd);
+    if (out_fd >= 0)
+        close(out_fd);
+    if (err_fd >= 0)
+        close(err_fd);
+    if (in_fd >= 0)
+        close(in_fd);
+    if (pid < 0)
+        return -1;
+    s->pid = pid;
+    s->port = wait_listening(s, stdout_path);
+    if (s->port < 0)
+        return -1;
+    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
+    return 0;
+}
+
+int ht_server_signal(struct ht_server *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, sig);
+    int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+    int ws = 0;
+    pid_t r = 0;
+    while ((r = waitpid(s->pid, &ws, WNOHANG)) == 0 && now_ms() < deadline)
+        sleep_ms(10);
+    if (r != s->pid) {
+        fprintf(stderr, "harness: huike serve did not exit within %d s; killing it\n",
+                STOP_TIMEOUT_MS / 1000);
+        kill_and_reap(s);
+        return -1;
+    }
+    s->pid = 0;
+    return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : exit_status(ws);
+}
+
+int ht_server_restart(struct ht_server *s, const char *const *extra_env)
+{
+    if (s->pid > 0) {
+        fprintf(stderr, "harness: restart: the server is still running\n");
+        return -1;
+    }
+    return spawn_serve(s, extra_env);
+}
+
 int ht_server_start(struct ht_server *s, const char *const *extra_env)
 {
     memset(s, 0, sizeof *s);
@@ -449,14 +513,13 @@ int ht_server_start(struct ht_server *s, const char *const *extra_env)
         s->dir[0] = '\0';
         goto fail;
     }
-    char data_dir[300], stdout_path[300];
+    char data_dir[300];
     db_flags(s, data_dir, sizeof data_dir);
     if (mkdir(data_dir, 0700) != 0) {
         fprintf(stderr, "harness: mkdir %s: %s\n", data_dir, strerror(errno));
         goto fail;
     }
     snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
-    snprintf(stdout_path, sizeof stdout_path, "%s/stdout.log", s->dir);
 
     if (backend_is_postgres()) {
         if (pg_create(s) != 0)
@@ -477,30 +540,8 @@ int ht_server_start(struct ht_server *s, const char *const *extra_env)
         }
     }
 
-    const char *argv[] = {huike_bin(), "--db",   s->db_url, "--data-dir", data_dir, "--listen",
-                          "127.0.0.1", "--port", "0",       "serve",      NULL};
-    const char *defaults[] = {"HUIKE_LOG_LEVEL=info", "HUIKE_THREADS=4", NULL};
-    const char *envp[MAX_ENV];
-    build_env(envp, defaults, extra_env);
-    int out_fd = open(stdout_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int err_fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid_t pid = -1;
-    if (out_fd >= 0 && err_fd >= 0 && in_fd >= 0)
-        pid = spawn(argv, envp, in_fd, out_fd, err_fd);
-    if (out_fd >= 0)
-        close(out_fd);
-    if (err_fd >= 0)
-        close(err_fd);
-    if (in_fd >= 0)
-        close(in_fd);
-    if (pid < 0)
+    if (spawn_serve(s, extra_env) != 0)
         goto fail;
-    s->pid = pid;
-    s->port = wait_listening(s, stdout_path);
-    if (s->port < 0)
-        goto fail;
-    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
     return 0;
 
 fail:

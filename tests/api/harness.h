@@ -37,15 +37,23 @@ struct ht_server {
 int ht_server_start(struct ht_server *s, const char *const *extra_env);
 /** Sends SIGTERM, waits for exit, returns the exit status (or -1); cleans up the database. */
 int ht_server_stop(struct ht_server *s);
+/**
+ * Sends sig to the server (SIGKILL: a crash; SIGTERM: a graceful stop) and waits for it to exit,
+ * keeping its database and directory for ht_server_restart. Returns the exit status, 128+signal
+ * when a signal ended it, or -1.
+ */
+int ht_server_signal(struct ht_server *s, int sig);
+/** Starts `huike serve` again on the same database and directory after ht_server_signal. */
+int ht_server_restart(struct ht_server *s, const char *const *extra_env);
 /** Runs the huike CLI against the server's database: argv after "huike --db URL". Exit status. */
 int ht_cli(struct ht_server *s, const char *const *args, char *out, size_t out_size);
 
 struct ht_resp {
     long status;
-    char *body;          /* NUL-terminated (new; freed by ht_resp_free) */
+    char *body; /* NUL-terminated (new; freed by ht_resp_free) */
     size_t body_len;
-    json_t *json;        /* body parsed, or NULL */
-    char *headers;       /* raw response headers */
+    json_t *json;  /* body parsed, or NULL */
+    char *headers; /* raw response headers */
 };
 
 /**

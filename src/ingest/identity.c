@@ -1,0 +1,982 @@
+/*
+ * identity.c — identity keys, the resolver and merges (see identity.h for the rules).
+ *
+ * Design
+ *   The resolver's cache maps the digest of (channel, kind, value) to (customer, identity):
+ *     customer > 0   a stored customer;      customer < 0   a pending (provisional) one;
+ *     customer == 0  known not to exist;     PENDING_LOOKUP queued for a look-up.
+ *   Provisional ids are -(index + 1) into the pending arrays, valid until
+ *   hk_resolver_flush_done. Customers merged during the import are followed through `redirect`
+ *   (loser -> winner) instead of rewriting cache entries. `missing` maps a customer (stored or
+ *   provisional) to the profile fields it lacks, so filling a profile costs a statement only
+ *   when a record brings something new.
+ *
+ *   Pending customers and identities live in growable arrays; their strings and sealed PII in
+ *   an arena reset at hk_resolver_flush_done, so a batch makes no malloc per row.
+ *
+ * Invariants
+ *   - Every cache entry with a provisional customer belongs to a pending identity, so a flush
+ *     can make every provisional reference real.
+ *   - A merge never involves a provisional customer: the resolver flushes first.
+ *   - Nothing here logs or puts into an error message a phone, name, address or key value.
+ *
+ * Threads: a resolver belongs to one thread.
+ */
+#include "ingest/identity.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/pii.h"
+#include "core/util.h"
+#include "ingest/arena.h"
+#include "ingest/events.h"
+#include "ingest/hashtab.h"
+#include "ingest/record.h"
+#include "store/ingest_repo.h"
+#include "store/store.h"
+
+#define PENDING_LOOKUP  INT64_MIN
+#define MAX_CACHED_KEYS ((size_t)8 << 20) /* then the cache starts over (memory stays bounded) */
+
+struct pend_customer {
+    int64_t real_id; /* after hk_resolver_flush */
+};
+
+struct pend_identity {
+    struct hk_h128 h;
+    int64_t real_id;
+};
+
+struct lookup {
+    const char *channel, *kind, *value;
+};
+
+struct hk_resolver {
+    const struct hk_keyring *kr;
+    unsigned char hkey[16];
+    struct hk_h128tab ids;
+    struct hk_i64tab missing;
+    struct hk_i64tab redirect;
+    struct hk_arena arena;
+
+    struct hk_irepo_customer *pc_rows; /* pending customers, as inserted */
+    struct pend_customer *pc;
+    size_t npc, cap_pc_rows, cap_pc;
+    struct hk_irepo_identity *pi_rows; /* pending identities, as inserted */
+    struct pend_identity *pi;
+    size_t npi, cap_pi_rows, cap_pi;
+    int64_t *ids_out;
+    size_t capids;
+
+    hk_resolver_flush_fn flush_fn;
+    void *flush_arg;
+
+    struct lookup *lk;
+    size_t nlk, caplk;
+    const char **vals;
+    size_t capvals;
+    int64_t *roots; /* customers found merged during a prefetch */
+    size_t nroots, caproots;
+};
+
+/* ---- keys --------------------------------------------------------------------------------- */
+
+static bool usable_value(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    size_t len = strlen(s);
+    return len < HK_IDENTITY_VALUE_MAX && !hk_pii_is_masked(s, len);
+}
+
+static void add_key(struct hk_identity_keys *out, const char *channel, const char *kind,
+                    const char *value, enum hk_key_class cls)
+{
+    if (out->n >= HK_IDENTITY_KEYS_MAX)
+        return;
+    for (size_t i = 0; i < out->n; i++) /* the same key twice is one key */
+        if (strcmp(out->k[i].kind, kind) == 0 && strcmp(out->k[i].channel, channel) == 0 &&
+            strcmp(out->k[i].value, value) == 0)
+            return;
+    out->k[out->n++] = (struct hk_identity_key){channel, kind, value, cls};
+}
+
+/* Copies s (len bytes) into the pool; NULL when it does not fit. */
+static const char *pool_add(struct hk_identity_keys *out, const char *s, size_t len)
+{
+    if (out->pool_used + len + 1 > sizeof out->pool)
+        return NULL;
+    char *p = out->pool + out->pool_used;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    out->pool_used += len + 1;
+    return p;
+}
+
+static void keys_init(struct hk_identity_keys *out)
+{
+    out->n = 0;
+    out->phone_state = 0;
+    out->phone_norm[0] = out->phone_hash[0] = out->phone_masked[0] = '\0';
+    out->email = NULL;
+    out->pool_used = 0;
+}
+
+/* A plausible e-mail address: one '@' with text on both sides, a dot after it, no spaces. */
+static bool email_ok(const char *s)
+{
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || !at[1])
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ')
+            return false;
+    return true;
+}
+
+/* Records the phone for the profile; returns the phone key's value (its hash) or NULL. */
+static const char *take_phone(const struct hk_keyring *kr, const char *phone, bool masked,
+                              struct hk_identity_keys *out)
+{
+    size_t len = strlen(phone);
+    if (masked || hk_pii_is_masked(phone, len)) {
+        if (!out->phone_state) {
+            out->phone_state = 3;
+            hk_strlcpy(out->phone_masked, phone, sizeof out->phone_masked);
+        }
+        return NULL;
+    }
+    char norm[HK_PHONE_MAX + 8];
+    int rc = hk_phone_normalize(phone, len, norm, sizeof norm);
+    if (!norm[0])
+        return NULL;
+    if (out->phone_state == 0 || out->phone_state == 3 || (rc == 0 && out->phone_state == 2)) {
+        out->phone_state = rc == 0 ? 1 : 2;
+        hk_strlcpy(out->phone_norm, norm, sizeof out->phone_norm);
+        hk_pii_hash(kr, norm, strlen(norm), out->phone_hash);
+        hk_phone_mask(norm, out->phone_masked, sizeof out->phone_masked);
+    }
+    if (rc != 0)
+        return NULL; /* landlines and foreign numbers are shared or unverifiable: no identity */
+    char h[65];
+    hk_pii_hash(kr, norm, strlen(norm), h);
+    return strcmp(h, out->phone_hash) == 0 ? out->phone_hash : pool_add(out, h, 64);
+}
+
+/* Lower-cases an e-mail into the pool; NULL when not usable. */
+static const char *take_email(const char *email, struct hk_identity_keys *out)
+{
+    if (!usable_value(email) || !email_ok(email))
+        return NULL;
+    char low[HK_IDENTITY_VALUE_MAX];
+    size_t len = strlen(email);
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)tolower((unsigned char)email[i]);
+    const char *v = pool_add(out, low, len);
+    if (v && !out->email)
+        out->email = v;
+    return v;
+}
+
+/* Visible digits of a masked phone ("138****5678" has 7). */
+static int visible_digits(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s >= '0' && *s <= '9';
+    return n;
+}
+
+void hk_identity_keys_from_order(const struct hk_keyring *kr, const struct hk_order_rec *rec,
+                                 struct hk_identity_keys *out)
+{
+    keys_init(out);
+    const char *channel = rec->channel && *rec->channel ? rec->channel : "other";
+
+    if (usable_value(rec->buyer_id))
+        add_key(out, channel, "buyer_id", rec->buyer_id, HK_KEY_ACCOUNT);
+    else if (usable_value(rec->buyer_nick))
+        add_key(out, channel, "nick", rec->buyer_nick, HK_KEY_ACCOUNT);
+
+    if (rec->phone && *rec->phone) {
+        const char *h = take_phone(kr, rec->phone, rec->phone_masked, out);
+        if (h)
+            add_key(out, "*", "phone", h, HK_KEY_STRONG);
+    }
+    if (rec->email && *rec->email) {
+        const char *e = take_email(rec->email, out);
+        if (e)
+            add_key(out, "*", "email", e, HK_KEY_STRONG);
+    }
+
+    /* Nothing to know the buyer by: a weak key from what the marketplace left visible. */
+    if (out->n == 0 && out->phone_state == 3 && visible_digits(out->phone_masked) >= 7 &&
+        rec->name && *rec->name && rec->address && *rec->address) {
+        const char *parts[] = {"recipient", out->phone_masked, rec->name, rec->address};
+        char joined[1024];
+        size_t off = 0;
+        for (size_t i = 0; i < HK_ARRAY_LEN(parts); i++) {
+            size_t len = strlen(parts[i]);
+            if (off + len + 1 >= sizeof joined)
+                return; /* too long to be a sensible key */
+            memcpy(joined + off, parts[i], len);
+            off += len;
+            joined[off++] = 0x1f;
+        }
+        char h[65];
+        hk_pii_hash(kr, joined, off, h);
+        const char *v = pool_add(out, h, 64);
+        if (v)
+            add_key(out, channel, "recipient", v, HK_KEY_WEAK);
+    }
+}
+
+int hk_identity_keys_from_input(const struct hk_keyring *kr, const struct hk_identity_in *ids,
+                                size_t n, struct hk_identity_keys *out, struct hk_err *err)
+{
+    keys_init(out);
+    if (n > HK_IDENTITY_KEYS_MAX)
+        return hk_err_setf(err, HK_E(INVAL), "identities", "at most %d identities per item",
+                           HK_IDENTITY_KEYS_MAX);
+    /* Keys go in priority order: account kinds, then strong ones, then weak ones. */
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const char *kind = ids[i].kind ? ids[i].kind : "";
+            const char *ch = ids[i].channel && *ids[i].channel ? ids[i].channel : NULL;
+            const char *v = ids[i].value ? ids[i].value : "";
+            bool account =
+                !strcmp(kind, "buyer_id") || !strcmp(kind, "nick") || !strcmp(kind, "open_id");
+            bool strong =
+                !strcmp(kind, "union_id") || !strcmp(kind, "phone") || !strcmp(kind, "email");
+            bool weak = !strcmp(kind, "device");
+            if (!account && !strong && !weak)
+                return hk_err_setf(err, HK_E(INVAL), "identities",
+                                   "identity %zu: kind '%.32s' is not one of buyer_id, nick, "
+                                   "open_id, union_id, phone, email, device",
+                                   i, kind);
+            if ((pass == 0 && !account) || (pass == 1 && !strong) || (pass == 2 && !weak))
+                continue;
+            if (!strcmp(kind, "phone")) {
+                const char *h = v[0] ? take_phone(kr, v, false, out) : NULL;
+                if (!h)
+                    return hk_err_setf(err, HK_E(INVAL), "identities",
+                                       "identity %zu (phone) is not a mainland mobile number", i);
+                add_key(out, "*", "phone", h, HK_KEY_STRONG);
+                continue;
+            }
+            if (!strcmp(kind, "email")) {
+                const char *e = take_email(v, out);
+                if (!e)
+                    return hk_err_setf(err, HK_E(INVAL), "identities",
+                                       "identity %zu (email) is not an e-mail address", i);
+                add_key(out, "*", "email", e, HK_KEY_STRONG);
+                continue;
+            }
+            if (!usable_value(v))
+                return hk_err_setf(err, HK_E(INVAL), "identities",
+                                   "identity %zu (%s) needs a value (unmasked, shorter than %d "
+                                   "bytes)",
+                                   i, kind, HK_IDENTITY_VALUE_MAX);
+            if (!strcmp(kind, "union_id") || !strcmp(kind, "open_id"))
+                ch = ch ? ch : "wechat";
+            else if (!strcmp(kind, "device"))
+                ch = ch ? ch : "*";
+            else if (!ch)
+                return hk_err_setf(err, HK_E(INVAL), "identities",
+                                   "identity %zu (%s) needs a channel", i, kind);
+            add_key(out, ch, kind, v,
+                    account  ? HK_KEY_ACCOUNT
+                    : strong ? HK_KEY_STRONG
+                             : HK_KEY_WEAK);
+        }
+    }
+    return 0;
+}
+
+/* ---- resolver: lifecycle ------------------------------------------------------------------ */
+
+struct hk_resolver *hk_resolver_new(const struct hk_keyring *kr)
+{
+    struct hk_resolver *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->kr = kr;
+    hk_random_bytes(r->hkey, sizeof r->hkey);
+    hk_h128tab_init(&r->ids);
+    hk_i64tab_init(&r->missing);
+    hk_i64tab_init(&r->redirect);
+    hk_arena_init(&r->arena, 0);
+    return r;
+}
+
+void hk_resolver_free(struct hk_resolver *r)
+{
+    if (!r)
+        return;
+    hk_h128tab_release(&r->ids);
+    hk_i64tab_release(&r->missing);
+    hk_i64tab_release(&r->redirect);
+    hk_arena_release(&r->arena);
+    free(r->pc_rows);
+    free(r->pc);
+    free(r->pi_rows);
+    free(r->pi);
+    free(r->ids_out);
+    free(r->lk);
+    free(r->vals);
+    free(r->roots);
+    free(r);
+}
+
+void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void *arg)
+{
+    r->flush_fn = fn;
+    r->flush_arg = arg;
+}
+
+void hk_resolver_forget(struct hk_resolver *r)
+{
+    hk_h128tab_clear(&r->ids);
+    hk_i64tab_clear(&r->missing);
+    hk_i64tab_clear(&r->redirect);
+    hk_arena_reset(&r->arena);
+    r->npc = r->npi = 0;
+}
+
+bool hk_resolver_pending(const struct hk_resolver *r)
+{
+    return r->npc > 0 || r->npi > 0;
+}
+
+static struct hk_h128 key_digest(const struct hk_resolver *r, const char *channel, const char *kind,
+                                 const char *value)
+{
+    const char *parts[] = {channel, kind, value};
+    return hk_h128_of(r->hkey, parts, 3);
+}
+
+/* The customer a (stored) customer ends up as after the merges made during this import. */
+static int64_t follow(const struct hk_resolver *r, int64_t c)
+{
+    int64_t next;
+    for (int hops = 0; c > 0 && hops < 64 && hk_i64tab_get(&r->redirect, c, &next); hops++)
+        c = next;
+    return c;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int oom(struct hk_err *err)
+{
+    return hk_err_set(err, HK_E(NOMEM), "identity resolution: out of memory");
+}
+
+/* ---- resolver: look-ups ------------------------------------------------------------------- */
+
+static int cmp_lookup(const void *a, const void *b)
+{
+    const struct lookup *x = a, *y = b;
+    int c = strcmp(x->kind, y->kind);
+    return c ? c : strcmp(x->channel, y->channel);
+}
+
+static int on_identity(void *arg, const struct hk_irepo_identity *row)
+{
+    struct hk_resolver *r = arg;
+    struct hk_h128 h = key_digest(r, row->channel, row->kind, row->value);
+    struct hk_h128_slot *s = hk_h128tab_put(&r->ids, h, row->customer_id, row->id, NULL);
+    if (!s)
+        return HK_E(NOMEM);
+    s->v1 = row->customer_id;
+    s->v2 = row->id;
+    if (hk_i64tab_set(&r->missing, row->customer_id, (int64_t)row->missing) < 0)
+        return HK_E(NOMEM);
+    if (row->merged_into) { /* an identity left on a merged customer: follow it later */
+        if (grow((void **)&r->roots, &r->caproots, r->nroots + 1, sizeof(*r->roots)) < 0)
+            return HK_E(NOMEM);
+        r->roots[r->nroots++] = row->customer_id;
+    }
+    return 0;
+}
+
+static int on_customer(void *arg, const struct hk_irepo_customer_state *c)
+{
+    struct hk_resolver *r = arg;
+    if (hk_i64tab_set(&r->missing, c->id, (int64_t)c->missing) < 0)
+        return HK_E(NOMEM);
+    if (c->merged_into) {
+        if (grow((void **)&r->roots, &r->caproots, r->nroots + 1, sizeof(*r->roots)) < 0)
+            return HK_E(NOMEM);
+        r->roots[r->nroots++] = c->id;
+    }
+    return 0;
+}
+
+/* Customers found merged in the store: redirect them to the customer they ended up as. */
+static int resolve_roots(struct hk_resolver *r, struct hk_db *db, struct hk_err *err)
+{
+    for (size_t i = 0; i < r->nroots; i++) {
+        int64_t root = 0;
+        int rc = hk_irepo_customer_root(db, r->roots[i], &root, err);
+        if (rc < 0)
+            return rc;
+        if (root != r->roots[i] && hk_i64tab_set(&r->redirect, r->roots[i], root) < 0)
+            return oom(err);
+    }
+    r->nroots = 0;
+    return 0;
+}
+
+int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
+                         const struct hk_identity_keys *const *sets, size_t n,
+                         const int64_t *customers, size_t ncust, struct hk_err *err)
+{
+    int rc;
+
+    if (r->ids.n > MAX_CACHED_KEYS && !hk_resolver_pending(r)) {
+        hk_h128tab_clear(&r->ids);
+        hk_i64tab_clear(&r->missing);
+    }
+
+    r->nlk = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; sets[i] && j < sets[i]->n; j++) {
+            const struct hk_identity_key *k = &sets[i]->k[j];
+            bool added = false;
+            struct hk_h128 h = key_digest(r, k->channel, k->kind, k->value);
+            struct hk_h128_slot *s = hk_h128tab_put(&r->ids, h, PENDING_LOOKUP, 0, &added);
+            if (!s)
+                return oom(err);
+            if (!added && s->v1 != PENDING_LOOKUP)
+                continue; /* known (a key twice in one prefetch is looked up twice: harmless) */
+            if (grow((void **)&r->lk, &r->caplk, r->nlk + 1, sizeof(*r->lk)) < 0)
+                return oom(err);
+            r->lk[r->nlk++] = (struct lookup){k->channel, k->kind, k->value};
+        }
+    }
+    if (r->nlk > 1)
+        qsort(r->lk, r->nlk, sizeof(*r->lk), cmp_lookup);
+    if (grow((void **)&r->vals, &r->capvals, r->nlk, sizeof(*r->vals)) < 0)
+        return oom(err);
+    for (size_t i = 0; i < r->nlk;) {
+        size_t j = i;
+        while (j < r->nlk && cmp_lookup(&r->lk[i], &r->lk[j]) == 0) {
+            r->vals[j - i] = r->lk[j].value;
+            j++;
+        }
+        rc = hk_irepo_identities_find(db, r->lk[i].channel, r->lk[i].kind, r->vals, j - i,
+                                      on_identity, r, err);
+        if (rc < 0)
+            return rc == HK_E(NOMEM) ? oom(err) : rc;
+        i = j;
+    }
+    for (size_t i = 0; i < r->nlk; i++) {
+        struct hk_h128_slot *s =
+            hk_h128tab_get(&r->ids, key_digest(r, r->lk[i].channel, r->lk[i].kind, r->lk[i].value));
+        if (s && s->v1 == PENDING_LOOKUP)
+            s->v1 = s->v2 = 0; /* not in the store */
+    }
+
+    /* Profile state of existing orders' customers not seen yet. */
+    size_t nids = 0;
+    if (grow((void **)&r->ids_out, &r->capids, ncust, sizeof(*r->ids_out)) < 0)
+        return oom(err);
+    for (size_t i = 0; i < ncust; i++) {
+        int64_t v;
+        if (customers[i] > 0 && !hk_i64tab_get(&r->missing, customers[i], &v))
+            r->ids_out[nids++] = customers[i];
+    }
+    if (nids && (rc = hk_irepo_customers_state(db, r->ids_out, nids, on_customer, r, err)) < 0)
+        return rc == HK_E(NOMEM) ? oom(err) : rc;
+    return resolve_roots(r, db, err);
+}
+
+/* ---- resolver: pending rows --------------------------------------------------------------- */
+
+static const char *arena_str(struct hk_resolver *r, const char *s)
+{
+    if (!s)
+        return NULL;
+    return hk_arena_strndup(&r->arena, s, strlen(s));
+}
+
+static const unsigned char *seal(struct hk_resolver *r, const char *plain, size_t *len)
+{
+    size_t n = strlen(plain);
+    unsigned char *out = hk_arena_alloc(&r->arena, hk_pii_sealed_size(n));
+    if (!out)
+        return NULL;
+    *len = hk_pii_seal(r->kr, plain, n, out);
+    return out;
+}
+
+/* The profile fields a record can give (hk_irepo_missing bits). */
+static unsigned provided(const struct hk_identity_keys *k, const struct hk_profile_in *p)
+{
+    unsigned b = 0;
+    if (p && p->nick && *p->nick)
+        b |= HK_MISSING_NICK;
+    if (p && p->name && *p->name)
+        b |= HK_MISSING_NAME_ANY | (p->name_masked ? 0u : (unsigned)HK_MISSING_NAME);
+    if (k->phone_state == 1 || k->phone_state == 2)
+        b |= HK_MISSING_PHONE | HK_MISSING_PHONE_MASKED;
+    else if (k->phone_state == 3)
+        b |= HK_MISSING_PHONE_MASKED;
+    if (k->email)
+        b |= HK_MISSING_EMAIL;
+    if (p && p->province && *p->province)
+        b |= HK_MISSING_PROVINCE;
+    if (p && p->city && *p->city)
+        b |= HK_MISSING_CITY;
+    if (p && p->address && *p->address)
+        b |= HK_MISSING_ADDRESS;
+    return b;
+}
+
+/*
+ * Fills *c with the fields named by bits (sealing what is PII; memory from the arena). Fields
+ * not named are left as they are. Returns 0 or HK_E(NOMEM).
+ */
+static int profile_fields(struct hk_resolver *r, const struct hk_identity_keys *k,
+                          const struct hk_profile_in *p, unsigned bits, struct hk_irepo_customer *c)
+{
+    if (bits & HK_MISSING_NICK)
+        c->nick = arena_str(r, p->nick);
+    if (bits & (HK_MISSING_NAME | HK_MISSING_NAME_ANY)) {
+        c->name_enc = seal(r, p->name, &c->name_enc_len);
+        if (!c->name_enc)
+            return HK_E(NOMEM);
+        if (!p->name_masked) {
+            char h[65];
+            hk_pii_hash(r->kr, p->name, strlen(p->name), h);
+            c->name_hash = arena_str(r, h);
+        } else {
+            c->name_hash = NULL;
+        }
+    }
+    if (bits & HK_MISSING_PHONE) {
+        c->phone_enc = seal(r, k->phone_norm, &c->phone_enc_len);
+        c->phone_hash = arena_str(r, k->phone_hash);
+        if (!c->phone_enc)
+            return HK_E(NOMEM);
+    }
+    if (bits & (HK_MISSING_PHONE | HK_MISSING_PHONE_MASKED))
+        c->phone_masked = arena_str(r, k->phone_masked);
+    if (bits & HK_MISSING_EMAIL)
+        c->email = arena_str(r, k->email);
+    if (bits & HK_MISSING_PROVINCE)
+        c->province = arena_str(r, p->province);
+    if (bits & HK_MISSING_CITY)
+        c->city = arena_str(r, p->city);
+    if (bits & HK_MISSING_ADDRESS) {
+        c->address_enc = seal(r, p->address, &c->address_enc_len);
+        if (!c->address_enc)
+            return HK_E(NOMEM);
+    }
+    return 0;
+}
+
+/* What a customer still lacks after fields named by `filled` were written. */
+static unsigned after_fill(unsigned missing, unsigned filled)
+{
+    missing &= ~filled;
+    if (filled & HK_MISSING_PHONE)
+        missing &= ~(unsigned)HK_MISSING_PHONE_MASKED;
+    return missing;
+}
+
+static int new_customer(struct hk_resolver *r, const struct hk_identity_keys *k,
+                        const struct hk_profile_in *p, int64_t *id, struct hk_err *err)
+{
+    if (grow((void **)&r->pc_rows, &r->cap_pc_rows, r->npc + 1, sizeof(*r->pc_rows)) < 0 ||
+        grow((void **)&r->pc, &r->cap_pc, r->npc + 1, sizeof(*r->pc)) < 0)
+        return oom(err);
+    struct hk_irepo_customer *c = &r->pc_rows[r->npc];
+    memset(c, 0, sizeof *c);
+    unsigned bits = provided(k, p);
+    if (profile_fields(r, k, p, bits, c) < 0)
+        return oom(err);
+    r->pc[r->npc].real_id = 0;
+    int64_t pid = -(int64_t)(r->npc + 1);
+    r->npc++;
+    if (hk_i64tab_set(&r->missing, pid, (int64_t)after_fill(HK_MISSING_ALL, bits)) < 0)
+        return oom(err);
+    *id = pid;
+    return 0;
+}
+
+static int new_identity(struct hk_resolver *r, const struct hk_identity_key *key, int64_t customer,
+                        struct hk_h128 h, int64_t *id, struct hk_err *err)
+{
+    if (grow((void **)&r->pi_rows, &r->cap_pi_rows, r->npi + 1, sizeof(*r->pi_rows)) < 0 ||
+        grow((void **)&r->pi, &r->cap_pi, r->npi + 1, sizeof(*r->pi)) < 0)
+        return oom(err);
+    struct hk_irepo_identity *row = &r->pi_rows[r->npi];
+    memset(row, 0, sizeof *row);
+    row->customer_id = customer;
+    row->channel = arena_str(r, key->channel);
+    row->kind = arena_str(r, key->kind);
+    row->value = arena_str(r, key->value);
+    if (!row->channel || !row->kind || !row->value)
+        return oom(err);
+    r->pi[r->npi].h = h;
+    r->pi[r->npi].real_id = 0;
+    r->npi++;
+    *id = -(int64_t)r->npi;
+    return 0;
+}
+
+/* Writes what the record adds to an existing or pending customer's profile. */
+static int fill_profile(struct hk_resolver *r, struct hk_db *db, int64_t customer,
+                        const struct hk_identity_keys *k, const struct hk_profile_in *p,
+                        int64_t now, struct hk_err *err)
+{
+    int64_t m = 0;
+    unsigned give = provided(k, p);
+    if (!give)
+        return 0;
+    if (!hk_i64tab_get(&r->missing, customer, &m)) {
+        if (customer < 0)
+            return 0;
+        int rc = hk_irepo_customers_state(db, &customer, 1, on_customer, r, err);
+        if (rc < 0)
+            return rc;
+        if (!hk_i64tab_get(&r->missing, customer, &m))
+            return hk_err_set(err, HK_E(NOTFOUND), "customer %lld not found", (long long)customer);
+    }
+    unsigned fill = (unsigned)m & give;
+    if (!fill)
+        return 0;
+    if (customer < 0) {
+        if (profile_fields(r, k, p, fill, &r->pc_rows[-customer - 1]) < 0)
+            return oom(err);
+    } else {
+        struct hk_irepo_customer c;
+        memset(&c, 0, sizeof c);
+        if (profile_fields(r, k, p, fill, &c) < 0)
+            return oom(err);
+        int rc = hk_irepo_customer_fill(db, customer, &c, now, err);
+        /* the arena holds the sealed values until the next flush_done; bounded by one per
+           filled customer, like a new customer's */
+        if (rc < 0)
+            return rc;
+    }
+    if (hk_i64tab_set(&r->missing, customer, (int64_t)after_fill((unsigned)m, fill)) < 0)
+        return oom(err);
+    return 0;
+}
+
+/* ---- resolver: the rules ------------------------------------------------------------------ */
+
+static int flush_everything(struct hk_resolver *r, struct hk_db *db, int64_t now,
+                            struct hk_err *err)
+{
+    if (r->flush_fn)
+        return r->flush_fn(r->flush_arg, db, err);
+    int rc = hk_resolver_flush(r, db, now, NULL, err);
+    hk_resolver_flush_done(r);
+    return rc;
+}
+
+static bool contains(const int64_t *v, size_t n, int64_t x)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == x)
+            return true;
+    return false;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int hk_resolver_resolve(struct hk_resolver *r, struct hk_db *db,
+                        const struct hk_identity_keys *keys, int64_t existing_customer,
+                        const struct hk_profile_in *profile, int64_t now, struct hk_resolution *out,
+                        struct hk_err *err)
+{
+    int64_t cust[HK_IDENTITY_KEYS_MAX], ident[HK_IDENTITY_KEYS_MAX];
+    struct hk_h128 dig[HK_IDENTITY_KEYS_MAX];
+    int64_t group[HK_IDENTITY_KEYS_MAX + 1];
+    struct hk_resolution res = {0};
+    int rc;
+
+    for (int attempt = 0;; attempt++) {
+        /* 1. look every key up */
+        for (size_t i = 0; i < keys->n; i++) {
+            const struct hk_identity_key *k = &keys->k[i];
+            dig[i] = key_digest(r, k->channel, k->kind, k->value);
+            struct hk_h128_slot *s = hk_h128tab_get(&r->ids, dig[i]);
+            if (!s || s->v1 == PENDING_LOOKUP) {
+                const struct hk_identity_keys *one = keys;
+                if ((rc = hk_resolver_prefetch(r, db, &one, 1, NULL, 0, err)) < 0)
+                    return rc;
+                s = hk_h128tab_get(&r->ids, dig[i]);
+                if (!s)
+                    return oom(err);
+            }
+            cust[i] = follow(r, s->v1);
+            ident[i] = s->v2;
+        }
+        int64_t existing = follow(r, existing_customer);
+
+        /* 2. the primary customer and the group a strong key links */
+        static const enum hk_key_class order[] = {HK_KEY_ACCOUNT, HK_KEY_STRONG, HK_KEY_WEAK};
+        int64_t primary = existing;
+        for (size_t c = 0; c < HK_ARRAY_LEN(order); c++)
+            for (size_t i = 0; !primary && i < keys->n; i++)
+                if (keys->k[i].cls == order[c] && cust[i])
+                    primary = cust[i];
+        size_t ng = 0;
+        const char *reason = NULL;
+        if (existing)
+            group[ng++] = existing;
+        for (size_t i = 0; i < keys->n; i++) {
+            if (!cust[i] || keys->k[i].cls == HK_KEY_WEAK)
+                continue;
+            if (keys->k[i].cls == HK_KEY_STRONG && !reason)
+                reason = keys->k[i].kind;
+            if (!contains(group, ng, cust[i]))
+                group[ng++] = cust[i];
+        }
+
+        /* 3. merge what a strong key links */
+        if (reason && ng >= 2) {
+            bool provisional = false;
+            for (size_t i = 0; i < ng; i++)
+                provisional |= group[i] < 0;
+            if (provisional) {
+                if (attempt > 0)
+                    return hk_err_set(err, HK_E(INTERNAL),
+                                      "identity resolution: a flush left provisional ids");
+                if ((rc = flush_everything(r, db, now, err)) < 0)
+                    return rc;
+                continue; /* look the keys up again: every id is real now */
+            }
+            qsort(group, ng, sizeof group[0], cmp_i64);
+            int64_t winner = group[0];
+            for (size_t i = 1; i < ng; i++) {
+                bool blocked = false;
+                if ((rc = hk_irepo_never_merge_blocked(db, winner, group[i], &blocked, err)) < 0)
+                    return rc;
+                if (blocked)
+                    continue;
+                if ((rc = hk_irepo_merge(db, winner, group[i], reason, now, NULL, err)) < 0)
+                    return rc;
+                if (hk_i64tab_set(&r->redirect, group[i], winner) < 0)
+                    return oom(err);
+                /* the winner keeps its own profile; what it lacks is re-read when needed */
+                hk_i64tab_del(&r->missing, winner);
+                res.merges++;
+            }
+            primary = follow(r, primary);
+            for (size_t i = 0; i < keys->n; i++)
+                cust[i] = follow(r, cust[i]);
+        }
+
+        /* 4. a new customer when nothing is known, and new keys join the primary one */
+        if (!primary) {
+            if ((rc = new_customer(r, keys, profile, &primary, err)) < 0)
+                return rc;
+            res.customer_created = true;
+        }
+        for (size_t i = 0; i < keys->n; i++) {
+            if (cust[i])
+                continue;
+            int64_t iid = 0;
+            if ((rc = new_identity(r, &keys->k[i], primary, dig[i], &iid, err)) < 0)
+                return rc;
+            struct hk_h128_slot *s = hk_h128tab_put(&r->ids, dig[i], primary, iid, NULL);
+            if (!s)
+                return oom(err);
+            s->v1 = primary;
+            s->v2 = iid;
+            cust[i] = primary;
+            ident[i] = iid;
+        }
+
+        /* 5. the order's identity; 6. the profile */
+        for (size_t i = 0; i < keys->n && !res.identity_id; i++)
+            if (cust[i] == primary)
+                res.identity_id = ident[i];
+        res.customer_id = primary;
+        if (!res.customer_created && profile &&
+            (rc = fill_profile(r, db, primary, keys, profile, now, err)) < 0)
+            return rc;
+        *out = res;
+        return 0;
+    }
+}
+
+/* ---- resolver: flushing ------------------------------------------------------------------- */
+
+int hk_resolver_flush(struct hk_resolver *r, struct hk_db *db, int64_t now,
+                      int64_t *customers_created, struct hk_err *err)
+{
+    int rc;
+    size_t need = r->npc > r->npi ? r->npc : r->npi;
+    if (grow((void **)&r->ids_out, &r->capids, need, sizeof(*r->ids_out)) < 0)
+        return oom(err);
+
+    if (r->npc) {
+        if ((rc = hk_irepo_customers_insert(db, r->pc_rows, r->npc, now, r->ids_out, err)) < 0)
+            return rc;
+        for (size_t i = 0; i < r->npc; i++) {
+            int64_t pid = -(int64_t)(i + 1), m = HK_MISSING_ALL;
+            r->pc[i].real_id = r->ids_out[i];
+            if (hk_i64tab_get(&r->missing, pid, &m))
+                hk_i64tab_del(&r->missing, pid);
+            if (hk_i64tab_set(&r->missing, r->ids_out[i], m) < 0)
+                return oom(err);
+        }
+    }
+    if (r->npi) {
+        for (size_t j = 0; j < r->npi; j++)
+            r->pi_rows[j].customer_id = hk_resolver_real_customer(r, r->pi_rows[j].customer_id);
+        if ((rc = hk_irepo_identities_insert(db, r->pi_rows, r->npi, now, r->ids_out, err)) < 0)
+            return rc;
+        for (size_t j = 0; j < r->npi; j++) {
+            r->pi[j].real_id = r->ids_out[j];
+            struct hk_h128_slot *s = hk_h128tab_get(&r->ids, r->pi[j].h);
+            if (s) {
+                s->v1 = r->pi_rows[j].customer_id;
+                s->v2 = r->ids_out[j];
+            }
+        }
+    }
+    if (customers_created)
+        *customers_created = (int64_t)r->npc;
+    return 0;
+}
+
+int64_t hk_resolver_real_customer(const struct hk_resolver *r, int64_t id)
+{
+    if (id >= 0)
+        return id;
+    size_t i = (size_t)(-id - 1);
+    return i < r->npc ? r->pc[i].real_id : 0;
+}
+
+int64_t hk_resolver_real_identity(const struct hk_resolver *r, int64_t id)
+{
+    if (id >= 0)
+        return id;
+    size_t i = (size_t)(-id - 1);
+    return i < r->npi ? r->pi[i].real_id : 0;
+}
+
+void hk_resolver_flush_done(struct hk_resolver *r)
+{
+    for (size_t i = 0; i < r->npc; i++) /* unflushed provisional entries (after a failure) */
+        hk_i64tab_del(&r->missing, -(int64_t)(i + 1));
+    r->npc = r->npi = 0;
+    hk_arena_reset(&r->arena);
+}
+
+/* ---- service level ------------------------------------------------------------------------ */
+
+static int in_write_tx(struct hk_store *store, struct hk_db **db, struct hk_err *err)
+{
+    int rc = hk_db_acquire(store, db, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = hk_db_begin(*db, HK_TX_WRITE, err)) < 0) {
+        hk_db_release(*db);
+        *db = NULL;
+    }
+    return rc;
+}
+
+static int end_tx(struct hk_db *db, int rc, struct hk_err *err)
+{
+    if (rc == 0)
+        rc = hk_db_commit(db, err);
+    else
+        hk_db_rollback(db);
+    hk_db_release(db);
+    return rc;
+}
+
+int hk_identity_merge(struct hk_store *store, int64_t a, int64_t b, const char *reason, int64_t now,
+                      int64_t *merge_id, struct hk_err *err)
+{
+    struct hk_db *db;
+    int64_t ra = 0, rb = 0, mid = 0;
+    bool blocked = false;
+    int rc = in_write_tx(store, &db, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = hk_irepo_customer_root(db, a, &ra, err)) < 0 ||
+        (rc = hk_irepo_customer_root(db, b, &rb, err)) < 0)
+        return end_tx(db, rc, err);
+    if (ra == rb)
+        return end_tx(db,
+                      hk_err_set(err, HK_E(INVAL), "customers %lld and %lld are one customer",
+                                 (long long)a, (long long)b),
+                      err);
+    int64_t w = ra < rb ? ra : rb, l = ra < rb ? rb : ra;
+    if ((rc = hk_irepo_never_merge_blocked(db, w, l, &blocked, err)) < 0)
+        return end_tx(db, rc, err);
+    if (blocked)
+        return end_tx(db,
+                      hk_err_set(err, HK_E(CONFLICT),
+                                 "customers %lld and %lld are marked never to be merged",
+                                 (long long)a, (long long)b),
+                      err);
+    rc = hk_irepo_merge(db, w, l, reason && *reason ? reason : "manual", now, &mid, err);
+    rc = end_tx(db, rc, err);
+    if (rc == 0 && merge_id)
+        *merge_id = mid;
+    return rc;
+}
+
+int hk_identity_unmerge(struct hk_store *store, int64_t customer_id, const char *by, int64_t now,
+                        int64_t *merge_id, struct hk_err *err)
+{
+    struct hk_db *db;
+    struct hk_irepo_merge_row m;
+    int rc = in_write_tx(store, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = hk_irepo_merge_active_for_loser(db, customer_id, &m, err);
+    if (rc == HK_E(NOTFOUND))
+        rc = hk_irepo_merge_latest_for_winner(db, customer_id, &m, err);
+    if (rc == HK_E(NOTFOUND))
+        rc = hk_err_set(err, HK_E(NOTFOUND), "customer %lld has no merge to undo",
+                        (long long)customer_id);
+    if (rc == 0)
+        rc = hk_irepo_unmerge(db, m.id, by && *by ? by : "system", now, err);
+    rc = end_tx(db, rc, err);
+    if (rc == 0 && merge_id)
+        *merge_id = m.id;
+    return rc;
+}
+
+int hk_identity_never_merge(struct hk_store *store, int64_t a, int64_t b, const char *reason,
+                            int64_t now, struct hk_err *err)
+{
+    struct hk_db *db;
+    int rc = in_write_tx(store, &db, err);
+    if (rc < 0)
+        return rc;
+    rc = hk_irepo_never_merge_add(db, a, b, reason && *reason ? reason : "manual", now, err);
+    return end_tx(db, rc, err);
+}

@@ -1,0 +1,1568 @@
+/*
+ * import.c — orders into the store, from files (hk_import_files) and from the REST ingest API
+ * (hk_ingest_orders), through one apply path (see import.h for the guarantees).
+ *
+ * Design
+ *   Orders are applied in batches (opts->batch_orders, default 2000), one transaction each.
+ *   A batch is applied set-wise so that a bulk import costs a few statements per batch rather
+ *   than several per row:
+ *     1. prepare: shop of each record (cached), identity keys, validation;
+ *     2. prefetch: the stored orders of the batch by natural key (shop, order number) and their
+ *        items, the identity keys not yet in the resolver's cache, the profile state of the
+ *        stored orders' customers — each as multi-key look-ups (ingest_repo.h);
+ *     3. apply each record in file order against that snapshot: create, or compare and update
+ *        (order_history rows for status, amount and refund changes), upsert items by item key;
+ *        new rows (customers, identities, orders, items, history) are queued with provisional
+ *        ids, updates run at once;
+ *     4. flush the queues as multi-row INSERTs (customers, identities, orders, items, history).
+ *   If anything fails in the database, the batch is rolled back and applied again one order at
+ *   a time, each under its own savepoint: a failing order is rolled back and reported, every
+ *   other order of the batch commits. The caches are dropped after any rollback.
+ *
+ *   Item keys: a line item is identified inside its order by a digest of (product id, sku,
+ *   variant) — the title too when there is neither id nor sku — plus "#n" for the n-th repeat
+ *   in one record. Re-imported lines match their stored row; new lines are added (never
+ *   duplicated); lines missing from a later export stay.
+ *
+ *   Taobao: ExportOrderList rows carry no lines; ExportOrderDetailList rows carry only lines.
+ *   Detail files are read first. A detail record finds its order by (channel, order number) in
+ *   any shop (detail lists name no shop): the lines are attached (replacing placeholder lines,
+ *   i.e. lines that came from an orders-only record) or, when the order is not stored yet,
+ *   kept in staged_items and attached when the order arrives.
+ *
+ *   Updates: a record whose status ranks behind the stored one (created < paid < shipped <
+ *   completed < refunded/cancelled) is an older export: it only fills what the order lacks.
+ *   Otherwise present values replace stored ones.
+ *
+ * Invariants
+ *   - An order and its items, history and (new) customer and identities are written in one
+ *     transaction; nothing of an order is committed without the rest.
+ *   - Counters (res) only count what was committed.
+ *   - Provisional ids never reach the store: pending orders are written after the resolver's
+ *     flush has made their customer and identity ids real.
+ *
+ * Threads: an import uses one db, acquired for its whole run, from one thread.
+ */
+#include "ingest/import.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/money.h"
+#include "core/tz.h"
+#include "core/util.h"
+#include "ingest/arena.h"
+#include "ingest/hashtab.h"
+#include "ingest/identity.h"
+#include "ingest/reader.h"
+#include "store/ingest_repo.h"
+#include "store/store.h"
+
+#define DEFAULT_BATCH      2000
+#define DEFAULT_MAX_ERRORS 1000
+#define ITEM_KEY_LEN       16 /* hex digits: a 64-bit digest, unique enough within one order */
+
+/* Fixed key for item-key digests: item keys are stored, so they must not vary by run. */
+static const unsigned char ITEM_KEY_HASH_KEY[16] = "huike-item-key-1";
+
+struct counts {
+    int64_t created, updated, unchanged, items_created, items_staged, customers_created;
+};
+
+/* An item of a batch's order, as stored or about to be. Strings in the batch arena. */
+struct bitem {
+    const char *key;
+    int32_t line_no;
+    bool placeholder;
+    int64_t product_id;
+    const char *title, *sku, *variant, *category;
+    int32_t quantity;
+    int64_t unit_price_fen, paid_fen, refund_fen;
+};
+
+/* An order of a batch, as stored (found by the prefetch) or about to be (pending). */
+struct border {
+    struct hk_irepo_order row; /* strings in the batch arena */
+    bool pending;              /* created in this batch, written at the next flush */
+    struct bitem *items;       /* in the batch arena */
+    size_t nitems, capitems;
+    int32_t max_line;
+};
+
+/* One record of the batch, prepared. */
+struct prep {
+    const struct hk_order_rec *rec;
+    bool details; /* a Taobao detail record: lines only */
+    bool skip;    /* rejected by validation */
+    const char *channel;
+    int64_t shop_id;  /* the record's shop (0 for detail records) */
+    int64_t shop_key; /* map key: shop_id, or a negative channel key for detail records */
+    struct hk_identity_keys keys;
+};
+
+struct shop_entry {
+    char *channel, *name;
+    int64_t id;
+};
+
+struct importer {
+    const struct hk_ingest_ctx *ctx;
+    struct hk_db *db;
+    struct hk_resolver *resolver;
+    const char *default_shop; /* --shop */
+    const char *source;       /* "api", or NULL for the record's format name */
+    unsigned char hkey[16];   /* digests of the batch map and product cache */
+
+    struct shop_entry *shops;
+    size_t nshops, capshops;
+    const char *channels[16]; /* channel keys for shop-less look-ups: -(index + 1) */
+    size_t nchannels;
+    struct hk_h128tab products; /* (shop, external id) -> product id */
+
+    /* the batch */
+    struct hk_arena arena;
+    struct prep *preps;
+    size_t capprep;
+    struct border *borders;
+    size_t nborders, capborders;
+    struct hk_h128tab bmap; /* (shop_key, order no) -> border index */
+    struct hk_i64tab bbyid; /* order id -> border index */
+    bool staged_checked, staged_any;
+
+    /* pending writes */
+    size_t *porders;
+    size_t nporders, capporders;
+    struct hk_irepo_order *orows;
+    size_t caporows;
+    int64_t *oids;
+    size_t capoids;
+    struct hk_irepo_item *pitems;
+    size_t *pitem_b;
+    size_t npitems, cappitems, cappitem_b;
+    struct hk_irepo_history *phist;
+    size_t *phist_b;
+    size_t nphist, capphist, capphist_b;
+
+    /* scratch for look-ups */
+    const char **nos;
+    size_t capnos;
+    int64_t *ids;
+    size_t capids;
+    const struct hk_identity_keys **keysets;
+    size_t capkeysets;
+
+    struct counts cnt;           /* counted so far in this batch attempt */
+    enum hk_apply_outcome *outc; /* per record of the current set */
+    int64_t lookup_key;          /* shop_key of the current order look-up */
+};
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static int oom(struct hk_err *err)
+{
+    return hk_err_set(err, HK_E(NOMEM), "import: out of memory");
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+static bool streq(const char *a, const char *b)
+{
+    return strcmp(nz(a), nz(b)) == 0;
+}
+
+static const char *astr(struct importer *imp, const char *s)
+{
+    s = nz(s);
+    return hk_arena_strndup(&imp->arena, s, strlen(s));
+}
+
+static int status_rank(const char *s)
+{
+    switch (hk_order_status_parse(s)) {
+    case HK_ORDER_CREATED:
+        return 1;
+    case HK_ORDER_PAID:
+        return 2;
+    case HK_ORDER_SHIPPED:
+        return 3;
+    case HK_ORDER_COMPLETED:
+        return 4;
+    case HK_ORDER_REFUNDED:
+    case HK_ORDER_CANCELLED:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
+static const char *default_shop_name(const char *channel)
+{
+    static const struct {
+        const char *channel, *shop;
+    } names[] = {
+        {"taobao", "淘宝店铺"}, {"tmall", "天猫店铺"},    {"douyin", "抖店"}, {"pdd", "拼多多店铺"},
+        {"jd", "京东店铺"},     {"wechat", "微信小程序"}, {"pos", "门店"},
+    };
+    for (size_t i = 0; i < HK_ARRAY_LEN(names); i++)
+        if (strcmp(channel, names[i].channel) == 0)
+            return names[i].shop;
+    return "默认店铺";
+}
+
+/* ---- shops and products ------------------------------------------------------------------- */
+
+static void shops_clear(struct importer *imp)
+{
+    for (size_t i = 0; i < imp->nshops; i++) {
+        free(imp->shops[i].channel);
+        free(imp->shops[i].name);
+    }
+    imp->nshops = 0;
+}
+
+static int shop_id(struct importer *imp, const char *channel, const char *name, int64_t *id,
+                   struct hk_err *err)
+{
+    for (size_t i = imp->nshops; i > 0; i--) {
+        struct shop_entry *s = &imp->shops[i - 1];
+        if (strcmp(s->name, name) == 0 && strcmp(s->channel, channel) == 0) {
+            *id = s->id;
+            return 0;
+        }
+    }
+    int64_t v;
+    int rc = hk_irepo_shop_ensure(imp->db, channel, name, hk_tz_name(imp->ctx->tz), imp->ctx->now,
+                                  &v, err);
+    if (rc < 0)
+        return rc;
+    if (grow((void **)&imp->shops, &imp->capshops, imp->nshops + 1, sizeof(*imp->shops)) < 0)
+        return oom(err);
+    struct shop_entry *s = &imp->shops[imp->nshops];
+    s->channel = hk_strdup(channel);
+    s->name = hk_strdup(name);
+    if (!s->channel || !s->name) {
+        free(s->channel);
+        free(s->name);
+        return oom(err);
+    }
+    s->id = v;
+    imp->nshops++;
+    *id = v;
+    return 0;
+}
+
+static int64_t channel_key(struct importer *imp, const char *channel)
+{
+    for (size_t i = 0; i < imp->nchannels; i++)
+        if (strcmp(imp->channels[i], channel) == 0)
+            return -(int64_t)(i + 1);
+    if (imp->nchannels == HK_ARRAY_LEN(imp->channels))
+        return -(int64_t)HK_ARRAY_LEN(imp->channels) - 1; /* shared overflow key: still exact
+                                                              because the order number and
+                                                              the look-up agree */
+    imp->channels[imp->nchannels] = channel;
+    return -(int64_t)(++imp->nchannels);
+}
+
+/* The product of a line (0 when the line names neither a product id nor a sku). */
+static int product_id(struct importer *imp, int64_t shop, const char *pid, const char *sku,
+                      const char *title, const char *category, int64_t *out, struct hk_err *err)
+{
+    char ext[HK_IDENTITY_VALUE_MAX + 8];
+    struct hk_h128 h;
+    if (pid && *pid) {
+        h = hk_h128_of_id(imp->hkey, shop, pid);
+    } else if (sku && *sku) {
+        h = hk_h128_of_id(imp->hkey, -shop, sku); /* -shop: sku codes apart from product ids */
+    } else {
+        *out = 0;
+        return 0;
+    }
+    struct hk_h128_slot *s = hk_h128tab_get(&imp->products, h);
+    if (s) {
+        *out = s->v1;
+        return 0;
+    }
+    if (pid && *pid)
+        snprintf(ext, sizeof ext, "%s", pid);
+    else
+        snprintf(ext, sizeof ext, "sku:%s", sku);
+    int64_t id;
+    int rc = hk_irepo_product_ensure(imp->db, shop, ext, title, category, imp->ctx->now, &id, err);
+    if (rc < 0)
+        return rc;
+    if (!hk_h128tab_put(&imp->products, h, id, 0, NULL))
+        return oom(err);
+    *out = id;
+    return 0;
+}
+
+/* ---- item keys ---------------------------------------------------------------------------- */
+
+static void item_key_of(const char *pid, const char *sku, const char *variant, const char *title,
+                        char out[ITEM_KEY_LEN + 1])
+{
+    bool named = (pid && *pid) || (sku && *sku);
+    const char *parts[] = {nz(pid), nz(sku), nz(variant), named ? "" : nz(title)};
+    struct hk_h128 h = hk_h128_of(ITEM_KEY_HASH_KEY, parts, 4);
+    unsigned char b[8];
+    memcpy(b, &h.a, 8);
+    hk_hex_encode(b, ITEM_KEY_LEN / 2, out);
+}
+
+/*
+ * Keys of a record's items, unique within the record: the n-th repeat of a key gets "#n".
+ * keys[i] points into the batch arena.
+ */
+static int record_item_keys(struct importer *imp, const struct hk_order_rec *rec, const char **keys,
+                            struct hk_err *err)
+{
+    for (size_t i = 0; i < rec->nitems; i++) {
+        const struct hk_item_rec *it = &rec->items[i];
+        char k[ITEM_KEY_LEN + 16];
+        item_key_of(it->product_id, it->sku, it->variant, it->title, k);
+        int dup = 1;
+        for (size_t j = 0; j < i; j++)
+            if (strncmp(keys[j], k, ITEM_KEY_LEN) == 0)
+                dup++;
+        if (dup > 1)
+            snprintf(k + ITEM_KEY_LEN, sizeof k - ITEM_KEY_LEN, "#%d", dup);
+        keys[i] = astr(imp, k);
+        if (!keys[i])
+            return oom(err);
+    }
+    return 0;
+}
+
+/* ---- the batch map ------------------------------------------------------------------------ */
+
+static struct hk_h128 border_digest(const struct importer *imp, int64_t shop_key, const char *no)
+{
+    return hk_h128_of_id(imp->hkey, shop_key, no);
+}
+
+static struct border *border_find(struct importer *imp, int64_t shop_key, const char *no)
+{
+    struct hk_h128_slot *s = hk_h128tab_get(&imp->bmap, border_digest(imp, shop_key, no));
+    return s ? &imp->borders[s->v1] : NULL;
+}
+
+/* A new border for key (shop_key, no), or NULL on out of memory / when one exists (*exists). */
+static struct border *border_add(struct importer *imp, int64_t shop_key, const char *no,
+                                 bool *exists)
+{
+    bool added = false;
+    *exists = false;
+    if (grow((void **)&imp->borders, &imp->capborders, imp->nborders + 1, sizeof(*imp->borders)) <
+        0)
+        return NULL;
+    struct hk_h128_slot *s = hk_h128tab_put(&imp->bmap, border_digest(imp, shop_key, no),
+                                            (int64_t)imp->nborders, 0, &added);
+    if (!s)
+        return NULL;
+    if (!added) {
+        *exists = true;
+        return NULL;
+    }
+    struct border *b = &imp->borders[imp->nborders++];
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
+static size_t border_index(const struct importer *imp, const struct border *b)
+{
+    return (size_t)(b - imp->borders);
+}
+
+static int copy_order(struct importer *imp, struct hk_irepo_order *dst,
+                      const struct hk_irepo_order *src)
+{
+    *dst = *src;
+    dst->external_no = astr(imp, src->external_no);
+    dst->status = astr(imp, src->status);
+    dst->coupon_code = astr(imp, src->coupon_code);
+    dst->buyer_note = astr(imp, src->buyer_note);
+    dst->seller_note = astr(imp, src->seller_note);
+    dst->source = astr(imp, src->source);
+    return dst->external_no && dst->status && dst->coupon_code && dst->buyer_note &&
+                   dst->seller_note && dst->source
+               ? 0
+               : HK_E(NOMEM);
+}
+
+static struct bitem *border_add_item(struct importer *imp, struct border *b)
+{
+    if (b->nitems == b->capitems) {
+        size_t cap = b->capitems ? b->capitems * 2 : 4;
+        struct bitem *n = hk_arena_alloc(&imp->arena, cap * sizeof(*n));
+        if (!n)
+            return NULL;
+        if (b->nitems)
+            memcpy(n, b->items, b->nitems * sizeof(*n));
+        b->items = n;
+        b->capitems = cap;
+    }
+    struct bitem *it = &b->items[b->nitems++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+static int on_found_order(void *arg, const struct hk_irepo_order *row)
+{
+    struct importer *imp = arg;
+    bool exists;
+    struct border *b = border_add(imp, imp->lookup_key, row->external_no, &exists);
+    if (exists)
+        return 0; /* the same number in two shops of a channel: the oldest order wins */
+    if (!b || copy_order(imp, &b->row, row) < 0)
+        return HK_E(NOMEM);
+    if (hk_i64tab_set(&imp->bbyid, row->id, (int64_t)border_index(imp, b)) < 0)
+        return HK_E(NOMEM);
+    return 0;
+}
+
+static int on_found_item(void *arg, const struct hk_irepo_item *row)
+{
+    struct importer *imp = arg;
+    int64_t bi;
+    if (!hk_i64tab_get(&imp->bbyid, row->order_id, &bi))
+        return 0;
+    struct border *b = &imp->borders[bi];
+    struct bitem *it = border_add_item(imp, b);
+    if (!it)
+        return HK_E(NOMEM);
+    it->key = astr(imp, row->item_key);
+    it->line_no = row->line_no;
+    it->placeholder = row->placeholder;
+    it->product_id = row->product_id;
+    it->title = astr(imp, row->title);
+    it->sku = astr(imp, row->sku);
+    it->variant = astr(imp, row->variant);
+    it->category = astr(imp, row->category);
+    it->quantity = row->quantity;
+    it->unit_price_fen = row->unit_price_fen;
+    it->paid_fen = row->paid_fen;
+    it->refund_fen = row->refund_fen;
+    if (!it->key || !it->title || !it->sku || !it->variant || !it->category)
+        return HK_E(NOMEM);
+    if (row->line_no > b->max_line)
+        b->max_line = row->line_no;
+    return 0;
+}
+
+/* ---- pending writes ----------------------------------------------------------------------- */
+
+static int queue_item(struct importer *imp, struct border *b, const struct bitem *it,
+                      struct hk_err *err)
+{
+    if (grow((void **)&imp->pitems, &imp->cappitems, imp->npitems + 1, sizeof(*imp->pitems)) < 0 ||
+        grow((void **)&imp->pitem_b, &imp->cappitem_b, imp->npitems + 1, sizeof(*imp->pitem_b)) < 0)
+        return oom(err);
+    imp->pitems[imp->npitems] = (struct hk_irepo_item){
+        .order_id = 0,
+        .line_no = it->line_no,
+        .item_key = it->key,
+        .placeholder = it->placeholder,
+        .product_id = it->product_id,
+        .title = it->title,
+        .sku = it->sku,
+        .variant = it->variant,
+        .category = it->category,
+        .quantity = it->quantity,
+        .unit_price_fen = it->unit_price_fen,
+        .paid_fen = it->paid_fen,
+        .refund_fen = it->refund_fen,
+    };
+    imp->pitem_b[imp->npitems++] = border_index(imp, b);
+    imp->cnt.items_created++;
+    return 0;
+}
+
+static int queue_history(struct importer *imp, struct border *b, const char *change,
+                         const char *old_value, const char *new_value, struct hk_err *err)
+{
+    if (grow((void **)&imp->phist, &imp->capphist, imp->nphist + 1, sizeof(*imp->phist)) < 0 ||
+        grow((void **)&imp->phist_b, &imp->capphist_b, imp->nphist + 1, sizeof(*imp->phist_b)) < 0)
+        return oom(err);
+    const char *o = astr(imp, old_value), *n = astr(imp, new_value);
+    if (!o || !n)
+        return oom(err);
+    imp->phist[imp->nphist] = (struct hk_irepo_history){
+        .order_id = 0,
+        .at = imp->ctx->now,
+        .change = change,
+        .old_value = o,
+        .new_value = n,
+        .source = b->row.source,
+    };
+    imp->phist_b[imp->nphist++] = border_index(imp, b);
+    return 0;
+}
+
+/* Writes everything pending: customers and identities, then orders, items, history. */
+static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
+{
+    struct importer *imp = arg;
+    int64_t made = 0;
+    int rc = hk_resolver_flush(imp->resolver, db, imp->ctx->now, &made, err);
+    if (rc < 0)
+        goto done;
+    imp->cnt.customers_created += made;
+
+    if (imp->nporders) {
+        if (grow((void **)&imp->orows, &imp->caporows, imp->nporders, sizeof(*imp->orows)) < 0 ||
+            grow((void **)&imp->oids, &imp->capoids, imp->nporders, sizeof(*imp->oids)) < 0) {
+            rc = oom(err);
+            goto done;
+        }
+        for (size_t i = 0; i < imp->nporders; i++) {
+            struct border *b = &imp->borders[imp->porders[i]];
+            b->row.customer_id = hk_resolver_real_customer(imp->resolver, b->row.customer_id);
+            b->row.identity_id = hk_resolver_real_identity(imp->resolver, b->row.identity_id);
+            imp->orows[i] = b->row;
+        }
+        if ((rc = hk_irepo_orders_insert(db, imp->orows, imp->nporders, imp->oids, err)) < 0)
+            goto done;
+        for (size_t i = 0; i < imp->nporders; i++) {
+            struct border *b = &imp->borders[imp->porders[i]];
+            b->row.id = imp->oids[i];
+            b->pending = false;
+        }
+    }
+    if (imp->npitems) {
+        for (size_t i = 0; i < imp->npitems; i++)
+            imp->pitems[i].order_id = imp->borders[imp->pitem_b[i]].row.id;
+        if ((rc = hk_irepo_items_insert(db, imp->pitems, imp->npitems, err)) < 0)
+            goto done;
+    }
+    if (imp->nphist) {
+        for (size_t i = 0; i < imp->nphist; i++)
+            imp->phist[i].order_id = imp->borders[imp->phist_b[i]].row.id;
+        if ((rc = hk_irepo_history_insert(db, imp->phist, imp->nphist, err)) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    hk_resolver_flush_done(imp->resolver);
+    imp->nporders = imp->npitems = imp->nphist = 0;
+    return rc;
+}
+
+/* ---- applying one record ------------------------------------------------------------------ */
+
+static int64_t sum_items_paid(const struct hk_order_rec *rec)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < rec->nitems; i++)
+        s += rec->items[i].paid_fen;
+    return s;
+}
+
+static int64_t sum_items_refund(const struct hk_order_rec *rec)
+{
+    int64_t s = 0;
+    for (size_t i = 0; i < rec->nitems; i++)
+        s += rec->items[i].refund_fen;
+    return s;
+}
+
+static int64_t record_paid(const struct hk_order_rec *rec)
+{
+    return rec->has_paid_fen ? rec->paid_fen : sum_items_paid(rec);
+}
+
+static int64_t record_refund(const struct hk_order_rec *rec)
+{
+    return rec->refund_fen ? rec->refund_fen : sum_items_refund(rec);
+}
+
+static const char *record_source(const struct importer *imp, const struct hk_order_rec *rec)
+{
+    return imp->source ? imp->source : hk_import_format_name(rec->format);
+}
+
+/* Fills an item from a record line (strings borrowed from the record: valid for the batch). */
+static int item_from_record(struct importer *imp, int64_t shop, const struct hk_item_rec *src,
+                            const char *key, bool placeholder, struct bitem *it, struct hk_err *err)
+{
+    it->key = key;
+    it->placeholder = placeholder;
+    it->title = nz(src->title);
+    it->sku = nz(src->sku);
+    it->variant = nz(src->variant);
+    it->category = nz(src->category);
+    it->quantity = src->quantity;
+    it->unit_price_fen = src->unit_price_fen;
+    it->paid_fen = src->paid_fen;
+    it->refund_fen = src->refund_fen;
+    return product_id(imp, shop, src->product_id, src->sku, src->title, src->category,
+                      &it->product_id, err);
+}
+
+static bool item_differs(const struct bitem *a, const struct bitem *b)
+{
+    return a->placeholder != b->placeholder || a->product_id != b->product_id ||
+           !streq(a->title, b->title) || !streq(a->sku, b->sku) || !streq(a->variant, b->variant) ||
+           !streq(a->category, b->category) || a->quantity != b->quantity ||
+           a->unit_price_fen != b->unit_price_fen || a->paid_fen != b->paid_fen ||
+           a->refund_fen != b->refund_fen;
+}
+
+/*
+ * Merges a record's lines into a stored order: placeholders give way to real lines, known keys
+ * are compared (and rewritten unless the record is older), new keys are added. *changed is set
+ * when anything was written or queued; *partial (may be NULL) when the order has real lines the
+ * record does not mention.
+ */
+static int merge_items(struct importer *imp, struct border *b, const struct hk_order_rec *rec,
+                       int64_t shop, bool placeholder, bool older, bool *changed, bool *partial,
+                       struct hk_err *err)
+{
+    int rc;
+    if (partial)
+        *partial = false;
+    if (!rec->nitems)
+        return 0;
+    bool has_real = false, has_placeholder = false;
+    for (size_t i = 0; i < b->nitems; i++) {
+        has_real |= !b->items[i].placeholder;
+        has_placeholder |= b->items[i].placeholder;
+    }
+    if (placeholder && has_real)
+        return 0; /* the order's real lines are known: an orders-only record adds nothing */
+    if (!placeholder && has_placeholder) {
+        if ((rc = hk_irepo_items_delete_placeholders(imp->db, b->row.id, NULL, err)) < 0)
+            return rc;
+        size_t w = 0;
+        for (size_t i = 0; i < b->nitems; i++)
+            if (!b->items[i].placeholder)
+                b->items[w++] = b->items[i];
+        b->nitems = w;
+        *changed = true;
+    }
+
+    const char **keys = hk_arena_alloc(&imp->arena, rec->nitems * sizeof(*keys));
+    if (!keys)
+        return oom(err);
+    if ((rc = record_item_keys(imp, rec, keys, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < rec->nitems; i++) {
+        struct bitem in;
+        memset(&in, 0, sizeof in);
+        if ((rc = item_from_record(imp, shop, &rec->items[i], keys[i], placeholder, &in, err)) < 0)
+            return rc;
+        struct bitem *cur = NULL;
+        for (size_t j = 0; j < b->nitems && !cur; j++)
+            if (strcmp(b->items[j].key, keys[i]) == 0)
+                cur = &b->items[j];
+        if (cur) {
+            if (older || !item_differs(cur, &in))
+                continue;
+            in.line_no = cur->line_no;
+            struct hk_irepo_item row = {
+                .order_id = b->row.id,
+                .line_no = in.line_no,
+                .item_key = in.key,
+                .placeholder = in.placeholder,
+                .product_id = in.product_id,
+                .title = in.title,
+                .sku = in.sku,
+                .variant = in.variant,
+                .category = in.category,
+                .quantity = in.quantity,
+                .unit_price_fen = in.unit_price_fen,
+                .paid_fen = in.paid_fen,
+                .refund_fen = in.refund_fen,
+            };
+            if ((rc = hk_irepo_item_update(imp->db, &row, err)) < 0)
+                return rc;
+            *cur = in;
+            *changed = true;
+            continue;
+        }
+        struct bitem *it = border_add_item(imp, b);
+        if (!it)
+            return oom(err);
+        in.line_no = ++b->max_line;
+        *it = in;
+        if ((rc = queue_item(imp, b, it, err)) < 0)
+            return rc;
+        *changed = true;
+    }
+    if (partial) {
+        for (size_t j = 0; j < b->nitems && !*partial; j++) {
+            bool mentioned = false;
+            for (size_t i = 0; i < rec->nitems && !mentioned; i++)
+                mentioned = strcmp(b->items[j].key, keys[i]) == 0;
+            *partial = !mentioned && !b->items[j].placeholder;
+        }
+    }
+    return 0;
+}
+
+struct staged_ctx {
+    struct importer *imp;
+    struct border *b;
+    int64_t shop;
+    struct hk_err *err;
+    int rc;
+};
+
+static int on_staged(void *arg, const struct hk_irepo_staged *s)
+{
+    struct staged_ctx *c = arg;
+    struct importer *imp = c->imp;
+    struct bitem *it = border_add_item(imp, c->b);
+    if (!it)
+        return oom(c->err);
+    it->key = astr(imp, s->item_key);
+    it->title = astr(imp, s->title);
+    it->sku = astr(imp, s->sku);
+    it->variant = astr(imp, s->variant);
+    it->category = astr(imp, s->category);
+    if (!it->key || !it->title || !it->sku || !it->variant || !it->category)
+        return oom(c->err);
+    it->quantity = s->quantity;
+    it->unit_price_fen = s->unit_price_fen;
+    it->paid_fen = s->paid_fen;
+    it->refund_fen = s->refund_fen;
+    it->line_no = ++c->b->max_line;
+    const char *pid = strncmp(s->product_ext_id, "sku:", 4) == 0 ? "" : s->product_ext_id;
+    int rc =
+        product_id(imp, c->shop, pid, it->sku, it->title, it->category, &it->product_id, c->err);
+    if (rc < 0)
+        return rc;
+    return queue_item(imp, c->b, it, c->err);
+}
+
+static void order_from_record(const struct importer *imp, const struct prep *p,
+                              struct hk_irepo_order *o)
+{
+    const struct hk_order_rec *rec = p->rec;
+    memset(o, 0, sizeof *o);
+    o->shop_id = p->shop_id;
+    o->external_no = rec->order_no;
+    o->status = hk_order_status_name(rec->status);
+    o->total_fen = rec->total_fen;
+    o->discount_fen = rec->discount_fen;
+    o->postage_fen = rec->postage_fen;
+    o->paid_fen = record_paid(rec);
+    o->refund_fen = record_refund(rec);
+    o->coupon_code = nz(rec->coupon_code);
+    o->created_at = rec->created_at ? rec->created_at : rec->paid_at;
+    o->paid_at = rec->paid_at;
+    o->shipped_at = rec->shipped_at;
+    o->received_at = rec->received_at;
+    o->refunded_at = rec->refunded_at;
+    o->cancelled_at = rec->cancelled_at;
+    o->buyer_note = nz(rec->buyer_note);
+    o->seller_note = nz(rec->seller_note);
+    o->source = record_source(imp, rec);
+    o->updated_at = imp->ctx->now;
+}
+
+static int create_order(struct importer *imp, const struct prep *p, const struct hk_resolution *who,
+                        struct hk_err *err)
+{
+    const struct hk_order_rec *rec = p->rec;
+    bool exists;
+    int rc;
+    struct border *b = border_add(imp, p->shop_key, rec->order_no, &exists);
+    if (!b)
+        return oom(err);
+    order_from_record(imp, p, &b->row);
+    b->row.customer_id = who->customer_id;
+    b->row.identity_id = who->identity_id;
+    b->pending = true;
+    if (grow((void **)&imp->porders, &imp->capporders, imp->nporders + 1, sizeof(*imp->porders)) <
+        0)
+        return oom(err);
+    imp->porders[imp->nporders++] = border_index(imp, b);
+
+    bool placeholder = rec->format == HK_FMT_TAOBAO_ORDERS;
+    size_t before = b->nitems;
+    if (placeholder) { /* lines of a detail list that came first */
+        if (!imp->staged_checked) {
+            if ((rc = hk_irepo_staged_any(imp->db, &imp->staged_any, err)) < 0)
+                return rc;
+            imp->staged_checked = true;
+        }
+        if (imp->staged_any) {
+            struct staged_ctx c = {imp, b, p->shop_id, err, 0};
+            if ((rc = hk_irepo_staged_take(imp->db, p->channel, rec->order_no, on_staged, &c,
+                                           err)) < 0)
+                return rc;
+        }
+    }
+    if (b->nitems == before && rec->nitems) {
+        const char **keys = hk_arena_alloc(&imp->arena, rec->nitems * sizeof(*keys));
+        if (!keys)
+            return oom(err);
+        if ((rc = record_item_keys(imp, rec, keys, err)) < 0)
+            return rc;
+        for (size_t i = 0; i < rec->nitems; i++) {
+            struct bitem *it = border_add_item(imp, b);
+            if (!it)
+                return oom(err);
+            if ((rc = item_from_record(imp, p->shop_id, &rec->items[i], keys[i], placeholder, it,
+                                       err)) < 0)
+                return rc;
+            it->line_no = ++b->max_line;
+            if ((rc = queue_item(imp, b, it, err)) < 0)
+                return rc;
+        }
+    }
+    if (!rec->has_paid_fen && b->nitems > before && !rec->nitems) {
+        int64_t s = 0; /* paid from the staged lines */
+        for (size_t i = before; i < b->nitems; i++)
+            s += b->items[i].paid_fen;
+        b->row.paid_fen = s;
+    }
+    return queue_history(imp, b, "created", "", b->row.status, err);
+}
+
+static void amounts_text(const struct hk_irepo_order *o, char *buf, size_t size)
+{
+    char t[24], d[24], p[24], pd[24];
+    hk_money_format(o->total_fen, t, sizeof t);
+    hk_money_format(o->discount_fen, d, sizeof d);
+    hk_money_format(o->postage_fen, p, sizeof p);
+    hk_money_format(o->paid_fen, pd, sizeof pd);
+    snprintf(buf, size, "total=%s discount=%s postage=%s paid=%s", t, d, p, pd);
+}
+
+/* Sets *dst to v when v is given and differs (or only fills when older). */
+static bool take_time(int64_t *dst, int64_t v, bool older)
+{
+    if (!v || v == *dst || (older && *dst))
+        return false;
+    *dst = v;
+    return true;
+}
+
+static bool take_text(const char **dst, const char *v, bool older)
+{
+    if (!v || !*v || streq(*dst, v) || (older && **dst))
+        return false;
+    *dst = v;
+    return true;
+}
+
+static int update_order(struct importer *imp, const struct prep *p, struct border *b,
+                        enum hk_apply_outcome *outcome, struct hk_err *err)
+{
+    const struct hk_order_rec *rec = p->rec;
+    struct hk_irepo_order o = b->row;
+    int rc;
+    bool changed = false, row_changed = false;
+    int old_rank = status_rank(o.status), new_rank = status_rank(hk_order_status_name(rec->status));
+    bool older = new_rank && new_rank < old_rank;
+
+    if (new_rank && !older && strcmp(o.status, hk_order_status_name(rec->status)) != 0) {
+        if ((rc = queue_history(imp, b, "status", o.status, hk_order_status_name(rec->status),
+                                err)) < 0)
+            return rc;
+        o.status = hk_order_status_name(rec->status);
+        row_changed = true;
+    }
+    bool partial = false;
+    if ((rc = merge_items(imp, b, rec, p->shop_id, rec->format == HK_FMT_TAOBAO_ORDERS, older,
+                          &changed, &partial, err)) < 0)
+        return rc;
+    if (!older) {
+        int64_t paid = record_paid(rec), refund = record_refund(rec);
+        int64_t total = rec->total_fen ? rec->total_fen : o.total_fen;
+        /* A record that shows only some of the order's lines (the order's rows split in the
+           file) with amounts that are just its lines' sums: the order's amounts are the sums
+           over all its lines. */
+        int64_t lt = 0, lp = 0, lr = 0, at = 0, ap = 0, ar = 0;
+        for (size_t i = 0; partial && i < rec->nitems; i++) {
+            lt += rec->items[i].unit_price_fen * rec->items[i].quantity;
+            lp += rec->items[i].paid_fen;
+            lr += rec->items[i].refund_fen;
+        }
+        for (size_t i = 0; partial && i < b->nitems; i++) {
+            at += b->items[i].unit_price_fen * b->items[i].quantity;
+            ap += b->items[i].paid_fen;
+            ar += b->items[i].refund_fen;
+        }
+        if (partial && rec->total_fen == lt && paid == lp) {
+            total = at;
+            paid = ap;
+            if (refund == lr)
+                refund = ar;
+        }
+        if (total != o.total_fen || rec->discount_fen != o.discount_fen ||
+            rec->postage_fen != o.postage_fen || paid != o.paid_fen) {
+            char was[128], now[128];
+            amounts_text(&o, was, sizeof was);
+            o.total_fen = total;
+            o.discount_fen = rec->discount_fen;
+            o.postage_fen = rec->postage_fen;
+            o.paid_fen = paid;
+            amounts_text(&o, now, sizeof now);
+            if ((rc = queue_history(imp, b, "amounts", was, now, err)) < 0)
+                return rc;
+            row_changed = true;
+        }
+        if (refund != o.refund_fen) {
+            char was[24], now[24];
+            hk_money_format(o.refund_fen, was, sizeof was);
+            hk_money_format(refund, now, sizeof now);
+            if ((rc = queue_history(imp, b, "refund", was, now, err)) < 0)
+                return rc;
+            o.refund_fen = refund;
+            row_changed = true;
+        }
+    }
+    row_changed |= take_time(&o.created_at, rec->created_at, older);
+    row_changed |= take_time(&o.paid_at, rec->paid_at, older);
+    row_changed |= take_time(&o.shipped_at, rec->shipped_at, older);
+    row_changed |= take_time(&o.received_at, rec->received_at, older);
+    row_changed |= take_time(&o.refunded_at, rec->refunded_at, older);
+    row_changed |= take_time(&o.cancelled_at, rec->cancelled_at, older);
+    row_changed |= take_text(&o.coupon_code, rec->coupon_code, older);
+    row_changed |= take_text(&o.buyer_note, rec->buyer_note, older);
+    row_changed |= take_text(&o.seller_note, rec->seller_note, older);
+
+    if (row_changed) {
+        o.updated_at = imp->ctx->now;
+        if ((rc = hk_irepo_order_update(imp->db, &o, err)) < 0)
+            return rc;
+        /* keep the snapshot's strings valid for the batch: they point into the record or the
+           arena, both alive until the batch ends */
+        b->row = o;
+        changed = true;
+    }
+    *outcome = changed ? HK_APPLY_UPDATED : HK_APPLY_UNCHANGED;
+    return 0;
+}
+
+/* A Taobao detail record: lines for an order, stored or not yet. */
+static int apply_details(struct importer *imp, const struct prep *p, enum hk_apply_outcome *outcome,
+                         struct hk_err *err)
+{
+    const struct hk_order_rec *rec = p->rec;
+    struct border *b = border_find(imp, p->shop_key, rec->order_no);
+    int rc;
+    if (b && b->pending && (rc = flush_all(imp, imp->db, err)) < 0)
+        return rc;
+    if (b) {
+        bool changed = false;
+        if ((rc = merge_items(imp, b, rec, b->row.shop_id, false, false, &changed, NULL, err)) < 0)
+            return rc;
+        *outcome = changed ? HK_APPLY_UPDATED : 0;
+        return 0;
+    }
+    const char **keys =
+        hk_arena_alloc(&imp->arena, (rec->nitems ? rec->nitems : 1) * sizeof(*keys));
+    if (!keys)
+        return oom(err);
+    if ((rc = record_item_keys(imp, rec, keys, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < rec->nitems; i++) {
+        const struct hk_item_rec *it = &rec->items[i];
+        char ext[HK_IDENTITY_VALUE_MAX + 8] = "";
+        if (it->product_id && *it->product_id)
+            snprintf(ext, sizeof ext, "%s", it->product_id);
+        struct hk_irepo_staged s = {
+            .channel = p->channel,
+            .order_no = rec->order_no,
+            .item_key = keys[i],
+            .product_ext_id = ext,
+            .sku = nz(it->sku),
+            .title = nz(it->title),
+            .variant = nz(it->variant),
+            .category = nz(it->category),
+            .status = hk_order_status_name(rec->status),
+            .quantity = it->quantity,
+            .unit_price_fen = it->unit_price_fen,
+            .paid_fen = it->paid_fen,
+            .refund_fen = it->refund_fen,
+        };
+        bool changed = false;
+        if ((rc = hk_irepo_staged_put(imp->db, &s, imp->ctx->now, &changed, err)) < 0)
+            return rc;
+        imp->cnt.items_staged += changed;
+    }
+    imp->staged_checked = imp->staged_any = true;
+    *outcome = 0;
+    return 0;
+}
+
+static int apply_record(struct importer *imp, struct prep *p, enum hk_apply_outcome *outcome,
+                        struct hk_err *err)
+{
+    const struct hk_order_rec *rec = p->rec;
+    int rc;
+    *outcome = 0;
+    if (p->details)
+        return apply_details(imp, p, outcome, err);
+
+    struct border *b = border_find(imp, p->shop_key, rec->order_no);
+    if (b && b->pending) { /* the same order again in this batch: write the first one */
+        if ((rc = flush_all(imp, imp->db, err)) < 0)
+            return rc;
+    }
+    struct hk_profile_in prof = {
+        .nick = rec->buyer_nick && *rec->buyer_nick ? rec->buyer_nick : rec->buyer_id,
+        .name = rec->name,
+        .name_masked = rec->name_masked,
+        .address = rec->address,
+        .address_masked = rec->address_masked,
+        .province = rec->province,
+        .city = rec->city,
+    };
+    if (prof.nick && hk_pii_is_masked(prof.nick, strlen(prof.nick)))
+        prof.nick = NULL;
+    struct hk_resolution who;
+    if ((rc = hk_resolver_resolve(imp->resolver, imp->db, &p->keys, b ? b->row.customer_id : 0,
+                                  &prof, imp->ctx->now, &who, err)) < 0)
+        return rc;
+    if (!b) {
+        if ((rc = create_order(imp, p, &who, err)) < 0)
+            return rc;
+        *outcome = HK_APPLY_CREATED;
+        return 0;
+    }
+    return update_order(imp, p, b, outcome, err);
+}
+
+/* ---- a set of records --------------------------------------------------------------------- */
+
+/* Why a record cannot be applied at all, or NULL. */
+static const char *invalid_reason(const struct hk_order_rec *rec)
+{
+    if (!rec->order_no || !*rec->order_no)
+        return "the order has no order number";
+    if (strlen(rec->order_no) > 128)
+        return "the order number is longer than 128 characters";
+    if (rec->format != HK_FMT_TAOBAO_DETAILS && rec->status == HK_ORDER_UNKNOWN)
+        return "the order has no known status";
+    for (size_t i = 0; i < rec->nitems; i++)
+        if (rec->items[i].quantity < 0)
+            return "a line has a negative quantity";
+    return NULL;
+}
+
+struct batch_io {
+    enum hk_apply_outcome *outcomes; /* per record */
+    struct hk_err *errors;           /* per record (REST) or NULL */
+    struct hk_import_result *res;    /* row errors go here when errors is NULL */
+    size_t max_errors;
+    const char *file; /* display name for row errors */
+};
+
+static void reject(struct importer *imp, const struct batch_io *io, size_t i,
+                   const struct hk_order_rec *rec, int code, const char *msg)
+{
+    (void)imp;
+    io->outcomes[i] = 0;
+    if (io->errors) {
+        hk_err_set(&io->errors[i], code, "order %.64s: %s", nz(rec->order_no), msg);
+        return;
+    }
+    struct hk_import_result *res = io->res;
+    int64_t rows = rec->last_record >= rec->first_record && rec->first_record > 0
+                       ? rec->last_record - rec->first_record + 1
+                       : 1;
+    res->rejected += rows;
+    if (res->nerrors < io->max_errors) {
+        struct hk_row_error *e = &res->errors[res->nerrors++];
+        memset(e, 0, sizeof *e);
+        e->file = io->file;
+        e->record = rec->first_record;
+        e->line = rec->first_line;
+        snprintf(e->message, sizeof e->message, "order %.64s not stored: %s", nz(rec->order_no),
+                 msg);
+    }
+}
+
+static int prepare(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
+                   const struct batch_io *io, size_t first, struct hk_err *err)
+{
+    int rc;
+    if (grow((void **)&imp->preps, &imp->capprep, n, sizeof(*imp->preps)) < 0)
+        return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        struct prep *p = &imp->preps[i];
+        const struct hk_order_rec *rec = recs[i];
+        p->rec = rec;
+        p->details = rec->format == HK_FMT_TAOBAO_DETAILS;
+        p->channel = rec->channel && *rec->channel ? rec->channel : "other";
+        p->skip = false;
+        p->keys.n = 0;
+        const char *why = invalid_reason(rec);
+        if (why) {
+            p->skip = true;
+            reject(imp, io, first + i, rec, HK_E(INVAL), why);
+            continue;
+        }
+        if (p->details) {
+            p->shop_id = 0;
+            p->shop_key = channel_key(imp, p->channel);
+            continue;
+        }
+        const char *shop = rec->shop && *rec->shop ? rec->shop
+                           : imp->default_shop && *imp->default_shop
+                               ? imp->default_shop
+                               : default_shop_name(p->channel);
+        if ((rc = shop_id(imp, p->channel, shop, &p->shop_id, err)) < 0)
+            return rc;
+        p->shop_key = p->shop_id;
+        hk_identity_keys_from_order(imp->ctx->keys, rec, &p->keys);
+    }
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
+{
+    int rc;
+    if (grow((void **)&imp->nos, &imp->capnos, n, sizeof(*imp->nos)) < 0 ||
+        grow((void **)&imp->ids, &imp->capids, n, sizeof(*imp->ids)) < 0 ||
+        grow((void **)&imp->keysets, &imp->capkeysets, n, sizeof(*imp->keysets)) < 0)
+        return oom(err);
+
+    /* stored orders, by shop key (few distinct per batch) */
+    size_t nkeys = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!imp->preps[i].skip)
+            imp->ids[nkeys++] = imp->preps[i].shop_key;
+    qsort(imp->ids, nkeys, sizeof(*imp->ids), cmp_i64);
+    for (size_t k = 0; k < nkeys; k++) {
+        if (k && imp->ids[k] == imp->ids[k - 1])
+            continue;
+        int64_t key = imp->ids[k];
+        size_t m = 0;
+        const char *channel = NULL;
+        for (size_t i = 0; i < n; i++) {
+            if (imp->preps[i].skip || imp->preps[i].shop_key != key)
+                continue;
+            imp->nos[m++] = imp->preps[i].rec->order_no;
+            channel = imp->preps[i].channel;
+        }
+        imp->lookup_key = key;
+        rc = key > 0 ? hk_irepo_orders_find(imp->db, key, imp->nos, m, on_found_order, imp, err)
+                     : hk_irepo_orders_find_in_channel(imp->db, channel, imp->nos, m,
+                                                       on_found_order, imp, err);
+        if (rc < 0)
+            return rc == HK_E(NOMEM) ? oom(err) : rc;
+    }
+
+    /* their items and customers */
+    size_t nb = imp->nborders;
+    if (nb) {
+        if (grow((void **)&imp->ids, &imp->capids, nb, sizeof(*imp->ids)) < 0)
+            return oom(err);
+        for (size_t i = 0; i < nb; i++)
+            imp->ids[i] = imp->borders[i].row.id;
+        if ((rc = hk_irepo_items_find(imp->db, imp->ids, nb, on_found_item, imp, err)) < 0)
+            return rc == HK_E(NOMEM) ? oom(err) : rc;
+        for (size_t i = 0; i < nb; i++)
+            imp->ids[i] = imp->borders[i].row.customer_id;
+    }
+
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!imp->preps[i].skip && !imp->preps[i].details)
+            imp->keysets[ns++] = &imp->preps[i].keys;
+    return hk_resolver_prefetch(imp->resolver, imp->db, imp->keysets, ns, imp->ids, nb, err);
+}
+
+static void set_reset(struct importer *imp)
+{
+    hk_arena_reset(&imp->arena);
+    imp->nborders = 0;
+    hk_h128tab_clear(&imp->bmap);
+    hk_i64tab_clear(&imp->bbyid);
+    imp->staged_checked = false;
+}
+
+/* Applies recs (records first..first+n of the batch) and flushes. */
+static int apply_set(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
+                     const struct batch_io *io, size_t first, struct hk_err *err)
+{
+    int rc;
+    set_reset(imp);
+    if ((rc = prepare(imp, recs, n, io, first, err)) < 0)
+        return rc;
+    if ((rc = prefetch(imp, n, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (imp->preps[i].skip)
+            continue;
+        if ((rc = apply_record(imp, &imp->preps[i], &io->outcomes[first + i], err)) < 0)
+            return rc;
+    }
+    return flush_all(imp, imp->db, err);
+}
+
+static void count_outcomes(struct counts *c, const enum hk_apply_outcome *o, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        c->created += o[i] == HK_APPLY_CREATED;
+        c->updated += o[i] == HK_APPLY_UPDATED;
+        c->unchanged += o[i] == HK_APPLY_UNCHANGED;
+    }
+}
+
+static void forget_caches(struct importer *imp)
+{
+    hk_resolver_forget(imp->resolver);
+    shops_clear(imp);
+    hk_h128tab_clear(&imp->products);
+    imp->nporders = imp->npitems = imp->nphist = 0;
+}
+
+static bool fatal(int rc)
+{
+    return rc == HK_E(NOMEM) || rc == HK_E(UNAVAILABLE) || rc == HK_E(IO);
+}
+
+static void add_counts(struct hk_import_result *res, const struct counts *c)
+{
+    if (!res)
+        return;
+    res->orders_created += c->created;
+    res->orders_updated += c->updated;
+    res->orders_unchanged += c->unchanged;
+    res->items_created += c->items_created;
+    res->items_staged += c->items_staged;
+    res->customers_created += c->customers_created;
+}
+
+/*
+ * One batch: all records in one transaction; if that fails, again one savepoint per record.
+ * Counters go to io->res only once committed.
+ */
+static int run_batch(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
+                     const struct batch_io *io, struct hk_err *err)
+{
+    int rc;
+    size_t nerr0 = io->res ? io->res->nerrors : 0;
+    int64_t rej0 = io->res ? io->res->rejected : 0;
+
+    memset(&imp->cnt, 0, sizeof imp->cnt);
+    for (size_t i = 0; i < n; i++) {
+        io->outcomes[i] = 0;
+        if (io->errors)
+            hk_err_clear(&io->errors[i]);
+    }
+    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+        return rc;
+    rc = apply_set(imp, recs, n, io, 0, err);
+    if (rc == 0 && (rc = hk_db_commit(imp->db, err)) == 0) {
+        count_outcomes(&imp->cnt, io->outcomes, n);
+        add_counts(io->res, &imp->cnt);
+        return 0;
+    }
+    hk_db_rollback(imp->db);
+    forget_caches(imp);
+    if (fatal(rc) || n == 1) {
+        if (n == 1 && !fatal(rc)) { /* nothing to retry: report the order */
+            reject(imp, io, 0, recs[0], rc, hk_err_message(err));
+            return 0;
+        }
+        return rc;
+    }
+
+    /* The slow path: the same records one at a time, each under a savepoint. */
+    if (io->res) { /* validation errors are reported again below */
+        io->res->nerrors = nerr0;
+        io->res->rejected = rej0;
+    }
+    memset(&imp->cnt, 0, sizeof imp->cnt);
+    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct counts before = imp->cnt;
+        struct hk_err e;
+        hk_err_clear(&e);
+        if ((rc = hk_db_savepoint(imp->db, "hk_import_order", err)) < 0)
+            goto fail;
+        rc = apply_set(imp, &recs[i], 1, io, i, &e);
+        if (rc == 0) {
+            if ((rc = hk_db_savepoint_release(imp->db, "hk_import_order", err)) < 0)
+                goto fail;
+            continue;
+        }
+        if (fatal(rc)) {
+            *err = e;
+            goto fail;
+        }
+        int rc2 = hk_db_savepoint_rollback(imp->db, "hk_import_order", err);
+        if (rc2 == 0)
+            rc2 = hk_db_savepoint_release(imp->db, "hk_import_order", err);
+        if (rc2 < 0) {
+            rc = rc2;
+            goto fail;
+        }
+        forget_caches(imp);
+        imp->cnt = before;
+        reject(imp, io, i, recs[i], rc, hk_err_message(&e));
+    }
+    if ((rc = hk_db_commit(imp->db, err)) < 0)
+        goto fail;
+    count_outcomes(&imp->cnt, io->outcomes, n);
+    add_counts(io->res, &imp->cnt);
+    return 0;
+fail:
+    hk_db_rollback(imp->db);
+    forget_caches(imp);
+    for (size_t i = 0; i < n; i++)
+        io->outcomes[i] = 0;
+    return rc;
+}
+
+/* ---- the importer ------------------------------------------------------------------------- */
+
+static void importer_free(struct importer *imp)
+{
+    if (!imp)
+        return;
+    hk_resolver_free(imp->resolver);
+    shops_clear(imp);
+    free(imp->shops);
+    hk_h128tab_release(&imp->products);
+    hk_arena_release(&imp->arena);
+    free(imp->preps);
+    free(imp->borders);
+    hk_h128tab_release(&imp->bmap);
+    hk_i64tab_release(&imp->bbyid);
+    free(imp->porders);
+    free(imp->orows);
+    free(imp->oids);
+    free(imp->pitems);
+    free(imp->pitem_b);
+    free(imp->phist);
+    free(imp->phist_b);
+    free(imp->nos);
+    free(imp->ids);
+    free(imp->keysets);
+    hk_db_release(imp->db);
+    free(imp);
+}
+
+static int importer_new(const struct hk_ingest_ctx *ctx, const char *shop, const char *source,
+                        struct importer **out, struct hk_err *err)
+{
+    struct importer *imp = calloc(1, sizeof(*imp));
+    int rc;
+    if (!imp)
+        return oom(err);
+    imp->ctx = ctx;
+    imp->default_shop = shop;
+    imp->source = source;
+    hk_random_bytes(imp->hkey, sizeof imp->hkey);
+    hk_h128tab_init(&imp->products);
+    hk_h128tab_init(&imp->bmap);
+    hk_i64tab_init(&imp->bbyid);
+    hk_arena_init(&imp->arena, 0);
+    imp->resolver = hk_resolver_new(ctx->keys);
+    if (!imp->resolver) {
+        importer_free(imp);
+        return oom(err);
+    }
+    hk_resolver_set_flush(imp->resolver, flush_all, imp);
+    if ((rc = hk_db_acquire(ctx->store, &imp->db, err)) < 0) {
+        imp->db = NULL;
+        importer_free(imp);
+        return rc;
+    }
+    *out = imp;
+    return 0;
+}
+
+void hk_import_result_release(struct hk_import_result *res)
+{
+    if (!res)
+        return;
+    free(res->errors);
+    for (size_t i = 0; i < res->nfiles; i++)
+        free(res->files[i]);
+    free(res->files);
+    memset(res, 0, sizeof *res);
+}
+
+int hk_ingest_orders(const struct hk_ingest_ctx *ctx, const struct hk_order_rec *const *orders,
+                     size_t n, const char *shop, enum hk_apply_outcome *outcomes,
+                     struct hk_err *errors, struct hk_import_result *res, struct hk_err *err)
+{
+    struct importer *imp;
+    struct hk_import_result local;
+    memset(&local, 0, sizeof local);
+    if (!n)
+        return 0;
+    int rc = importer_new(ctx, shop, "api", &imp, err);
+    if (rc < 0)
+        return rc;
+    struct batch_io io = {outcomes, errors, res ? res : &local, 0, NULL};
+    rc = run_batch(imp, orders, n, &io, err);
+    importer_free(imp);
+    return rc;
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+/* Moves the reader's new row errors into res. */
+static int collect_row_errors(struct hk_reader *rd, struct hk_import_result *res, size_t max,
+                              const char *file)
+{
+    size_t n = 0;
+    const struct hk_row_error *e = hk_reader_errors(rd, &n);
+    for (size_t i = 0; i < n; i++) {
+        res->rejected++;
+        if (res->nerrors < max) {
+            res->errors[res->nerrors] = e[i];
+            res->errors[res->nerrors].file = file;
+            res->nerrors++;
+        }
+    }
+    if (n)
+        hk_reader_take_errors(rd);
+    return 0;
+}
+
+int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
+                    const char *const *display_names, size_t n, const struct hk_import_opts *opts,
+                    struct hk_import_result *res, struct hk_err *err)
+{
+    struct hk_import_opts o = {0};
+    struct hk_reader **rd = NULL;
+    size_t *order = NULL;
+    const struct hk_order_rec **batch = NULL;
+    enum hk_apply_outcome *outc = NULL;
+    struct importer *imp = NULL;
+    int64_t *done_bytes = NULL, total_bytes = 0, finished_bytes = 0, rows_before = res->rows;
+    int rc = 0;
+
+    if (opts)
+        o = *opts;
+    size_t batch_n = o.batch_orders > 0 ? (size_t)o.batch_orders : DEFAULT_BATCH;
+    size_t max_errors = o.max_errors_kept ? o.max_errors_kept : DEFAULT_MAX_ERRORS;
+
+    if (!res->errors) {
+        res->errors = calloc(max_errors, sizeof(*res->errors));
+        if (!res->errors)
+            return oom(err);
+        res->nerrors = 0;
+    }
+    rd = calloc(n ? n : 1, sizeof(*rd));
+    order = calloc(n ? n : 1, sizeof(*order));
+    done_bytes = calloc(n ? n : 1, sizeof(*done_bytes));
+    batch = calloc(batch_n, sizeof(*batch));
+    outc = calloc(batch_n, sizeof(*outc));
+    char **files = realloc(res->files, (res->nfiles + n) * sizeof(*files));
+    if (files)
+        res->files = files;
+    if (!rd || !order || !done_bytes || !batch || !outc || !files) {
+        rc = oom(err);
+        goto done;
+    }
+    size_t file0 = res->nfiles;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = display_names && display_names[i] ? display_names[i] : paths[i];
+        res->files[res->nfiles] = hk_strdup(name);
+        if (!res->files[res->nfiles]) {
+            rc = oom(err);
+            goto done;
+        }
+        res->nfiles++;
+    }
+
+    /* Open every file first: a file that cannot be read or lacks a column stops the import
+       before anything is written. */
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = hk_reader_open(paths[i], res->files[file0 + i], o.format, ctx->tz, &rd[i], err)) <
+            0)
+            goto done;
+        total_bytes += hk_reader_bytes_total(rd[i]);
+    }
+    size_t no = 0; /* Taobao detail lists first, then the rest, each in the order given */
+    for (size_t i = 0; i < n; i++)
+        if (hk_reader_format(rd[i]) == HK_FMT_TAOBAO_DETAILS)
+            order[no++] = i;
+    for (size_t i = 0; i < n; i++)
+        if (hk_reader_format(rd[i]) != HK_FMT_TAOBAO_DETAILS)
+            order[no++] = i;
+
+    if ((rc = importer_new(ctx, o.shop, NULL, &imp, err)) < 0)
+        goto done;
+
+    for (size_t f = 0; f < n && !res->cancelled; f++) {
+        size_t i = order[f];
+        const char *file = res->files[file0 + i];
+        struct batch_io io = {outc, NULL, res, max_errors, file};
+        int64_t rows_file = 0;
+        bool eof = false;
+        while (!eof) {
+            size_t nb = 0;
+            int rrc = 0;
+            while (nb < batch_n) {
+                const struct hk_order_rec *rec;
+                rrc = hk_reader_next(rd[i], &rec, err);
+                collect_row_errors(rd[i], res, max_errors, file);
+                if (rrc <= 0)
+                    break;
+                batch[nb++] = rec;
+            }
+            if (rrc <= 0)
+                eof = true;
+            if (nb && (rc = run_batch(imp, batch, nb, &io, err)) < 0)
+                goto done;
+            hk_reader_recycle(rd[i]);
+            rows_file = hk_reader_records(rd[i]);
+            res->rows = rows_before + rows_file;
+            done_bytes[i] = hk_reader_bytes_done(rd[i]);
+            if (o.progress)
+                o.progress(o.progress_arg, finished_bytes + done_bytes[i], total_bytes, res->rows);
+            if (rrc < 0) {
+                rc = rrc;
+                goto done;
+            }
+            if (o.cancel && *o.cancel) {
+                res->cancelled = true;
+                break;
+            }
+        }
+        rows_before += rows_file;
+        finished_bytes += hk_reader_bytes_total(rd[i]);
+    }
+    rc = 0;
+done:
+    importer_free(imp);
+    for (size_t i = 0; rd && i < n; i++)
+        hk_reader_close(rd[i]);
+    free(rd);
+    free(order);
+    free(done_bytes);
+    free(batch);
+    free(outc);
+    return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * engine_repo.h — the SQL that feeds the customer engine: every row the engine derives from,
+ * streamed to callbacks so the store stays ignorant of the engine (and the engine of SQL).
+ *
+ * hk_engine_repo_load reads shops, products, customers, identities (channels), tags, customer
+ * tags, orders with their lines and events, inside one read transaction, so the engine starts
+ * from one consistent snapshot. Orders arrive with all their lines (joined, ordered by order id
+ * and line number). A callback returning non-zero stops the load with that code.
+ *
+ * Threading: uses the one hk_db it is given (borrowed; one thread at a time).
+ */
+#ifndef HK_STORE_ENGINE_REPO_H
+#define HK_STORE_ENGINE_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hk_db;
+struct hk_err;
+
+struct hk_engine_repo_line {
+    int64_t product_id; /* 0 when the line has no product */
+    int64_t amount_fen; /* paid_fen - refund_fen of the line */
+};
+
+struct hk_engine_repo_order {
+    int64_t id, customer_id, shop_id;
+    const char *status; /* borrowed for the callback's duration */
+    bool has_paid_at;
+    int64_t paid_at, paid_fen, refund_fen;
+    bool coupon; /* coupon_code is set */
+    const struct hk_engine_repo_line *lines;
+    size_t n_lines;
+};
+
+/* Every callback gets ctx first; strings are borrowed for the call; NULL callbacks skip. */
+struct hk_engine_repo_sink {
+    void *ctx;
+    int (*shop)(void *ctx, int64_t id, const char *timezone, struct hk_err *err);
+    int (*product)(void *ctx, int64_t id, const char *external_id, const char *category,
+                   struct hk_err *err);
+    int (*customer)(void *ctx, int64_t id, const char *province, const char *city,
+                    int64_t merged_into, struct hk_err *err);
+    int (*channel)(void *ctx, int64_t customer_id, const char *channel, struct hk_err *err);
+    int (*tag)(void *ctx, const char *name, struct hk_err *err);
+    int (*customer_tag)(void *ctx, int64_t customer_id, const char *tag, struct hk_err *err);
+    int (*order)(void *ctx, const struct hk_engine_repo_order *o, struct hk_err *err);
+    int (*event)(void *ctx, int64_t customer_id, int64_t shop_id, const char *type, int64_t at,
+                 struct hk_err *err);
+};
+
+/**
+ * Streams the whole engine input to sink, in the order shops, products, customers, channels,
+ * tags, customer tags, orders, events. Returns 0, a store error, or a callback's code.
+ */
+int hk_engine_repo_load(struct hk_db *db, const struct hk_engine_repo_sink *sink,
+                        struct hk_err *err);
+
+#endif

@@ -1,0 +1,1436 @@
+/*
+ * store/ingest_repo.c — SQL for imports and identity resolution (see ingest_repo.h).
+ *
+ * Statement names start with "irepo_". Multi-row INSERTs and multi-key look-ups are generated
+ * once per chunk size (the text depends only on the size), so each size is one prepared
+ * statement per connection: "irepo_orders_ins_64", "irepo_ident_find_128". The SQL text is
+ * rebuilt on each call (a few KiB of formatting, negligible against executing it) because
+ * hk_db_stmt wants it every time and this file keeps no state.
+ *
+ * Portability notes (SQLite 3.40 and PostgreSQL 15, one text): parameters whose type the
+ * PostgreSQL parser cannot infer from a column are written CAST($n AS BIGINT|TEXT), which
+ * SQLite reads as the same affinity; multi-row VALUES and RETURNING are common to both; the
+ * never-merge group check uses WITH RECURSIVE, also common.
+ *
+ * Threads: stateless; a db is used by one thread at a time (store.h).
+ */
+#include "store/ingest_repo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/strbuf.h"
+#include "store/store.h"
+
+/* Rows per multi-row INSERT and keys per look-up, largest first. */
+static const size_t INSERT_CHUNKS[] = {256, 64, 16, 4, 1};
+static const size_t FIND_CHUNKS[] = {128, 16, 1};
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static int bind_failed(struct hk_err *err, const char *what)
+{
+    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", what);
+}
+
+/* "" for NULL and empty: the NOT NULL DEFAULT '' text columns. */
+static int bind_str(struct hk_stmt *st, int idx, const char *s)
+{
+    return hk_stmt_bind_text(st, idx, s ? s : "", (size_t)-1);
+}
+
+/* NULL for NULL and empty: the nullable text columns. */
+static int bind_opt(struct hk_stmt *st, int idx, const char *s)
+{
+    if (!s || !*s)
+        return hk_stmt_bind_null(st, idx);
+    return hk_stmt_bind_text(st, idx, s, (size_t)-1);
+}
+
+/* NULL for 0: the nullable time and id columns. */
+static int bind_opt_int(struct hk_stmt *st, int idx, int64_t v)
+{
+    if (v == 0)
+        return hk_stmt_bind_null(st, idx);
+    return hk_stmt_bind_int64(st, idx, v);
+}
+
+static int bind_opt_blob(struct hk_stmt *st, int idx, const unsigned char *p, size_t len)
+{
+    if (!p || !len)
+        return hk_stmt_bind_null(st, idx);
+    return hk_stmt_bind_blob(st, idx, p, len);
+}
+
+/* A text column of the current row ("" for NULL); borrowed until the next step. */
+static const char *col_text(struct hk_stmt *st, int col)
+{
+    const char *s = hk_stmt_text(st, col, NULL);
+    return s ? s : "";
+}
+
+/* The smallest look-up chunk that holds remaining keys (padding fills the rest), capped. */
+static size_t pick_find_chunk(size_t remaining)
+{
+    size_t best = FIND_CHUNKS[0];
+    for (size_t i = 0; i < sizeof FIND_CHUNKS / sizeof FIND_CHUNKS[0]; i++)
+        if (FIND_CHUNKS[i] >= remaining)
+            best = FIND_CHUNKS[i];
+    return best;
+}
+
+/* Appends "$first, $first+1, ..." (n parameters). */
+static int add_params(struct hk_strbuf *sb, int first, size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char num[16];
+        size_t len = 0;
+        for (int v = first + (int)i; v; v /= 10)
+            num[len++] = (char)('0' + v % 10);
+        char tok[24];
+        size_t t = 0;
+        if (i) {
+            tok[t++] = ',';
+            tok[t++] = ' ';
+        }
+        tok[t++] = '$';
+        while (len)
+            tok[t++] = num[--len];
+        rc = hk_strbuf_add(sb, tok, t);
+    }
+    return rc;
+}
+
+/* head + "($1, ..., $ncols), (...)" for rows rows + tail. */
+static int build_values(struct hk_strbuf *sb, const char *head, int ncols, size_t rows,
+                        const char *tail)
+{
+    int rc = hk_strbuf_adds(sb, head);
+    for (size_t r = 0; r < rows && rc == 0; r++) {
+        rc = hk_strbuf_adds(sb, r ? ", (" : " (");
+        if (rc == 0)
+            rc = add_params(sb, 1 + (int)r * ncols, (size_t)ncols);
+        if (rc == 0)
+            rc = hk_strbuf_addch(sb, ')');
+    }
+    if (rc == 0 && tail)
+        rc = hk_strbuf_adds(sb, tail);
+    return rc;
+}
+
+/* Prepared statement "<base>_<k>" whose SQL the caller has built into sb. */
+static int chunk_stmt(struct hk_db *db, const char *base, size_t k, const struct hk_strbuf *sb,
+                      struct hk_stmt **st, struct hk_err *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s_%zu", base, k);
+    return hk_db_stmt(db, name, sb->buf, st, err);
+}
+
+static uint64_t key_hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+struct returned {
+    int64_t id;
+    uint64_t key; /* hash of the natural key column, 0 when there is none */
+};
+
+static int cmp_returned(const void *a, const void *b)
+{
+    const struct returned *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * The generic multi-row INSERT: rows are bound by bind_row(st, first_param, row_index, arg).
+ * With ids != NULL the statement must end in "RETURNING id[, key]": ids[i] gets row i's id and,
+ * when expect_key is given, the returned key is checked against expect_key(i, arg).
+ */
+struct insert_spec {
+    const char *name; /* statement base name */
+    const char *head; /* "INSERT INTO t (c1, ...) VALUES" */
+    int ncols;
+    const char *tail; /* "RETURNING ..." or NULL */
+    int (*bind_row)(struct hk_stmt *st, int first, size_t i, const void *arg);
+    const char *(*expect_key)(size_t i, const void *arg); /* may be NULL */
+};
+
+static int insert_rows(struct hk_db *db, const struct insert_spec *spec, size_t n, const void *arg,
+                       int64_t *ids, struct hk_err *err)
+{
+    enum { NSIZES = sizeof INSERT_CHUNKS / sizeof INSERT_CHUNKS[0] };
+    struct hk_strbuf sb[NSIZES]; /* each size's SQL, built once per call */
+    struct returned ret[256];
+    int rc = 0;
+
+    for (size_t i = 0; i < NSIZES; i++)
+        hk_strbuf_init(&sb[i], 0);
+    for (size_t done = 0; done < n;) {
+        size_t c = 0;
+        while (c + 1 < NSIZES && n - done < INSERT_CHUNKS[c])
+            c++;
+        size_t k = INSERT_CHUNKS[c];
+        struct hk_stmt *st;
+        if (!sb[c].len && build_values(&sb[c], spec->head, spec->ncols, k, spec->tail) < 0) {
+            rc = hk_err_set(err, HK_E(NOMEM), "%s: out of memory", spec->name);
+            goto fail;
+        }
+        if ((rc = chunk_stmt(db, spec->name, k, &sb[c], &st, err)) < 0)
+            goto fail;
+        for (size_t r = 0; r < k; r++) {
+            if (spec->bind_row(st, 1 + (int)r * spec->ncols, done + r, arg) < 0) {
+                hk_stmt_reset(st);
+                rc = bind_failed(err, spec->name);
+                goto fail;
+            }
+        }
+        if (!ids) {
+            if ((rc = hk_stmt_exec(st, err)) < 0)
+                goto fail;
+        } else {
+            size_t got = 0;
+            while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
+                if (got < k) {
+                    ret[got].id = hk_stmt_int64(st, 0);
+                    ret[got].key =
+                        hk_stmt_columns(st) > 1 ? key_hash(hk_stmt_text(st, 1, NULL)) : 0;
+                }
+                got++;
+            }
+            hk_stmt_reset(st);
+            if (rc < 0)
+                goto fail;
+            if (got != k) {
+                rc = hk_err_set(err, HK_E(INTERNAL), "%s: %zu rows inserted, %zu ids returned",
+                                spec->name, k, got);
+                goto fail;
+            }
+            qsort(ret, k, sizeof ret[0], cmp_returned);
+            for (size_t r = 0; r < k; r++) {
+                if (spec->expect_key && ret[r].key != key_hash(spec->expect_key(done + r, arg))) {
+                    rc = hk_err_set(err, HK_E(INTERNAL), "%s: returned ids are not in row order",
+                                    spec->name);
+                    goto fail;
+                }
+                ids[done + r] = ret[r].id;
+            }
+        }
+        done += k;
+    }
+    rc = 0;
+fail:
+    for (size_t i = 0; i < NSIZES; i++)
+        hk_strbuf_release(&sb[i]);
+    return rc;
+}
+
+/*
+ * The generic multi-key look-up: SQL is head + "$first, ..." + tail, where the first
+ * nfixed parameters are bound by bind_fixed and key i by bind_key(st, param, i, arg); each
+ * result row goes to on_row.
+ */
+struct find_spec {
+    const char *name;
+    const char *head; /* "SELECT ... WHERE x = $1 AND y IN (" */
+    int nfixed;       /* parameters before the keys */
+    const char *tail; /* ")" plus anything after */
+    int (*bind_fixed)(struct hk_stmt *st, const void *arg);
+    int (*bind_key)(struct hk_stmt *st, int idx, size_t i, const void *arg);
+    int (*on_row)(struct hk_stmt *st, const void *arg);
+};
+
+static int find_keys(struct hk_db *db, const struct find_spec *spec, size_t n, const void *arg,
+                     struct hk_err *err)
+{
+    enum { NSIZES = sizeof FIND_CHUNKS / sizeof FIND_CHUNKS[0] };
+    struct hk_strbuf sb[NSIZES]; /* each size's SQL, built once per call */
+    int rc = 0;
+
+    for (size_t i = 0; i < NSIZES; i++)
+        hk_strbuf_init(&sb[i], 0);
+    for (size_t done = 0; done < n;) {
+        size_t k = pick_find_chunk(n - done), c = 0;
+        while (FIND_CHUNKS[c] != k)
+            c++;
+        size_t real = n - done < k ? n - done : k;
+        struct hk_stmt *st;
+        if (!sb[c].len && (hk_strbuf_adds(&sb[c], spec->head) < 0 ||
+                           add_params(&sb[c], spec->nfixed + 1, k) < 0 ||
+                           hk_strbuf_adds(&sb[c], spec->tail) < 0)) {
+            rc = hk_err_set(err, HK_E(NOMEM), "%s: out of memory", spec->name);
+            goto fail;
+        }
+        if ((rc = chunk_stmt(db, spec->name, k, &sb[c], &st, err)) < 0)
+            goto fail;
+        int b = spec->bind_fixed ? spec->bind_fixed(st, arg) : 0;
+        for (size_t j = 0; j < k && b >= 0; j++) /* pad by repeating the last real key */
+            b = spec->bind_key(st, spec->nfixed + 1 + (int)j, done + (j < real ? j : real - 1),
+                               arg);
+        if (b < 0) {
+            hk_stmt_reset(st);
+            rc = bind_failed(err, spec->name);
+            goto fail;
+        }
+        while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
+            if ((rc = spec->on_row(st, arg)) < 0) {
+                hk_stmt_reset(st);
+                goto fail;
+            }
+        }
+        hk_stmt_reset(st);
+        if (rc < 0)
+            goto fail;
+        done += real;
+    }
+    rc = 0;
+fail:
+    for (size_t i = 0; i < NSIZES; i++)
+        hk_strbuf_release(&sb[i]);
+    return rc;
+}
+
+/* Steps a statement expected to return at most one row with an integer in column 0. */
+static int one_int64(struct hk_stmt *st, int64_t *out, bool *found, struct hk_err *err)
+{
+    int rc = hk_stmt_step(st, err);
+    if (rc == HK_ROW) {
+        *out = hk_stmt_int64(st, 0);
+        *found = true;
+        rc = 0;
+    } else if (rc == HK_DONE) {
+        *found = false;
+        rc = 0;
+    }
+    hk_stmt_reset(st);
+    return rc;
+}
+
+/* ---- shops and products ------------------------------------------------------------------ */
+
+int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name,
+                         const char *tz_name, int64_t now, int64_t *id, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t v = 0;
+    bool found = false;
+    int rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = hk_db_stmt(db, "irepo_shop_get",
+                        "SELECT id FROM shops WHERE channel = $1 AND name = $2", &st, err);
+        if (rc < 0)
+            return rc;
+        if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, name) < 0)
+            return bind_failed(err, "irepo_shop_get");
+        if ((rc = one_int64(st, &v, &found, err)) < 0)
+            return rc;
+        if (found) {
+            *id = v;
+            return 0;
+        }
+        rc = hk_db_stmt(db, "irepo_shop_ins",
+                        "INSERT INTO shops (channel, name, timezone, created_at)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT (channel, name) DO NOTHING"
+                        " RETURNING id",
+                        &st, err);
+        if (rc < 0)
+            return rc;
+        if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, name) < 0 ||
+            bind_str(st, 3, tz_name && *tz_name ? tz_name : "Asia/Shanghai") < 0 ||
+            hk_stmt_bind_int64(st, 4, now) < 0)
+            return bind_failed(err, "irepo_shop_ins");
+        if ((rc = one_int64(st, &v, &found, err)) < 0)
+            return rc;
+        if (found) {
+            *id = v;
+            return 0;
+        }
+        /* another writer made it between the two statements: read it again */
+    }
+    return hk_err_set(err, HK_E(STORE), "irepo_shop_ins: the shop could not be created");
+}
+
+int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *external_id,
+                            const char *title, const char *category, int64_t now, int64_t *id,
+                            struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = hk_db_stmt(db, "irepo_product_get",
+                        "SELECT id, title, category FROM products"
+                        " WHERE shop_id = $1 AND external_id = $2",
+                        &st, err);
+        if (rc < 0)
+            return rc;
+        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 || bind_str(st, 2, external_id) < 0)
+            return bind_failed(err, "irepo_product_get");
+        rc = hk_stmt_step(st, err);
+        if (rc == HK_ROW) {
+            int64_t v = hk_stmt_int64(st, 0);
+            bool fill = (!*col_text(st, 1) && title && *title) ||
+                        (!*col_text(st, 2) && category && *category);
+            hk_stmt_reset(st);
+            if (fill) {
+                rc = hk_db_stmt(db, "irepo_product_fill",
+                                "UPDATE products SET"
+                                " title = CASE WHEN title = '' THEN $2 ELSE title END,"
+                                " category = CASE WHEN category = '' THEN $3 ELSE category END"
+                                " WHERE id = $1",
+                                &st, err);
+                if (rc < 0)
+                    return rc;
+                if (hk_stmt_bind_int64(st, 1, v) < 0 || bind_str(st, 2, title) < 0 ||
+                    bind_str(st, 3, category) < 0)
+                    return bind_failed(err, "irepo_product_fill");
+                if ((rc = hk_stmt_exec(st, err)) < 0)
+                    return rc;
+            }
+            *id = v;
+            return 0;
+        }
+        hk_stmt_reset(st);
+        if (rc < 0)
+            return rc;
+
+        rc = hk_db_stmt(db, "irepo_product_ins",
+                        "INSERT INTO products (shop_id, external_id, title, category, created_at)"
+                        " VALUES ($1, $2, $3, $4, $5)"
+                        " ON CONFLICT (shop_id, external_id) DO NOTHING RETURNING id",
+                        &st, err);
+        if (rc < 0)
+            return rc;
+        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 || bind_str(st, 2, external_id) < 0 ||
+            bind_str(st, 3, title) < 0 || bind_str(st, 4, category) < 0 ||
+            hk_stmt_bind_int64(st, 5, now) < 0)
+            return bind_failed(err, "irepo_product_ins");
+        int64_t v = 0;
+        bool found = false;
+        if ((rc = one_int64(st, &v, &found, err)) < 0)
+            return rc;
+        if (found) {
+            *id = v;
+            return 0;
+        }
+    }
+    return hk_err_set(err, HK_E(STORE), "irepo_product_ins: the product could not be created");
+}
+
+/* ---- customers --------------------------------------------------------------------------- */
+
+/* The hk_irepo_missing bits of a customer row, as SQL (prefix: the table alias and a dot). */
+#define MISSING_EXPR(p)                                                                            \
+    "(CASE WHEN " p "nick = '' THEN 1 ELSE 0 END"                                                  \
+    " + CASE WHEN " p "name_hash IS NULL THEN 2 ELSE 0 END"                                        \
+    " + CASE WHEN " p "phone_enc IS NULL THEN 4 ELSE 0 END"                                        \
+    " + CASE WHEN " p "phone_masked IS NULL OR " p "phone_masked = '' THEN 8 ELSE 0 END"           \
+    " + CASE WHEN " p "email IS NULL OR " p "email = '' THEN 16 ELSE 0 END"                        \
+    " + CASE WHEN " p "province = '' THEN 32 ELSE 0 END"                                           \
+    " + CASE WHEN " p "city = '' THEN 64 ELSE 0 END"                                               \
+    " + CASE WHEN " p "address_enc IS NULL THEN 128 ELSE 0 END"                                    \
+    " + CASE WHEN " p "name_enc IS NULL THEN 256 ELSE 0 END)"
+
+struct customers_arg {
+    const struct hk_irepo_customer *rows;
+    int64_t now;
+};
+
+static int bind_customer(struct hk_stmt *st, int p, size_t i, const void *arg)
+{
+    const struct customers_arg *a = arg;
+    const struct hk_irepo_customer *c = &a->rows[i];
+    int rc = 0;
+    rc |= bind_str(st, p + 0, c->nick);
+    rc |= bind_opt_blob(st, p + 1, c->name_enc, c->name_enc_len);
+    rc |= bind_opt_blob(st, p + 2, c->phone_enc, c->phone_enc_len);
+    rc |= bind_opt(st, p + 3, c->phone_hash);
+    rc |= bind_opt(st, p + 4, c->name_hash);
+    rc |= bind_opt(st, p + 5, c->phone_masked);
+    rc |= bind_opt(st, p + 6, c->email);
+    rc |= bind_str(st, p + 7, c->province);
+    rc |= bind_str(st, p + 8, c->city);
+    rc |= bind_opt_blob(st, p + 9, c->address_enc, c->address_enc_len);
+    rc |= hk_stmt_bind_int64(st, p + 10, a->now);
+    rc |= hk_stmt_bind_int64(st, p + 11, a->now);
+    return rc ? -1 : 0;
+}
+
+int hk_irepo_customers_insert(struct hk_db *db, const struct hk_irepo_customer *rows, size_t n,
+                              int64_t now, int64_t *ids, struct hk_err *err)
+{
+    static const struct insert_spec spec = {
+        "irepo_customers_ins",
+        "INSERT INTO customers (nick, name_enc, phone_enc, phone_hash, name_hash, phone_masked,"
+        " email, province, city, address_enc, created_at, updated_at) VALUES",
+        12,
+        " RETURNING id",
+        bind_customer,
+        NULL,
+    };
+    struct customers_arg a = {rows, now};
+    return insert_rows(db, &spec, n, &a, ids, err);
+}
+
+int hk_irepo_customer_fill(struct hk_db *db, int64_t id, const struct hk_irepo_customer *c,
+                           int64_t now, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(
+        db, "irepo_customer_fill",
+        "UPDATE customers SET"
+        " nick = CASE WHEN nick = '' THEN COALESCE($2, '') ELSE nick END,"
+        " name_hash = COALESCE(name_hash, $4),"
+        " name_enc = CASE WHEN name_hash IS NOT NULL OR $4 IS NULL THEN COALESCE(name_enc, $3)"
+        " ELSE $3 END,"
+        " phone_hash = CASE WHEN phone_enc IS NULL THEN COALESCE($6, phone_hash)"
+        " ELSE phone_hash END,"
+        " phone_masked = CASE WHEN phone_enc IS NULL THEN COALESCE($7, phone_masked)"
+        " ELSE COALESCE(phone_masked, $7) END,"
+        " phone_enc = COALESCE(phone_enc, $5),"
+        " email = COALESCE(NULLIF(email, ''), $8),"
+        " province = CASE WHEN province = '' THEN COALESCE($9, '') ELSE province END,"
+        " city = CASE WHEN city = '' THEN COALESCE($10, '') ELSE city END,"
+        " address_enc = COALESCE(address_enc, $11),"
+        " updated_at = $12"
+        " WHERE id = $1",
+        &st, err);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    rc |= hk_stmt_bind_int64(st, 1, id);
+    rc |= bind_opt(st, 2, c->nick);
+    rc |= bind_opt_blob(st, 3, c->name_enc, c->name_enc_len);
+    rc |= bind_opt(st, 4, c->name_hash);
+    rc |= bind_opt_blob(st, 5, c->phone_enc, c->phone_enc_len);
+    rc |= bind_opt(st, 6, c->phone_hash);
+    rc |= bind_opt(st, 7, c->phone_masked);
+    rc |= bind_opt(st, 8, c->email);
+    rc |= bind_opt(st, 9, c->province);
+    rc |= bind_opt(st, 10, c->city);
+    rc |= bind_opt_blob(st, 11, c->address_enc, c->address_enc_len);
+    rc |= hk_stmt_bind_int64(st, 12, now);
+    if (rc)
+        return bind_failed(err, "irepo_customer_fill");
+    return hk_stmt_exec(st, err);
+}
+
+struct state_arg {
+    const int64_t *ids;
+    hk_irepo_customer_cb cb;
+    void *arg;
+};
+
+static int state_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
+{
+    const struct state_arg *a = arg;
+    return hk_stmt_bind_int64(st, idx, a->ids[i]);
+}
+
+static int state_row(struct hk_stmt *st, const void *arg)
+{
+    const struct state_arg *a = arg;
+    struct hk_irepo_customer_state c = {
+        .id = hk_stmt_int64(st, 0),
+        .merged_into = hk_stmt_int64(st, 1),
+        .missing = (unsigned)hk_stmt_int64(st, 2),
+    };
+    return a->cb(a->arg, &c);
+}
+
+int hk_irepo_customers_state(struct hk_db *db, const int64_t *ids, size_t n,
+                             hk_irepo_customer_cb cb, void *arg, struct hk_err *err)
+{
+    static const struct find_spec spec = {
+        "irepo_customer_state",
+        "SELECT id, merged_into, " MISSING_EXPR("") " FROM customers WHERE id IN (",
+        0,
+        ")",
+        NULL,
+        state_bind_key,
+        state_row,
+    };
+    struct state_arg a = {ids, cb, arg};
+    return find_keys(db, &spec, n, &a, err);
+}
+
+int hk_irepo_customer_root(struct hk_db *db, int64_t id, int64_t *root, struct hk_err *err)
+{
+    int64_t cur = id;
+    for (int hops = 0; hops < 256; hops++) {
+        struct hk_stmt *st;
+        int rc =
+            hk_db_stmt(db, "irepo_customer_parent",
+                       "SELECT COALESCE(merged_into, 0) FROM customers WHERE id = $1", &st, err);
+        if (rc < 0)
+            return rc;
+        if (hk_stmt_bind_int64(st, 1, cur) < 0)
+            return bind_failed(err, "irepo_customer_parent");
+        int64_t parent = 0;
+        bool found = false;
+        if ((rc = one_int64(st, &parent, &found, err)) < 0)
+            return rc;
+        if (!found)
+            return hk_err_set(err, HK_E(NOTFOUND), "customer %lld not found", (long long)cur);
+        if (parent == 0) {
+            *root = cur;
+            return 0;
+        }
+        cur = parent;
+    }
+    return hk_err_set(err, HK_E(INTERNAL), "customer %lld: merged_into forms a cycle",
+                      (long long)id);
+}
+
+/* ---- identities -------------------------------------------------------------------------- */
+
+struct ident_find_arg {
+    const char *channel, *kind;
+    const char *const *values;
+    hk_irepo_identity_cb cb;
+    void *arg;
+};
+
+static int ident_bind_fixed(struct hk_stmt *st, const void *arg)
+{
+    const struct ident_find_arg *a = arg;
+    return (bind_str(st, 1, a->channel) | bind_str(st, 2, a->kind)) ? -1 : 0;
+}
+
+static int ident_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
+{
+    const struct ident_find_arg *a = arg;
+    return bind_str(st, idx, a->values[i]);
+}
+
+static int ident_row(struct hk_stmt *st, const void *arg)
+{
+    const struct ident_find_arg *a = arg;
+    struct hk_irepo_identity r = {
+        .id = hk_stmt_int64(st, 0),
+        .customer_id = hk_stmt_int64(st, 1),
+        .channel = col_text(st, 2),
+        .kind = col_text(st, 3),
+        .value = col_text(st, 4),
+        .merged_into = hk_stmt_int64(st, 5),
+        .missing = (unsigned)hk_stmt_int64(st, 6),
+    };
+    return a->cb(a->arg, &r);
+}
+
+int hk_irepo_identities_find(struct hk_db *db, const char *channel, const char *kind,
+                             const char *const *values, size_t n, hk_irepo_identity_cb cb,
+                             void *arg, struct hk_err *err)
+{
+    static const struct find_spec spec = {
+        "irepo_ident_find",
+        "SELECT i.id, i.customer_id, i.channel, i.kind, i.value, c.merged_into, " MISSING_EXPR(
+            "c.") " FROM identities i JOIN customers c ON c.id = i.customer_id"
+                  " WHERE i.channel = $1 AND i.kind = $2 AND i.value IN (",
+        2,
+        ")",
+        ident_bind_fixed,
+        ident_bind_key,
+        ident_row,
+    };
+    struct ident_find_arg a = {channel, kind, values, cb, arg};
+    return find_keys(db, &spec, n, &a, err);
+}
+
+struct ident_ins_arg {
+    const struct hk_irepo_identity *rows;
+    int64_t now;
+};
+
+static int bind_identity(struct hk_stmt *st, int p, size_t i, const void *arg)
+{
+    const struct ident_ins_arg *a = arg;
+    const struct hk_irepo_identity *r = &a->rows[i];
+    int rc = 0;
+    rc |= hk_stmt_bind_int64(st, p + 0, r->customer_id);
+    rc |= bind_str(st, p + 1, r->channel);
+    rc |= bind_str(st, p + 2, r->kind);
+    rc |= bind_str(st, p + 3, r->value);
+    rc |= hk_stmt_bind_int64(st, p + 4, a->now);
+    return rc ? -1 : 0;
+}
+
+static const char *identity_key(size_t i, const void *arg)
+{
+    const struct ident_ins_arg *a = arg;
+    return a->rows[i].value;
+}
+
+int hk_irepo_identities_insert(struct hk_db *db, const struct hk_irepo_identity *rows, size_t n,
+                               int64_t now, int64_t *ids, struct hk_err *err)
+{
+    static const struct insert_spec spec = {
+        "irepo_ident_ins",
+        "INSERT INTO identities (customer_id, channel, kind, value, created_at) VALUES",
+        5,
+        " RETURNING id, value",
+        bind_identity,
+        identity_key,
+    };
+    struct ident_ins_arg a = {rows, now};
+    return insert_rows(db, &spec, n, &a, ids, err);
+}
+
+/* ---- orders ------------------------------------------------------------------------------ */
+
+#define ORDER_COLS                                                                                 \
+    "id, shop_id, external_no, customer_id, identity_id, status, total_fen, discount_fen,"         \
+    " postage_fen, paid_fen, refund_fen, coupon_code, created_at, paid_at, shipped_at,"            \
+    " received_at, refunded_at, cancelled_at, buyer_note, seller_note, source, updated_at"
+#define ORDER_COLS_O                                                                               \
+    "o.id, o.shop_id, o.external_no, o.customer_id, o.identity_id, o.status, o.total_fen,"         \
+    " o.discount_fen, o.postage_fen, o.paid_fen, o.refund_fen, o.coupon_code, o.created_at,"       \
+    " o.paid_at, o.shipped_at, o.received_at, o.refunded_at, o.cancelled_at, o.buyer_note,"        \
+    " o.seller_note, o.source, o.updated_at"
+
+static void read_order(struct hk_stmt *st, struct hk_irepo_order *o)
+{
+    o->id = hk_stmt_int64(st, 0);
+    o->shop_id = hk_stmt_int64(st, 1);
+    o->external_no = col_text(st, 2);
+    o->customer_id = hk_stmt_int64(st, 3);
+    o->identity_id = hk_stmt_int64(st, 4);
+    o->status = col_text(st, 5);
+    o->total_fen = hk_stmt_int64(st, 6);
+    o->discount_fen = hk_stmt_int64(st, 7);
+    o->postage_fen = hk_stmt_int64(st, 8);
+    o->paid_fen = hk_stmt_int64(st, 9);
+    o->refund_fen = hk_stmt_int64(st, 10);
+    o->coupon_code = col_text(st, 11);
+    o->created_at = hk_stmt_int64(st, 12);
+    o->paid_at = hk_stmt_int64(st, 13);
+    o->shipped_at = hk_stmt_int64(st, 14);
+    o->received_at = hk_stmt_int64(st, 15);
+    o->refunded_at = hk_stmt_int64(st, 16);
+    o->cancelled_at = hk_stmt_int64(st, 17);
+    o->buyer_note = col_text(st, 18);
+    o->seller_note = col_text(st, 19);
+    o->source = col_text(st, 20);
+    o->updated_at = hk_stmt_int64(st, 21);
+}
+
+struct order_find_arg {
+    int64_t shop_id;
+    const char *channel;
+    const char *const *nos;
+    hk_irepo_order_cb cb;
+    void *arg;
+};
+
+static int order_bind_shop(struct hk_stmt *st, const void *arg)
+{
+    const struct order_find_arg *a = arg;
+    return hk_stmt_bind_int64(st, 1, a->shop_id);
+}
+
+static int order_bind_channel(struct hk_stmt *st, const void *arg)
+{
+    const struct order_find_arg *a = arg;
+    return bind_str(st, 1, a->channel);
+}
+
+static int order_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
+{
+    const struct order_find_arg *a = arg;
+    return bind_str(st, idx, a->nos[i]);
+}
+
+static int order_row(struct hk_stmt *st, const void *arg)
+{
+    const struct order_find_arg *a = arg;
+    struct hk_irepo_order o;
+    read_order(st, &o);
+    return a->cb(a->arg, &o);
+}
+
+int hk_irepo_orders_find(struct hk_db *db, int64_t shop_id, const char *const *nos, size_t n,
+                         hk_irepo_order_cb cb, void *arg, struct hk_err *err)
+{
+    static const struct find_spec spec = {
+        "irepo_orders_find",
+        "SELECT " ORDER_COLS " FROM orders WHERE shop_id = $1 AND external_no IN (",
+        1,
+        ")",
+        order_bind_shop,
+        order_bind_key,
+        order_row,
+    };
+    struct order_find_arg a = {shop_id, NULL, nos, cb, arg};
+    return find_keys(db, &spec, n, &a, err);
+}
+
+int hk_irepo_orders_find_in_channel(struct hk_db *db, const char *channel, const char *const *nos,
+                                    size_t n, hk_irepo_order_cb cb, void *arg, struct hk_err *err)
+{
+    static const struct find_spec spec = {
+        "irepo_orders_find_ch",
+        "SELECT " ORDER_COLS_O " FROM orders o"
+        " WHERE o.shop_id IN (SELECT id FROM shops WHERE channel = $1) AND o.external_no IN (",
+        1,
+        ") ORDER BY o.id",
+        order_bind_channel,
+        order_bind_key,
+        order_row,
+    };
+    struct order_find_arg a = {0, channel, nos, cb, arg};
+    return find_keys(db, &spec, n, &a, err);
+}
+
+static int bind_order_values(struct hk_stmt *st, int p, const struct hk_irepo_order *o)
+{
+    /* status .. updated_at: the columns both insert and update write, in this order */
+    int rc = 0;
+    rc |= bind_str(st, p + 0, o->status);
+    rc |= hk_stmt_bind_int64(st, p + 1, o->total_fen);
+    rc |= hk_stmt_bind_int64(st, p + 2, o->discount_fen);
+    rc |= hk_stmt_bind_int64(st, p + 3, o->postage_fen);
+    rc |= hk_stmt_bind_int64(st, p + 4, o->paid_fen);
+    rc |= hk_stmt_bind_int64(st, p + 5, o->refund_fen);
+    rc |= bind_opt(st, p + 6, o->coupon_code);
+    rc |= hk_stmt_bind_int64(st, p + 7, o->created_at);
+    rc |= bind_opt_int(st, p + 8, o->paid_at);
+    rc |= bind_opt_int(st, p + 9, o->shipped_at);
+    rc |= bind_opt_int(st, p + 10, o->received_at);
+    rc |= bind_opt_int(st, p + 11, o->refunded_at);
+    rc |= bind_opt_int(st, p + 12, o->cancelled_at);
+    rc |= bind_str(st, p + 13, o->buyer_note);
+    rc |= bind_str(st, p + 14, o->seller_note);
+    rc |= bind_str(st, p + 15, o->source);
+    rc |= hk_stmt_bind_int64(st, p + 16, o->updated_at);
+    return rc ? -1 : 0;
+}
+
+static int bind_order(struct hk_stmt *st, int p, size_t i, const void *arg)
+{
+    const struct hk_irepo_order *o = &((const struct hk_irepo_order *)arg)[i];
+    int rc = 0;
+    rc |= hk_stmt_bind_int64(st, p + 0, o->shop_id);
+    rc |= bind_str(st, p + 1, o->external_no);
+    rc |= hk_stmt_bind_int64(st, p + 2, o->customer_id);
+    rc |= bind_opt_int(st, p + 3, o->identity_id);
+    rc |= bind_order_values(st, p + 4, o);
+    return rc ? -1 : 0;
+}
+
+static const char *order_key(size_t i, const void *arg)
+{
+    return ((const struct hk_irepo_order *)arg)[i].external_no;
+}
+
+int hk_irepo_orders_insert(struct hk_db *db, const struct hk_irepo_order *rows, size_t n,
+                           int64_t *ids, struct hk_err *err)
+{
+    static const struct insert_spec spec = {
+        "irepo_orders_ins",
+        "INSERT INTO orders (shop_id, external_no, customer_id, identity_id, status, total_fen,"
+        " discount_fen, postage_fen, paid_fen, refund_fen, coupon_code, created_at, paid_at,"
+        " shipped_at, received_at, refunded_at, cancelled_at, buyer_note, seller_note, source,"
+        " updated_at) VALUES",
+        21,
+        " RETURNING id, external_no",
+        bind_order,
+        order_key,
+    };
+    return insert_rows(db, &spec, n, rows, ids, err);
+}
+
+int hk_irepo_order_update(struct hk_db *db, const struct hk_irepo_order *row, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_order_update",
+                        "UPDATE orders SET status = $2, total_fen = $3, discount_fen = $4,"
+                        " postage_fen = $5, paid_fen = $6, refund_fen = $7, coupon_code = $8,"
+                        " created_at = $9, paid_at = $10, shipped_at = $11, received_at = $12,"
+                        " refunded_at = $13, cancelled_at = $14, buyer_note = $15,"
+                        " seller_note = $16, source = $17, updated_at = $18 WHERE id = $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, row->id) < 0 || bind_order_values(st, 2, row) < 0)
+        return bind_failed(err, "irepo_order_update");
+    return hk_stmt_exec(st, err);
+}
+
+/* ---- items ------------------------------------------------------------------------------- */
+
+#define ITEM_COLS                                                                                  \
+    "order_id, line_no, item_key, placeholder, product_id, title, sku, quantity,"                  \
+    " unit_price_fen, paid_fen, refund_fen, variant, category"
+
+struct items_find_arg {
+    const int64_t *ids;
+    hk_irepo_item_cb cb;
+    void *arg;
+};
+
+static int items_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
+{
+    const struct items_find_arg *a = arg;
+    return hk_stmt_bind_int64(st, idx, a->ids[i]);
+}
+
+static int items_row(struct hk_stmt *st, const void *arg)
+{
+    const struct items_find_arg *a = arg;
+    struct hk_irepo_item it = {
+        .order_id = hk_stmt_int64(st, 0),
+        .line_no = (int32_t)hk_stmt_int64(st, 1),
+        .item_key = col_text(st, 2),
+        .placeholder = hk_stmt_int64(st, 3) != 0,
+        .product_id = hk_stmt_int64(st, 4),
+        .title = col_text(st, 5),
+        .sku = col_text(st, 6),
+        .quantity = (int32_t)hk_stmt_int64(st, 7),
+        .unit_price_fen = hk_stmt_int64(st, 8),
+        .paid_fen = hk_stmt_int64(st, 9),
+        .refund_fen = hk_stmt_int64(st, 10),
+        .variant = col_text(st, 11),
+        .category = col_text(st, 12),
+    };
+    return a->cb(a->arg, &it);
+}
+
+int hk_irepo_items_find(struct hk_db *db, const int64_t *order_ids, size_t n, hk_irepo_item_cb cb,
+                        void *arg, struct hk_err *err)
+{
+    static const struct find_spec spec = {
+        "irepo_items_find",
+        "SELECT " ITEM_COLS " FROM order_items WHERE order_id IN (",
+        0,
+        ") ORDER BY order_id, line_no",
+        NULL,
+        items_bind_key,
+        items_row,
+    };
+    struct items_find_arg a = {order_ids, cb, arg};
+    return find_keys(db, &spec, n, &a, err);
+}
+
+static int bind_item(struct hk_stmt *st, int p, size_t i, const void *arg)
+{
+    const struct hk_irepo_item *it = &((const struct hk_irepo_item *)arg)[i];
+    int rc = 0;
+    rc |= hk_stmt_bind_int64(st, p + 0, it->order_id);
+    rc |= hk_stmt_bind_int64(st, p + 1, it->line_no);
+    rc |= bind_str(st, p + 2, it->item_key);
+    rc |= hk_stmt_bind_int64(st, p + 3, it->placeholder ? 1 : 0);
+    rc |= bind_opt_int(st, p + 4, it->product_id);
+    rc |= bind_str(st, p + 5, it->title);
+    rc |= bind_str(st, p + 6, it->sku);
+    rc |= hk_stmt_bind_int64(st, p + 7, it->quantity);
+    rc |= hk_stmt_bind_int64(st, p + 8, it->unit_price_fen);
+    rc |= hk_stmt_bind_int64(st, p + 9, it->paid_fen);
+    rc |= hk_stmt_bind_int64(st, p + 10, it->refund_fen);
+    rc |= bind_str(st, p + 11, it->variant);
+    rc |= bind_str(st, p + 12, it->category);
+    return rc ? -1 : 0;
+}
+
+int hk_irepo_items_insert(struct hk_db *db, const struct hk_irepo_item *rows, size_t n,
+                          struct hk_err *err)
+{
+    static const struct insert_spec spec = {
+        "irepo_items_ins",
+        "INSERT INTO order_items (" ITEM_COLS ") VALUES",
+        13,
+        NULL,
+        bind_item,
+        NULL,
+    };
+    return insert_rows(db, &spec, n, rows, NULL, err);
+}
+
+int hk_irepo_item_update(struct hk_db *db, const struct hk_irepo_item *row, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_item_update",
+                        "UPDATE order_items SET placeholder = $3, product_id = $4, title = $5,"
+                        " sku = $6, quantity = $7, unit_price_fen = $8, paid_fen = $9,"
+                        " refund_fen = $10, variant = $11, category = $12"
+                        " WHERE order_id = $1 AND item_key = $2",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    rc |= hk_stmt_bind_int64(st, 1, row->order_id);
+    rc |= bind_str(st, 2, row->item_key);
+    rc |= hk_stmt_bind_int64(st, 3, row->placeholder ? 1 : 0);
+    rc |= bind_opt_int(st, 4, row->product_id);
+    rc |= bind_str(st, 5, row->title);
+    rc |= bind_str(st, 6, row->sku);
+    rc |= hk_stmt_bind_int64(st, 7, row->quantity);
+    rc |= hk_stmt_bind_int64(st, 8, row->unit_price_fen);
+    rc |= hk_stmt_bind_int64(st, 9, row->paid_fen);
+    rc |= hk_stmt_bind_int64(st, 10, row->refund_fen);
+    rc |= bind_str(st, 11, row->variant);
+    rc |= bind_str(st, 12, row->category);
+    if (rc)
+        return bind_failed(err, "irepo_item_update");
+    return hk_stmt_exec(st, err);
+}
+
+int hk_irepo_items_delete_placeholders(struct hk_db *db, int64_t order_id, int64_t *deleted,
+                                       struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc =
+        hk_db_stmt(db, "irepo_items_del_placeholders",
+                   "DELETE FROM order_items WHERE order_id = $1 AND placeholder = 1", &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, order_id) < 0)
+        return bind_failed(err, "irepo_items_del_placeholders");
+    if ((rc = hk_stmt_exec(st, err)) < 0)
+        return rc;
+    if (deleted)
+        *deleted = hk_stmt_changes(st);
+    return 0;
+}
+
+/* ---- history ----------------------------------------------------------------------------- */
+
+static int bind_history(struct hk_stmt *st, int p, size_t i, const void *arg)
+{
+    const struct hk_irepo_history *h = &((const struct hk_irepo_history *)arg)[i];
+    int rc = 0;
+    rc |= hk_stmt_bind_int64(st, p + 0, h->order_id);
+    rc |= hk_stmt_bind_int64(st, p + 1, h->at);
+    rc |= bind_str(st, p + 2, h->change);
+    rc |= bind_str(st, p + 3, h->old_value);
+    rc |= bind_str(st, p + 4, h->new_value);
+    rc |= bind_str(st, p + 5, h->source);
+    return rc ? -1 : 0;
+}
+
+int hk_irepo_history_insert(struct hk_db *db, const struct hk_irepo_history *rows, size_t n,
+                            struct hk_err *err)
+{
+    static const struct insert_spec spec = {
+        "irepo_history_ins",
+        "INSERT INTO order_history (order_id, at, change, old_value, new_value, source) VALUES",
+        6,
+        NULL,
+        bind_history,
+        NULL,
+    };
+    return insert_rows(db, &spec, n, rows, NULL, err);
+}
+
+/* ---- staged items ------------------------------------------------------------------------ */
+
+#define STAGED_COLS                                                                                \
+    "channel, order_no, item_key, product_ext_id, sku, title, variant, category, quantity,"        \
+    " unit_price_fen, paid_fen, refund_fen, status"
+
+int hk_irepo_staged_put(struct hk_db *db, const struct hk_irepo_staged *row, int64_t now,
+                        bool *changed, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(
+        db, "irepo_staged_put",
+        "INSERT INTO staged_items (" STAGED_COLS ", created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        " ON CONFLICT (channel, order_no, item_key) DO UPDATE SET"
+        " product_ext_id = excluded.product_ext_id, sku = excluded.sku, title = excluded.title,"
+        " variant = excluded.variant, category = excluded.category,"
+        " quantity = excluded.quantity, unit_price_fen = excluded.unit_price_fen,"
+        " paid_fen = excluded.paid_fen, refund_fen = excluded.refund_fen,"
+        " status = excluded.status"
+        " WHERE staged_items.product_ext_id <> excluded.product_ext_id"
+        " OR staged_items.sku <> excluded.sku OR staged_items.title <> excluded.title"
+        " OR staged_items.variant <> excluded.variant"
+        " OR staged_items.category <> excluded.category"
+        " OR staged_items.quantity <> excluded.quantity"
+        " OR staged_items.unit_price_fen <> excluded.unit_price_fen"
+        " OR staged_items.paid_fen <> excluded.paid_fen"
+        " OR staged_items.refund_fen <> excluded.refund_fen"
+        " OR staged_items.status <> excluded.status",
+        &st, err);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    rc |= bind_str(st, 1, row->channel);
+    rc |= bind_str(st, 2, row->order_no);
+    rc |= bind_str(st, 3, row->item_key);
+    rc |= bind_str(st, 4, row->product_ext_id);
+    rc |= bind_str(st, 5, row->sku);
+    rc |= bind_str(st, 6, row->title);
+    rc |= bind_str(st, 7, row->variant);
+    rc |= bind_str(st, 8, row->category);
+    rc |= hk_stmt_bind_int64(st, 9, row->quantity);
+    rc |= hk_stmt_bind_int64(st, 10, row->unit_price_fen);
+    rc |= hk_stmt_bind_int64(st, 11, row->paid_fen);
+    rc |= hk_stmt_bind_int64(st, 12, row->refund_fen);
+    rc |= bind_str(st, 13, row->status);
+    rc |= hk_stmt_bind_int64(st, 14, now);
+    if (rc)
+        return bind_failed(err, "irepo_staged_put");
+    if ((rc = hk_stmt_exec(st, err)) < 0)
+        return rc;
+    if (changed)
+        *changed = hk_stmt_changes(st) > 0;
+    return 0;
+}
+
+int hk_irepo_staged_any(struct hk_db *db, bool *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t v = 0;
+    bool found = false;
+    int rc = hk_db_stmt(db, "irepo_staged_any", "SELECT 1 FROM staged_items LIMIT 1", &st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = one_int64(st, &v, &found, err)) < 0)
+        return rc;
+    *out = found;
+    return 0;
+}
+
+int hk_irepo_staged_take(struct hk_db *db, const char *channel, const char *order_no,
+                         hk_irepo_staged_cb cb, void *arg, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_staged_get",
+                        "SELECT " STAGED_COLS " FROM staged_items"
+                        " WHERE channel = $1 AND order_no = $2 ORDER BY id",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, order_no) < 0)
+        return bind_failed(err, "irepo_staged_get");
+    bool any = false;
+    while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
+        struct hk_irepo_staged s = {
+            .channel = col_text(st, 0),
+            .order_no = col_text(st, 1),
+            .item_key = col_text(st, 2),
+            .product_ext_id = col_text(st, 3),
+            .sku = col_text(st, 4),
+            .title = col_text(st, 5),
+            .variant = col_text(st, 6),
+            .category = col_text(st, 7),
+            .quantity = (int32_t)hk_stmt_int64(st, 8),
+            .unit_price_fen = hk_stmt_int64(st, 9),
+            .paid_fen = hk_stmt_int64(st, 10),
+            .refund_fen = hk_stmt_int64(st, 11),
+            .status = col_text(st, 12),
+        };
+        any = true;
+        if ((rc = cb(arg, &s)) < 0)
+            break;
+    }
+    hk_stmt_reset(st);
+    if (rc < 0)
+        return rc;
+    if (!any)
+        return 0;
+    rc = hk_db_stmt(db, "irepo_staged_del",
+                    "DELETE FROM staged_items WHERE channel = $1 AND order_no = $2", &st, err);
+    if (rc < 0)
+        return rc;
+    if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, order_no) < 0)
+        return bind_failed(err, "irepo_staged_del");
+    return hk_stmt_exec(st, err);
+}
+
+/* ---- merges ------------------------------------------------------------------------------ */
+
+/* Runs a statement whose parameters are all BIGINT (ids and times). */
+static int exec_ints(struct hk_db *db, const char *name, const char *sql, const int64_t *v, int n,
+                     int64_t *changes, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, name, sql, &st, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (hk_stmt_bind_int64(st, i + 1, v[i]) < 0)
+            return bind_failed(err, name);
+    if ((rc = hk_stmt_exec(st, err)) < 0)
+        return rc;
+    if (changes)
+        *changes = hk_stmt_changes(st);
+    return 0;
+}
+
+int hk_irepo_merge(struct hk_db *db, int64_t winner, int64_t loser, const char *reason, int64_t now,
+                   int64_t *merge_id, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t mid = 0, changed = 0;
+    bool found = false;
+    int rc;
+
+    if (winner == loser || winner <= 0 || loser <= 0)
+        return hk_err_set(err, HK_E(INVAL), "merge: two different customers are needed");
+    rc = hk_db_stmt(db, "irepo_merge_ins",
+                    "INSERT INTO customer_merges (winner_id, loser_id, reason, at)"
+                    " VALUES ($1, $2, $3, $4) RETURNING id",
+                    &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, winner) < 0 || hk_stmt_bind_int64(st, 2, loser) < 0 ||
+        bind_str(st, 3, reason) < 0 || hk_stmt_bind_int64(st, 4, now) < 0)
+        return bind_failed(err, "irepo_merge_ins");
+    if ((rc = one_int64(st, &mid, &found, err)) < 0)
+        return rc;
+    if (!found)
+        return hk_err_set(err, HK_E(STORE), "irepo_merge_ins: no id returned");
+
+    /* Record what moves, then move it: [merge, loser] / [winner, loser, now]. */
+    const int64_t ml[] = {mid, loser};
+    const int64_t wln[] = {winner, loser, now};
+    if ((rc = exec_ints(db, "irepo_merge_rec_ident",
+                        "INSERT INTO merge_moves (merge_id, kind, row_id)"
+                        " SELECT CAST($1 AS BIGINT), 'identity', id FROM identities"
+                        " WHERE customer_id = $2",
+                        ml, 2, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_mv_ident",
+                        "UPDATE identities SET customer_id = $1 WHERE customer_id = $2", wln, 2,
+                        NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_rec_order",
+                        "INSERT INTO merge_moves (merge_id, kind, row_id)"
+                        " SELECT CAST($1 AS BIGINT), 'order', id FROM orders"
+                        " WHERE customer_id = $2",
+                        ml, 2, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_mv_order",
+                        "UPDATE orders SET customer_id = $1, updated_at = $3"
+                        " WHERE customer_id = $2",
+                        wln, 3, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_rec_event",
+                        "INSERT INTO merge_moves (merge_id, kind, row_id)"
+                        " SELECT CAST($1 AS BIGINT), 'event', id FROM events"
+                        " WHERE customer_id = $2",
+                        ml, 2, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_mv_event",
+                        "UPDATE events SET customer_id = $1 WHERE customer_id = $2", wln, 2, NULL,
+                        err)) < 0)
+        return rc;
+
+    const int64_t mlw[] = {mid, loser, winner};
+    const int64_t wlm[] = {winner, loser, mid};
+    if ((rc = exec_ints(db, "irepo_merge_rec_tag",
+                        "INSERT INTO merge_moves (merge_id, kind, row_id)"
+                        " SELECT CAST($1 AS BIGINT), 'tag', t.tag_id FROM customer_tags t"
+                        " WHERE t.customer_id = $2 AND NOT EXISTS (SELECT 1 FROM customer_tags w"
+                        " WHERE w.customer_id = $3 AND w.tag_id = t.tag_id)",
+                        mlw, 3, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_merge_mv_tag",
+                        "UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2"
+                        " AND tag_id IN (SELECT row_id FROM merge_moves WHERE merge_id = $3"
+                        " AND kind = 'tag')",
+                        wlm, 3, NULL, err)) < 0)
+        return rc;
+
+    if ((rc = exec_ints(db, "irepo_merge_mark",
+                        "UPDATE customers SET merged_into = $1, updated_at = $3"
+                        " WHERE id = $2 AND merged_into IS NULL",
+                        wln, 3, &changed, err)) < 0)
+        return rc;
+    if (changed != 1)
+        return hk_err_set(err, HK_E(CONFLICT), "customer %lld is merged already or missing",
+                          (long long)loser);
+    if (merge_id)
+        *merge_id = mid;
+    return 0;
+}
+
+static int read_merge(struct hk_stmt *st, struct hk_irepo_merge_row *out, struct hk_err *err)
+{
+    int rc = hk_stmt_step(st, err);
+    if (rc == HK_ROW) {
+        out->id = hk_stmt_int64(st, 0);
+        out->winner_id = hk_stmt_int64(st, 1);
+        out->loser_id = hk_stmt_int64(st, 2);
+        hk_stmt_text_copy(st, 3, out->reason, sizeof out->reason);
+        out->at = hk_stmt_int64(st, 4);
+        out->undone_at = hk_stmt_int64(st, 5);
+        rc = 0;
+    } else if (rc == HK_DONE) {
+        rc = hk_err_set(err, HK_E(NOTFOUND), "merge not found");
+    }
+    hk_stmt_reset(st);
+    return rc;
+}
+
+int hk_irepo_merge_active_for_loser(struct hk_db *db, int64_t loser_id,
+                                    struct hk_irepo_merge_row *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_merge_active",
+                        "SELECT id, winner_id, loser_id, reason, at, undone_at"
+                        " FROM customer_merges WHERE loser_id = $1 AND undone_at IS NULL"
+                        " ORDER BY id DESC LIMIT 1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, loser_id) < 0)
+        return bind_failed(err, "irepo_merge_active");
+    return read_merge(st, out, err);
+}
+
+int hk_irepo_merge_latest_for_winner(struct hk_db *db, int64_t winner_id,
+                                     struct hk_irepo_merge_row *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_merge_latest_won",
+                        "SELECT id, winner_id, loser_id, reason, at, undone_at"
+                        " FROM customer_merges WHERE winner_id = $1 AND undone_at IS NULL"
+                        " ORDER BY id DESC LIMIT 1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, winner_id) < 0)
+        return bind_failed(err, "irepo_merge_latest_won");
+    return read_merge(st, out, err);
+}
+
+int hk_irepo_merge_get(struct hk_db *db, int64_t id, struct hk_irepo_merge_row *out,
+                       struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_merge_get",
+                        "SELECT id, winner_id, loser_id, reason, at, undone_at"
+                        " FROM customer_merges WHERE id = $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, id) < 0)
+        return bind_failed(err, "irepo_merge_get");
+    return read_merge(st, out, err);
+}
+
+int hk_irepo_unmerge(struct hk_db *db, int64_t merge_id, const char *by, int64_t now,
+                     struct hk_err *err)
+{
+    struct hk_irepo_merge_row m;
+    struct hk_stmt *st;
+    int64_t parent = 0;
+    bool found = false;
+    int rc;
+
+    if ((rc = hk_irepo_merge_get(db, merge_id, &m, err)) < 0)
+        return rc;
+    if (m.undone_at)
+        return hk_err_set(err, HK_E(CONFLICT), "merge %lld was undone already",
+                          (long long)merge_id);
+    rc = hk_db_stmt(db, "irepo_customer_parent",
+                    "SELECT COALESCE(merged_into, 0) FROM customers WHERE id = $1", &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, m.winner_id) < 0)
+        return bind_failed(err, "irepo_customer_parent");
+    if ((rc = one_int64(st, &parent, &found, err)) < 0)
+        return rc;
+    if (found && parent != 0)
+        return hk_err_set(err, HK_E(CONFLICT),
+                          "customer %lld was merged into customer %lld after this merge; "
+                          "undo that merge first",
+                          (long long)m.winner_id, (long long)parent);
+
+    /* [loser, winner, merge, now] */
+    const int64_t lwm[] = {m.loser_id, m.winner_id, merge_id, now};
+    if ((rc = exec_ints(db, "irepo_unmerge_ident",
+                        "UPDATE identities SET customer_id = $1 WHERE customer_id = $2"
+                        " AND id IN (SELECT row_id FROM merge_moves WHERE merge_id = $3"
+                        " AND kind = 'identity')",
+                        lwm, 3, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_unmerge_order",
+                        "UPDATE orders SET customer_id = $1, updated_at = $4"
+                        " WHERE customer_id = $2 AND (id IN (SELECT row_id FROM merge_moves"
+                        " WHERE merge_id = $3 AND kind = 'order') OR identity_id IN"
+                        " (SELECT row_id FROM merge_moves WHERE merge_id = $3"
+                        " AND kind = 'identity'))",
+                        lwm, 4, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_unmerge_event",
+                        "UPDATE events SET customer_id = $1"
+                        " WHERE customer_id = $2 AND (id IN (SELECT row_id FROM merge_moves"
+                        " WHERE merge_id = $3 AND kind = 'event') OR identity_id IN"
+                        " (SELECT row_id FROM merge_moves WHERE merge_id = $3"
+                        " AND kind = 'identity'))",
+                        lwm, 3, NULL, err)) < 0 ||
+        (rc = exec_ints(db, "irepo_unmerge_tag",
+                        "UPDATE customer_tags SET customer_id = $1 WHERE customer_id = $2"
+                        " AND tag_id IN (SELECT row_id FROM merge_moves WHERE merge_id = $3"
+                        " AND kind = 'tag')",
+                        lwm, 3, NULL, err)) < 0)
+        return rc;
+
+    const int64_t ln[] = {m.loser_id, now};
+    if ((rc = exec_ints(db, "irepo_unmerge_mark",
+                        "UPDATE customers SET merged_into = NULL, updated_at = $2 WHERE id = $1",
+                        ln, 2, NULL, err)) < 0)
+        return rc;
+    rc = hk_db_stmt(db, "irepo_unmerge_done",
+                    "UPDATE customer_merges SET undone_at = $2, undone_by = $3 WHERE id = $1", &st,
+                    err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, merge_id) < 0 || hk_stmt_bind_int64(st, 2, now) < 0 ||
+        bind_str(st, 3, by) < 0)
+        return bind_failed(err, "irepo_unmerge_done");
+    if ((rc = hk_stmt_exec(st, err)) < 0)
+        return rc;
+    return hk_irepo_never_merge_add(db, m.winner_id, m.loser_id, "unmerge", now, err);
+}
+
+int hk_irepo_never_merge_add(struct hk_db *db, int64_t a, int64_t b, const char *reason,
+                             int64_t now, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    if (a == b || a <= 0 || b <= 0)
+        return hk_err_set(err, HK_E(INVAL), "never-merge: two different customers are needed");
+    int rc = hk_db_stmt(db, "irepo_never_merge_add",
+                        "INSERT INTO never_merge (customer_a, customer_b, reason, created_at)"
+                        " VALUES ($1, $2, $3, $4) ON CONFLICT (customer_a, customer_b) DO NOTHING",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, a < b ? a : b) < 0 ||
+        hk_stmt_bind_int64(st, 2, a < b ? b : a) < 0 || bind_str(st, 3, reason) < 0 ||
+        hk_stmt_bind_int64(st, 4, now) < 0)
+        return bind_failed(err, "irepo_never_merge_add");
+    return hk_stmt_exec(st, err);
+}
+
+int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *blocked,
+                                 struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t n = 0;
+    bool found = false;
+    int rc = hk_db_stmt(
+        db, "irepo_never_merge_blocked",
+        "WITH RECURSIVE"
+        " ga(id) AS (SELECT CAST($1 AS BIGINT) UNION"
+        "  SELECT c.id FROM customers c JOIN ga ON c.merged_into = ga.id),"
+        " gb(id) AS (SELECT CAST($2 AS BIGINT) UNION"
+        "  SELECT c.id FROM customers c JOIN gb ON c.merged_into = gb.id)"
+        " SELECT count(*) FROM never_merge n"
+        " WHERE (n.customer_a IN (SELECT id FROM ga) AND n.customer_b IN (SELECT id FROM gb))"
+        " OR (n.customer_a IN (SELECT id FROM gb) AND n.customer_b IN (SELECT id FROM ga))",
+        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, a) < 0 || hk_stmt_bind_int64(st, 2, b) < 0)
+        return bind_failed(err, "irepo_never_merge_blocked");
+    if ((rc = one_int64(st, &n, &found, err)) < 0)
+        return rc;
+    *blocked = found && n > 0;
+    return 0;
+}

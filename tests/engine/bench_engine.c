@@ -1,0 +1,210 @@
+/*
+ * bench_engine.c — measures the engine on a CSV written by the bench-peers generator
+ * (gen_orders: order_id,customer_id,channel,paid_at,amount,category,product_id,coupon_used,
+ * status). Not a test: `bench_engine orders.csv [reps]` prints load, full recompute, RFM,
+ * the two reference segments, one incremental order and memory per order line and customer.
+ *
+ * The reference workload's times have no zone and its "now" is 2025-01-01T00:00:00, so the
+ * shop is in UTC here.
+ */
+#include "core/err.h"
+#include "core/money.h"
+#include "core/tz.h"
+#include "core/util.h"
+#include "engine/engine.h"
+#include "engine/segment.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t parse_i64(const char *s, size_t n)
+{
+    int64_t v = 0;
+    if (hk_parse_int64(s, n, &v))
+        return -1;
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s orders.csv [reps]\n", argv[0]);
+        return 2;
+    }
+    int64_t reps = 5;
+    if (argc > 2 && hk_parse_int64(argv[2], strlen(argv[2]), &reps))
+        reps = 5;
+    FILE *f = fopen(argv[1], "r");
+    if (!f) {
+        perror(argv[1]);
+        return 1;
+    }
+    struct hk_err err;
+    struct hk_engine *e;
+    struct hk_engine_opts opts = {"UTC", 2};
+    if (hk_engine_new(&opts, &e, &err) || hk_engine_add_shop(e, 1, "UTC", &err)) {
+        fprintf(stderr, "%s\n", hk_err_message(&err));
+        return 1;
+    }
+    char line[512];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t n = 0;
+    char *seen_product = calloc(1 << 20, 1);
+    if (!fgets(line, sizeof(line), f))
+        return 1;
+    while (fgets(line, sizeof(line), f)) {
+        const char *fld[9];
+        size_t len[9];
+        char *p = line;
+        for (int i = 0; i < 9; i++) {
+            fld[i] = p;
+            char *q = p + strcspn(p, ",\n");
+            len[i] = (size_t)(q - p);
+            p = *q ? q + 1 : q;
+        }
+        int64_t oid = parse_i64(fld[0], len[0]), cid = parse_i64(fld[1], len[1]);
+        int64_t pid = parse_i64(fld[6], len[6]);
+        int64_t paid_at, fen;
+        if (hk_time_parse(fld[3], len[3], NULL, &paid_at, &err) ||
+            hk_money_parse(fld[4], len[4], 0, &fen, &err)) {
+            fprintf(stderr, "line %zu: %s\n", n + 2, hk_err_message(&err));
+            return 1;
+        }
+        char chan[32], cat[64], ext[32];
+        snprintf(chan, sizeof(chan), "%.*s", (int)len[2], fld[2]);
+        if (pid >= 0 && pid < (1 << 20) && !seen_product[pid]) {
+            snprintf(cat, sizeof(cat), "%.*s", (int)len[5], fld[5]);
+            snprintf(ext, sizeof(ext), "%lld", (long long)pid);
+            if (hk_engine_add_product(e, pid, ext, cat, &err))
+                return 1;
+            seen_product[pid] = 1;
+        }
+        bool paid = len[8] == 4 && memcmp(fld[8], "paid", 4) == 0;
+        struct hk_engine_line l = {pid, paid ? fen : 0};
+        struct hk_engine_order o = {oid,
+                                    cid,
+                                    1,
+                                    paid ? HK_ORDER_PAID : HK_ORDER_REFUNDED,
+                                    true,
+                                    paid_at,
+                                    fen,
+                                    paid ? 0 : fen,
+                                    fld[7][0] == '1',
+                                    &l,
+                                    1};
+        if (hk_engine_apply_order(e, &o, &err) || hk_engine_add_channel(e, cid, chan, &err)) {
+            fprintf(stderr, "%s\n", hk_err_message(&err));
+            return 1;
+        }
+        n++;
+    }
+    fclose(f);
+    double t_parse = ms_since(&t0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (hk_engine_load_finish(e, &err))
+        return 1;
+    double t_finish = ms_since(&t0);
+    int64_t now;
+    hk_time_parse("2025-01-01T00:00:00Z", 20, NULL, &now, &err);
+    printf("orders %zu  customers %zu\n", n, hk_engine_rows(e));
+    printf("load: parse+append %.0f ms, group+aggregates %.0f ms\n", t_parse, t_finish);
+
+    double *times = calloc((size_t)reps, sizeof(double));
+    double *t2 = calloc((size_t)reps, sizeof(double));
+    double *t3 = calloc((size_t)reps, sizeof(double));
+    for (int64_t i = 0; i < reps; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        hk_engine_recompute(e, &err);
+        times[i] = ms_since(&t0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        hk_engine_rescore(e, now, &err);
+        t2[i] = ms_since(&t0);
+        t3[i] = times[i] + t2[i];
+    }
+    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    qsort(t2, (size_t)reps, sizeof(double), cmp_double);
+    qsort(t3, (size_t)reps, sizeof(double), cmp_double);
+    printf("full recompute: aggregates %.1f ms + RFM %.1f ms = %.1f ms (median of %lld)\n",
+           times[reps / 2], t2[reps / 2], t3[reps / 2], (long long)reps);
+
+    const char *exprs[] = {
+        "recency_days > 90 and aov > 500",
+        "bought(category=\"phones\", within=30d) and not bought(category=\"phone_accessories\")",
+        "bought(category=\"phones\", within=31d) and not bought(category=\"phone_accessories\")",
+        "bought(category=\"phones\", min_count=2) and r_score >= 4",
+        "rfm_segment = \"重要挽留客户\" and channel in (\"taobao\", \"douyin\")",
+    };
+    for (size_t k = 0; k < sizeof(exprs) / sizeof(exprs[0]); k++) {
+        struct hk_segment *s;
+        if (hk_segment_compile(e, exprs[k], NULL, &s, &err)) {
+            fprintf(stderr, "%s\n", hk_err_message(&err));
+            return 1;
+        }
+        uint64_t *bits = malloc(hk_segment_words(e) * 8);
+        size_t cnt = 0;
+        for (int64_t i = 0; i < reps; i++) {
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            hk_segment_eval(e, s, now, bits, &cnt, &err);
+            times[i] = ms_since(&t0);
+        }
+        qsort(times, (size_t)reps, sizeof(double), cmp_double);
+        printf("segment %-90s count %8zu  %.2f ms (min %.2f)\n", exprs[k], cnt, times[reps / 2],
+               times[0]);
+        free(bits);
+        hk_segment_free(s);
+    }
+
+    /* incremental: new orders for existing customers */
+    size_t rows = hk_engine_rows(e), m = 200000;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < m; i++) {
+        struct hk_engine_line l = {2202, 9900};
+        struct hk_engine_order o = {900000000 + (int64_t)i,
+                                    hk_engine_row_id(e, (i * 7919) % rows),
+                                    1,
+                                    HK_ORDER_PAID,
+                                    true,
+                                    now - 3600,
+                                    9900,
+                                    0,
+                                    false,
+                                    &l,
+                                    1};
+        if (hk_engine_apply_order(e, &o, &err)) {
+            fprintf(stderr, "%s\n", hk_err_message(&err));
+            return 1;
+        }
+    }
+    double t_apply = ms_since(&t0);
+    printf("apply one order: %.2f us average over %zu (random existing customers)\n",
+           t_apply * 1e3 / (double)m, m);
+
+    struct hk_engine_memory mem;
+    hk_engine_memory(e, &mem);
+    printf("memory: total %.1f MB; history %.1f bytes per order line; customers %.1f bytes per "
+           "customer\n",
+           (double)mem.bytes_total / 1e6, (double)mem.bytes_history / (double)mem.lines,
+           (double)mem.bytes_customers / (double)mem.customers);
+    free(times);
+    free(t2);
+    free(t3);
+    free(seen_product);
+    hk_engine_free(e);
+    return 0;
+}

@@ -1,0 +1,213 @@
+/*
+ * test_crash.c — kill -9 in the middle of a large import, then run it again.
+ *
+ * A generated generic export (bench/gen_generic.c; HK_CRASH_LINES lines, default 200,000) is
+ * imported by `huike import --batch 1000` in a child process. Once some batches are committed
+ * (the test polls the orders count) the child gets SIGKILL. Then:
+ *   - no partial order: the committed orders are whole batches, and every order has its lines,
+ *     its 'created' history row, and amounts equal to the sums of its lines;
+ *   - the same import run again completes, and the result equals a clean import of the file into
+ *     another fresh database: the same counts, and the same checksum over every order, line and
+ *     customer grouping.
+ * HUIKE_BIN names the huike binary, HUIKE_GEN the generator.
+ */
+#include "harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+#define BATCH 1000
+
+static pid_t spawn(const char *const *argv)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+            _exit(127);
+        setenv("HUIKE_KEY", TEST_KEY_HEX, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int run(const char *const *argv)
+{
+    int status = 0;
+    pid_t pid = spawn(argv);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* FNV-1a over every column of every row of a query, as text. */
+static uint64_t checksum(struct hk_store *s, const char *name, const char *sql, int64_t *rows)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+    uint64_t h = 14695981039346656037ULL;
+    int rc;
+    *rows = 0;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_db_stmt(db, name, sql, &st, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    while ((rc = hk_stmt_step(st, &err)) == HK_ROW) {
+        for (int c = 0; c < hk_stmt_columns(st); c++) {
+            const char *v = hk_stmt_text(st, c, NULL);
+            for (const char *p = v ? v : "\\N"; *p; p++) {
+                h ^= (unsigned char)*p;
+                h *= 1099511628211ULL;
+            }
+            h ^= 0x1f;
+            h *= 1099511628211ULL;
+        }
+        (*rows)++;
+    }
+    if (rc < 0)
+        fail_msg("%s: %s", name, err.msg);
+    hk_stmt_reset(st);
+    hk_db_release(db);
+    return h;
+}
+
+struct summary {
+    int64_t orders, items, customers, identities, history, products;
+    uint64_t orders_sum, items_sum, groups_sum;
+};
+
+static void summarize(struct hk_store *s, struct summary *out)
+{
+    out->orders = q_int(s, "SELECT count(*) FROM orders");
+    out->items = q_int(s, "SELECT count(*) FROM order_items");
+    out->customers = q_int(s, "SELECT count(*) FROM customers WHERE merged_into IS NULL");
+    out->identities = q_int(s, "SELECT count(*) FROM identities");
+    out->history = q_int(s, "SELECT count(*) FROM order_history");
+    out->products = q_int(s, "SELECT count(*) FROM products");
+    int64_t n;
+    out->orders_sum = checksum(s, "crash_orders",
+                               "SELECT external_no, status, total_fen, discount_fen, "
+                               "postage_fen, paid_fen, refund_fen, coupon_code, created_at, "
+                               "paid_at, received_at, source FROM orders ORDER BY external_no",
+                               &n);
+    out->items_sum = checksum(s, "crash_items",
+                              "SELECT o.external_no, i.line_no, i.item_key, i.placeholder, "
+                              "i.title, i.quantity, i.unit_price_fen, i.paid_fen, i.refund_fen, "
+                              "i.category, p.external_id FROM order_items i JOIN orders o ON "
+                              "o.id = i.order_id LEFT JOIN products p ON p.id = i.product_id "
+                              "ORDER BY o.external_no, i.line_no",
+                              &n);
+    /* which orders share a customer, named by the customer's smallest buyer id */
+    out->groups_sum = checksum(s, "crash_groups",
+                               "SELECT o.external_no, (SELECT min(v.value) FROM identities v "
+                               "WHERE v.customer_id = o.customer_id AND v.kind = 'buyer_id') "
+                               "FROM orders o ORDER BY o.external_no",
+                               &n);
+}
+
+static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
+{
+    struct tdb *t = *state;
+    const char *bin = getenv("HUIKE_BIN"), *gen = getenv("HUIKE_GEN");
+    const char *lines_env = getenv("HK_CRASH_LINES");
+    if (!bin || !gen)
+        fail_msg("HUIKE_BIN and HUIKE_GEN must name the huike binary and the generator");
+    const char *lines = lines_env && *lines_env ? lines_env : "200000";
+    char file[600];
+    snprintf(file, sizeof file, "%s/big.csv", t->tmpdir);
+    const char *gen_argv[] = {gen, lines, file, "7", NULL};
+    assert_int_equal(run(gen_argv), 0);
+
+    /* 1. import and kill -9 once a few batches are committed */
+    const char *imp_argv[] = {bin,    "--db",   t->target, "import", "--batch",
+                              "1000", "--json", file,      NULL};
+    pid_t pid = spawn(imp_argv);
+    int status = 0;
+    bool exited = false;
+    for (int i = 0; i < 30000 && !exited; i++) {
+        if (q_int(t->store, "SELECT count(*) FROM orders") >= 5 * BATCH)
+            break;
+        exited = waitpid(pid, &status, WNOHANG) == pid;
+        sleep_ms(10);
+    }
+    assert_false(exited); /* the import must not have finished yet */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    /* 2. only whole batches, only whole orders */
+    int64_t committed = q_int(t->store, "SELECT count(*) FROM orders");
+    assert_true(committed >= 5 * BATCH);
+    assert_int_equal(committed % BATCH, 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 "
+                                     "FROM order_items i WHERE i.order_id = o.id)"),
+                     0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders o WHERE o.paid_fen <> (SELECT "
+                                     "sum(i.paid_fen) FROM order_items i WHERE i.order_id = o.id) "
+                                     "OR o.total_fen <> (SELECT sum(i.quantity * "
+                                     "i.unit_price_fen) FROM order_items i WHERE i.order_id = "
+                                     "o.id)"),
+                     0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 "
+                                     "FROM order_history h WHERE h.order_id = o.id AND h.change = "
+                                     "'created')"),
+                     0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 "
+                                     "FROM customers c WHERE c.id = o.customer_id)"),
+                     0);
+    /* the batches are the file's first orders */
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no > "
+                                     "(SELECT max(external_no) FROM orders) OR external_no < "
+                                     "'G000000001'"),
+                     0);
+    char maxno[32], want[32];
+    snprintf(want, sizeof want, "G%09lld", (long long)committed);
+    assert_string_equal(
+        q_text(t->store, "SELECT max(external_no) FROM orders", maxno, sizeof maxno), want);
+
+    /* 3. run it again: it completes */
+    assert_int_equal(run(imp_argv), 0);
+
+    /* 4. the same as a clean import */
+    char clean[640];
+    tdb_fresh_target(t, clean, sizeof clean);
+    const char *clean_argv[] = {bin,    "--db",   clean, "import", "--batch",
+                                "1000", "--json", file,  NULL};
+    assert_int_equal(run(clean_argv), 0);
+    struct hk_store *cs = tdb_open_store(clean);
+    struct summary a, b;
+    summarize(t->store, &a);
+    summarize(cs, &b);
+    hk_store_close(cs);
+    assert_true(a.orders > committed);
+    assert_int_equal(a.orders, b.orders);
+    assert_int_equal(a.items, b.items);
+    assert_int_equal(a.customers, b.customers);
+    assert_int_equal(a.identities, b.identities);
+    assert_int_equal(a.history, b.history);
+    assert_int_equal(a.products, b.products);
+    assert_true(a.orders_sum == b.orders_sum);
+    assert_true(a.items_sum == b.items_sum);
+    assert_true(a.groups_sum == b.groups_sum);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(kill9_mid_import__no_partial_order_and_rerun_completes,
+                                        tdb_setup, tdb_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
