@@ -18,11 +18,11 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 build-test: deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHK_SANITIZE=ON -DHK_WERROR=ON >/dev/null
-	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	@cmake --build $(TEST_BUILD) -j $(JOBS) -- --no-print-directory
 
 # Builds, migrates data/huike.db, creates the first admin on first start and serves the console.
 # On a fresh database (the SQLite file does not exist yet) it first fills it with the demo shop
