@@ -95,8 +95,7 @@ int hk_erepo_event_insert(struct hk_db *db, const struct hk_erepo_event *row, in
                         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, row->customer_id) < 0 ||
-        bind_opt_int(st, 2, row->shop_id) < 0 ||
+    if (hk_stmt_bind_int64(st, 1, row->customer_id) < 0 || bind_opt_int(st, 2, row->shop_id) < 0 ||
         hk_stmt_bind_text(st, 3, row->type, (size_t)-1) < 0 ||
         hk_stmt_bind_int64(st, 4, row->at) < 0 ||
         hk_stmt_bind_text(st, 5, row->properties ? row->properties : "{}", (size_t)-1) < 0 ||
@@ -266,8 +265,7 @@ int hk_erepo_merges_of(struct hk_db *db, int64_t customer_id, size_t max,
                         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, customer_id) < 0 ||
-        hk_stmt_bind_int64(st, 2, (int64_t)max) < 0) {
+    if (hk_stmt_bind_int64(st, 1, customer_id) < 0 || hk_stmt_bind_int64(st, 2, (int64_t)max) < 0) {
         hk_stmt_reset(st);
         return bind_failed(err, "erepo_merges_of");
     }
@@ -292,8 +290,7 @@ int hk_erepo_merges_of(struct hk_db *db, int64_t customer_id, size_t max,
     return 0;
 }
 
-int hk_erepo_merge_get(struct hk_db *db, int64_t id, struct hk_erepo_merge *out,
-                       struct hk_err *err)
+int hk_erepo_merge_get(struct hk_db *db, int64_t id, struct hk_erepo_merge *out, struct hk_err *err)
 {
     struct hk_stmt *st;
     int rc = hk_db_stmt(db, "erepo_merge_get",
