@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages huike needs to build, run and test.
+# Installs the Debian packages huike needs to build, run and test (Node.js and npm for the web
+# console, Chromium and a CJK font for its browser tests).
 # A no-op when everything is present; uses sudo when not run as root.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ PKGS=(
   libpq-dev postgresql postgresql-contrib
   libsodium-dev libcurl4-openssl-dev libcmocka-dev
   clang-format curl
+  chromium fonts-wqy-microhei
 )
 
 missing=()
@@ -17,6 +19,11 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm build the web console; any install will do (Debian's, or NodeSource's nodejs
+# which bundles npm), so they are looked for as commands rather than as Debian packages.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -88,6 +88,13 @@ CREATE TABLE shops (
     UNIQUE (channel, name)
 );
 
+-- Foreign keys on the bulk tables (identities, orders, order_items, order_history): the
+-- columns that point at customers, shops, identities, products and orders carry no FK
+-- constraint. Every writer of these tables is store/ingest_repo.c, which takes the ids from
+-- rows it inserted or read in the same transaction, and no parent row is ever deleted
+-- (customers are merged, not deleted). On PostgreSQL the per-row FK triggers were about 45 %
+-- of an import's time (docs/architecture.md, "Import and identity resolution"). Every other
+-- table keeps its constraints.
 CREATE TABLE customers (
     id             @ID@,
     nick           TEXT NOT NULL DEFAULT '',
@@ -112,12 +119,12 @@ CREATE TABLE customers (
 );
 CREATE INDEX customers_phone_hash ON customers(phone_hash);
 CREATE INDEX customers_nick ON customers(nick);
-CREATE INDEX customers_name_hash ON customers(name_hash);
-CREATE INDEX customers_merged_into ON customers(merged_into);
+CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL;
+CREATE INDEX customers_merged_into ON customers(merged_into) WHERE merged_into IS NOT NULL;
 
 CREATE TABLE identities (
     id           @ID@,
-    customer_id  BIGINT NOT NULL REFERENCES customers(id),
+    customer_id  BIGINT NOT NULL,     -- customers(id); no FK constraint, see below
     channel      TEXT NOT NULL,       -- taobao, jd, pdd, douyin, wechat, pos; '*' for phone/email
     kind         TEXT NOT NULL,       -- buyer_id, nick, open_id, union_id, phone, email, device,
                                       -- recipient (weak: masked phone+name+address, hashed)
@@ -141,10 +148,10 @@ CREATE TABLE products (
 
 CREATE TABLE orders (
     id                @ID@,
-    shop_id           BIGINT NOT NULL REFERENCES shops(id),
+    shop_id           BIGINT NOT NULL,  -- shops(id); no FK constraint, see below
     external_no       TEXT NOT NULL,
-    customer_id       BIGINT NOT NULL REFERENCES customers(id),
-    identity_id       BIGINT REFERENCES identities(id),  -- the identity the order came with
+    customer_id       BIGINT NOT NULL,  -- customers(id)
+    identity_id       BIGINT,           -- identities(id): the identity the order came with
     status            TEXT NOT NULL,  -- created, paid, shipped, completed, refunded, cancelled
     total_fen         BIGINT NOT NULL DEFAULT 0,  -- goods total before discounts (no postage)
     discount_fen      BIGINT NOT NULL DEFAULT 0,
@@ -169,11 +176,11 @@ CREATE INDEX orders_paid_at ON orders(paid_at);
 
 CREATE TABLE order_items (
     id            @ID@,
-    order_id      BIGINT NOT NULL REFERENCES orders(id),
+    order_id      BIGINT NOT NULL,    -- orders(id); no FK constraint, see below
     line_no       INTEGER NOT NULL,
     item_key      TEXT NOT NULL,      -- product id/sku/title/variant: matches re-imported lines
     placeholder   INTEGER NOT NULL DEFAULT 0, -- 1: made from an order-only export, replaced by details
-    product_id    BIGINT REFERENCES products(id),
+    product_id    BIGINT,             -- products(id)
     title         TEXT NOT NULL DEFAULT '',
     sku           TEXT NOT NULL DEFAULT '',
     quantity      INTEGER NOT NULL DEFAULT 1,
@@ -189,7 +196,7 @@ CREATE INDEX order_items_product ON order_items(product_id);
 -- Status changes and other revisions of an order (the order's history).
 CREATE TABLE order_history (
     id           @ID@,
-    order_id     BIGINT NOT NULL REFERENCES orders(id),
+    order_id     BIGINT NOT NULL,     -- orders(id); no FK constraint, see below
     at           BIGINT NOT NULL,
     change       TEXT NOT NULL,       -- 'created', 'status', 'refund', 'amounts'
     old_value    TEXT NOT NULL DEFAULT '',

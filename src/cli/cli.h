@@ -37,6 +37,8 @@ int cmd_user(struct hk_app *app, int argc, char **argv);
 int cmd_token(struct hk_app *app, int argc, char **argv);
 int cmd_import(struct hk_app *app, int argc, char **argv);
 int cmd_demo(struct hk_app *app, int argc, char **argv);
+int cmd_rfm(struct hk_app *app, int argc, char **argv);
+int cmd_segment(struct hk_app *app, int argc, char **argv);
 int cmd_version(struct hk_app *app, int argc, char **argv);
 int cmd_help(struct hk_app *app, int argc, char **argv);
 

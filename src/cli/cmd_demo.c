@@ -7,14 +7,17 @@
  * data. Refuses a database that already has orders unless --force (a second run with the same
  * arguments then changes nothing: the import is idempotent).
  *
- * Output: two summary lines on stdout (what was generated, what the import did and how long
- * each took), or with --json one object:
+ * Output: three summary lines on stdout (what was generated, what the import did, what the
+ * event ingest did, and how long each took), or with --json one object:
  *   {"customers", "cross_channel", "orders", "lines", "refunded", "cancelled", "with_coupon",
  *    "channels", "shops", "first_order_at", "last_order_at", "import": {"rows",
  *    "orders_created", "orders_updated", "orders_unchanged", "items_created",
- *    "customers_created", "rejected"}, "generate_ms", "import_ms"}
+ *    "customers_created", "rejected"}, "browsers", "events", "event_types": {"browse", "cart",
+ *    …}, "events_applied": {"created", "unchanged", "rejected"}, "generate_ms", "import_ms",
+ *    "events_ms"}
  * Exit: 0 done, 1 failed (including "the database already has orders"), 2 usage error,
- * 3 when the import rejected rows (a bug in the generator or the importer).
+ * 3 when the import rejected rows or the ingest rejected events (a bug in the generator or the
+ * importer).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -80,12 +83,19 @@ static void print_json(const struct hk_demo_result *r)
            ",\"first_order_at\":\"%s\",\"last_order_at\":\"%s\",\"import\":{\"rows\":%" PRId64
            ",\"orders_created\":%" PRId64 ",\"orders_updated\":%" PRId64
            ",\"orders_unchanged\":%" PRId64 ",\"items_created\":%" PRId64
-           ",\"customers_created\":%" PRId64 ",\"rejected\":%" PRId64 "},\"generate_ms\":%" PRId64
-           ",\"import_ms\":%" PRId64 "}\n",
+           ",\"customers_created\":%" PRId64 ",\"rejected\":%" PRId64 "},\"browsers\":%" PRId64
+           ",\"events\":%" PRId64 ",\"event_types\":{",
            r->gen.people, r->gen.cross_channel, r->gen.orders, r->gen.lines, r->gen.refunded,
            r->gen.cancelled, r->gen.with_coupon, r->gen.channels, r->gen.shops, first, last,
            c->rows, c->orders_created, c->orders_updated, c->orders_unchanged, c->items_created,
-           c->customers_created, c->rejected, r->generate_ms, r->import_ms);
+           c->customers_created, c->rejected, r->gen.browsers, r->gen.events);
+    for (int i = 0; i < HK_DEMO_EVENT_TYPES; i++)
+        printf("%s\"%s\":%" PRId64, i ? "," : "", hk_demo_event_types[i], r->gen.event_types[i]);
+    printf("},\"events_applied\":{\"created\":%" PRId64 ",\"unchanged\":%" PRId64
+           ",\"rejected\":%" PRId64 "},\"generate_ms\":%" PRId64 ",\"import_ms\":%" PRId64
+           ",\"events_ms\":%" PRId64 "}\n",
+           r->events_created, r->events_unchanged, r->events_rejected, r->generate_ms, r->import_ms,
+           r->events_ms);
 }
 
 static void print_summary(struct hk_app *app, const struct hk_demo_result *r)
@@ -106,6 +116,15 @@ static void print_summary(struct hk_app *app, const struct hk_demo_result *r)
            "resolution, %lld rejected, in %.1f s\n",
            (long long)c->rows, (long long)c->orders_created, (long long)c->customers_created,
            (long long)c->rejected, (double)r->import_ms / 1000.0);
+    printf("huike demo: applied %lld events (", (long long)r->gen.events);
+    for (int i = 0; i < HK_DEMO_EVENT_TYPES; i++)
+        printf("%s%s %lld", i ? ", " : "", hk_demo_event_types[i],
+               (long long)r->gen.event_types[i]);
+    printf("; %lld of them from %lld people who never ordered): %lld created, %lld unchanged, "
+           "%lld rejected, in %.1f s\n",
+           (long long)r->gen.browser_events, (long long)r->gen.browsers,
+           (long long)r->events_created, (long long)r->events_unchanged,
+           (long long)r->events_rejected, (double)r->events_ms / 1000.0);
 }
 
 int cmd_demo(struct hk_app *app, int argc, char **argv)
@@ -151,5 +170,5 @@ int cmd_demo(struct hk_app *app, int argc, char **argv)
         print_json(&res);
     else
         print_summary(app, &res);
-    return res.imported.rejected > 0 ? HK_EXIT_PARTIAL : HK_EXIT_OK;
+    return res.imported.rejected > 0 || res.events_rejected > 0 ? HK_EXIT_PARTIAL : HK_EXIT_OK;
 }

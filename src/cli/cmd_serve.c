@@ -26,6 +26,7 @@
 #include "http/server.h"
 #include "services/accounts.h"
 #include "services/app.h"
+#include "services/engine_svc.h"
 
 static int bootstrap_admin(struct hk_app *app)
 {
@@ -89,8 +90,25 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     }
     sigdelset(&stop_set, SIGPIPE); /* wait for these two only */
 
+    /* The customer engine: loaded before the first request, following the change log. */
+    if (hk_engine_svc_start(app, NULL, &app->engine, &err) != 0) {
+        fprintf(stderr, "huike: cannot load the customer engine: %s\n", hk_err_message(&err));
+        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+        return HK_EXIT_FAIL;
+    }
+    struct hk_engine_svc_stats es;
+    hk_engine_svc_stats(app->engine, &es);
+    char ms[24], mib[24], live[24];
+    snprintf(ms, sizeof ms, "%lld", (long long)es.load_ms);
+    snprintf(mib, sizeof mib, "%.1f", (double)es.bytes / (1024.0 * 1024.0));
+    snprintf(live, sizeof live, "%zu", es.live);
+    hk_log_kv(&app->log, HK_LOG_INFO, "engine.loaded", NULL, "ms", ms, "mib", mib, "customers",
+              live, NULL);
+
     if (hk_server_start(app, &server, &err) != 0) {
         fprintf(stderr, "huike: %s\n", hk_err_message(&err));
+        hk_engine_svc_stop(app->engine);
+        app->engine = NULL;
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
         return HK_EXIT_FAIL;
     }
@@ -109,6 +127,8 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     hk_log_kv(&app->log, HK_LOG_INFO, "server.stopping", NULL, "signal",
               sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     hk_server_stop(server);
+    hk_engine_svc_stop(app->engine);
+    app->engine = NULL;
     /* The mask stays: a second SIGTERM sent while stopping must not kill us on the way out. */
     return HK_EXIT_OK;
 }

@@ -38,6 +38,10 @@ static const struct hk_cmd commands[] = {
      "import order exports (generic, taobao, douyin, pdd, jd)"},
     {"demo", cmd_demo, HK_NEEDS_STORE, "demo --customers N [--seed S] [--force] [--json]",
      "fill an empty database with a believable demo shop (two years up to --now)"},
+    {"rfm", cmd_rfm, HK_NEEDS_STORE, "rfm [--now T] [--json]",
+     "RFM summary: buyers, the eight segments and the tiers, as of now"},
+    {"segment", cmd_segment, HK_NEEDS_STORE, "segment count EXPR [--now T] [--json]",
+     "count the customers matching a segment expression"},
     {"version", cmd_version, HK_NEEDS_NOTHING, "version", "print the version"},
     {"help", cmd_help, HK_NEEDS_NOTHING, "help [COMMAND]", "show this help"},
 };

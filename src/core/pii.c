@@ -143,6 +143,36 @@ size_t hk_pii_seal(const struct hk_keyring *kr, const char *plain, size_t len, u
     return hk_pii_sealed_size(len);
 }
 
+void hk_nonce_pool_init(struct hk_nonce_pool *pool)
+{
+    pool->next = sizeof pool->buf; /* empty: filled on first use */
+}
+
+void hk_nonce_pool_wipe(struct hk_nonce_pool *pool)
+{
+    sodium_memzero(pool->buf, sizeof pool->buf);
+    pool->next = sizeof pool->buf;
+}
+
+size_t hk_pii_seal_pooled(const struct hk_keyring *kr, struct hk_nonce_pool *pool,
+                          const char *plain, size_t len, unsigned char *out)
+{
+    _Static_assert(sizeof pool->buf % crypto_secretbox_NONCEBYTES == 0, "whole nonces");
+    if (!pool)
+        return hk_pii_seal(kr, plain, len, out);
+    if (pool->next + crypto_secretbox_NONCEBYTES > sizeof pool->buf) {
+        randombytes_buf(pool->buf, sizeof pool->buf);
+        pool->next = 0;
+    }
+    unsigned char *nonce = out, *src = pool->buf + pool->next;
+    memcpy(nonce, src, crypto_secretbox_NONCEBYTES);
+    sodium_memzero(src, crypto_secretbox_NONCEBYTES); /* never handed out twice */
+    pool->next += crypto_secretbox_NONCEBYTES;
+    crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, (const unsigned char *)plain, len,
+                          nonce, kr->enc_key);
+    return hk_pii_sealed_size(len);
+}
+
 int hk_pii_open(const struct hk_keyring *kr, const unsigned char *sealed, size_t sealed_len,
                 char *out, size_t size, struct hk_err *err)
 {

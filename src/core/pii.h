@@ -39,6 +39,25 @@ void hk_keyring_clear(struct hk_keyring *kr);
 size_t hk_pii_sealed_size(size_t len);
 /** Encrypts len bytes of plain into out (size >= hk_pii_sealed_size(len)). Returns bytes. */
 size_t hk_pii_seal(const struct hk_keyring *kr, const char *plain, size_t len, unsigned char *out);
+
+/**
+ * A caller-owned supply of nonces for sealing many values (a bulk import): one call to the
+ * system's random source fills HK_NONCE_POOL nonces instead of one call per value. The nonces
+ * are exactly as random and as unique as hk_pii_seal's (independent 192-bit draws from the OS
+ * CSPRNG, each used once: a nonce's bytes are wiped as it is taken). Not shared between
+ * threads; do not copy a pool (a copy would hand out the same nonces) and do not keep one
+ * across fork(). Wipe it with hk_nonce_pool_wipe when done.
+ */
+#define HK_NONCE_POOL 128
+struct hk_nonce_pool {
+    unsigned char buf[HK_NONCE_POOL * 24]; /* 24 = crypto_secretbox_NONCEBYTES */
+    size_t next;                           /* bytes of buf already handed out */
+};
+void hk_nonce_pool_init(struct hk_nonce_pool *pool);
+void hk_nonce_pool_wipe(struct hk_nonce_pool *pool);
+/** hk_pii_seal with the nonce taken from pool (pool NULL: hk_pii_seal). */
+size_t hk_pii_seal_pooled(const struct hk_keyring *kr, struct hk_nonce_pool *pool,
+                          const char *plain, size_t len, unsigned char *out);
 /**
  * Decrypts a sealed value into out (size >= sealed_len - overhead + 1, NUL-terminated).
  * Returns 0, or HK_E(INVAL) when the value was not sealed with this key or is corrupt.

@@ -40,9 +40,9 @@ enum hk_order_status {
 };
 
 /** Parses a store status ("paid", ...). Returns 0 or HK_E(INVAL). */
-int hk_order_status_parse(const char *s, enum hk_order_status *out);
+int hk_engine_status_parse(const char *s, enum hk_order_status *out);
 /** True for the counted statuses: paid, shipped, completed. */
-bool hk_order_status_counted(enum hk_order_status st);
+bool hk_engine_status_counted(enum hk_order_status st);
 
 /** The engine's string dictionaries. */
 enum hk_dict_kind {

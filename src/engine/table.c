@@ -200,7 +200,7 @@ static int map_put(struct hk_i64map *m, int64_t k, uint32_t v)
 static const char *const status_names[] = {"created",   "paid",     "shipped",
                                            "completed", "refunded", "cancelled"};
 
-int hk_order_status_parse(const char *s, enum hk_order_status *out)
+int hk_engine_status_parse(const char *s, enum hk_order_status *out)
 {
     for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++) {
         if (s && strcmp(s, status_names[i]) == 0) {
@@ -211,7 +211,7 @@ int hk_order_status_parse(const char *s, enum hk_order_status *out)
     return HK_E(INVAL);
 }
 
-bool hk_order_status_counted(enum hk_order_status st)
+bool hk_engine_status_counted(enum hk_order_status st)
 {
     return st == HK_ORDER_PAID || st == HK_ORDER_SHIPPED || st == HK_ORDER_COMPLETED;
 }
@@ -1012,7 +1012,7 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
     } else if (ensure_orders(e, e->no + 1) || ensure_lines(e, e->nl + o->n_lines)) {
         return nomem(err);
     }
-    bool counted = hk_order_status_counted(o->status) && o->has_paid_at;
+    bool counted = hk_engine_status_counted(o->status) && o->has_paid_at;
     int32_t day = o->has_paid_at ? hk_tz_local_day(e->zones[zone], o->paid_at) : HK_DAY_NONE;
     uint32_t oi = (uint32_t)e->no++;
     e->o_id[oi] = o->order_id;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -155,6 +156,8 @@ void hk_req_free(struct hk_req *req)
         return;
     if (req->state_release)
         req->state_release(req->state);
+    if (req->has_file)
+        close(req->file_fd);
     json_decref(req->json);
     json_decref(req->reply_body);
     hk_strbuf_release(&req->body);
@@ -556,7 +559,14 @@ int hk_req_send(struct hk_req *req, bool closing)
         if (req->reply_body)
             text = json_dumps(req->reply_body, JSON_COMPACT);
     }
-    if (text) {
+    if (req->has_file && !req->reply_body) {
+        /* MHD owns the descriptor from here on (it closes it with the response) */
+        resp = MHD_create_response_from_fd64(req->file_size, req->file_fd);
+        if (resp) {
+            req->has_file = false;
+            len = (size_t)req->file_size;
+        }
+    } else if (text) {
         len = strlen(text);
         resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     } else {
@@ -568,6 +578,8 @@ int hk_req_send(struct hk_req *req, bool closing)
     }
     if (text)
         add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json; charset=utf-8");
+    else if (req->file_type)
+        add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->file_type);
     add_header(resp, "X-Request-Id", req->id);
     add_header(resp, "X-Content-Type-Options", "nosniff");
     add_header(resp, "X-Frame-Options", "DENY");

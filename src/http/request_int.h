@@ -72,6 +72,12 @@ struct hk_req {
     void *state;                  /* hk_req_set_state (owned through state_release) */
     void (*state_release)(void *state);
 
+    /* a file reply (static.c): sent from file_fd by MHD, which then owns and closes it */
+    bool has_file;         /* file_fd is open and is the reply's body */
+    int file_fd;           /* valid only when has_file */
+    uint64_t file_size;    /* bytes to send from file_fd */
+    const char *file_type; /* static string: the Content-Type */
+
     int status;                /* 0 until a reply is set */
     json_t *reply_body;        /* owned; NULL for a reply without body */
     struct hk_reply_hdr *hdrs; /* arena; in the order added */
@@ -115,9 +121,9 @@ int hk_req_add_param(struct hk_req *req, const char *name, size_t name_len, cons
 void hk_req_reply_error(struct hk_req *req, int code, const struct hk_err *err);
 
 /**
- * Builds the MHD response (JSON body, Content-Type, X-Request-Id, Cache-Control and security
- * headers, the handler's extra headers; "Connection: close" when closing) and queues it.
- * Returns 0, or -1 when MHD refused (the connection is then closed).
+ * Builds the MHD response (JSON body or the file of a static reply, Content-Type, X-Request-Id,
+ * Cache-Control and security headers, the handler's extra headers; "Connection: close" when
+ * closing) and queues it. Returns 0, or -1 when MHD refused (the connection is then closed).
  */
 int hk_req_send(struct hk_req *req, bool closing);
 

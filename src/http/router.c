@@ -31,6 +31,7 @@
 #include "http/handlers.h"
 #include "http/request_int.h"
 #include "http/router.h"
+#include "http/static.h"
 #include "services/accounts.h"
 #include "services/app.h"
 
@@ -303,6 +304,10 @@ void hk_router_dispatch(struct hk_req *req)
         run_handler(req, req->route);
         if (req->status >= 400)
             hk_req_set_state(req, NULL, NULL);
+        return;
+    }
+    if (hk_static_wants(req)) { /* GET/HEAD outside /api/: the web console's files */
+        hk_static_serve(req);
         return;
     }
     const struct hk_route *route = find_route(req, &path_known);

@@ -61,6 +61,7 @@ struct hk_resolver {
     struct hk_i64tab missing;
     struct hk_i64tab redirect;
     struct hk_arena arena;
+    struct hk_nonce_pool nonces; /* one random-source call per HK_NONCE_POOL sealed values */
 
     struct hk_irepo_customer *pc_rows; /* pending customers, as inserted */
     struct pend_customer *pc;
@@ -309,6 +310,7 @@ struct hk_resolver *hk_resolver_new(const struct hk_keyring *kr)
     hk_i64tab_init(&r->missing);
     hk_i64tab_init(&r->redirect);
     hk_arena_init(&r->arena, 0);
+    hk_nonce_pool_init(&r->nonces);
     return r;
 }
 
@@ -320,6 +322,7 @@ void hk_resolver_free(struct hk_resolver *r)
     hk_i64tab_release(&r->missing);
     hk_i64tab_release(&r->redirect);
     hk_arena_release(&r->arena);
+    hk_nonce_pool_wipe(&r->nonces);
     free(r->pc_rows);
     free(r->pc);
     free(r->pi_rows);
@@ -522,7 +525,7 @@ static const unsigned char *seal(struct hk_resolver *r, const char *plain, size_
     unsigned char *out = hk_arena_alloc(&r->arena, hk_pii_sealed_size(n));
     if (!out)
         return NULL;
-    *len = hk_pii_seal(r->kr, plain, n, out);
+    *len = hk_pii_seal_pooled(r->kr, &r->nonces, plain, n, out);
     return out;
 }
 

@@ -1370,7 +1370,7 @@ static void importer_free(struct importer *imp)
 }
 
 static int importer_new(const struct hk_ingest_ctx *ctx, const char *shop, const char *source,
-                        struct importer **out, struct hk_err *err)
+                        bool bulk, struct importer **out, struct hk_err *err)
 {
     struct importer *imp = calloc(1, sizeof(*imp));
     int rc;
@@ -1392,6 +1392,10 @@ static int importer_new(const struct hk_ingest_ctx *ctx, const char *shop, const
     hk_resolver_set_flush(imp->resolver, flush_all, imp);
     if ((rc = hk_db_acquire(ctx->store, &imp->db, err)) < 0) {
         imp->db = NULL;
+        importer_free(imp);
+        return rc;
+    }
+    if (bulk && (rc = hk_db_bulk(imp->db, true, err)) < 0) { /* undone by hk_db_release */
         importer_free(imp);
         return rc;
     }
@@ -1419,7 +1423,7 @@ int hk_ingest_orders(const struct hk_ingest_ctx *ctx, const struct hk_order_rec 
     memset(&local, 0, sizeof local);
     if (!n)
         return 0;
-    int rc = importer_new(ctx, shop, "api", &imp, err);
+    int rc = importer_new(ctx, shop, "api", false, &imp, err);
     if (rc < 0)
         return rc;
     struct batch_io io = {outcomes, errors, res ? res : &local, 0, NULL};
@@ -1512,7 +1516,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
         if (hk_reader_format(rd[i]) != HK_FMT_TAOBAO_DETAILS)
             order[no++] = i;
 
-    if ((rc = importer_new(ctx, o.shop, NULL, &imp, err)) < 0)
+    if ((rc = importer_new(ctx, o.shop, NULL, true, &imp, err)) < 0)
         goto done;
 
     for (size_t f = 0; f < n && !res->cancelled; f++) {

@@ -17,6 +17,7 @@
 struct hk_store;
 struct hk_tz;
 struct hk_import_worker;
+struct hk_engine_svc;
 
 struct hk_app {
     struct hk_config cfg;
@@ -28,6 +29,10 @@ struct hk_app {
     /* the import job runner while the HTTP server runs (set by server.c before the first
        request and cleared after the last), so an upload can wake it; NULL otherwise */
     struct hk_import_worker *imports;
+    /* the customer engine and its lock and sync (services/engine_svc.h): started by `huike
+       serve` before the server and stopped after it, or by a CLI command for its run; NULL
+       when not loaded. Reach the engine only through engine_svc.h (hk_engine_svc_read). */
+    struct hk_engine_svc *engine;
 };
 
 #endif

@@ -4,9 +4,13 @@
  * Design
  *   One pass, one customer at a time: draw the person (region, phone, main category, channel or
  *   two, number of orders), draw the days of their orders from the seasonal day distribution,
- *   then write each order's lines. Nothing is kept between customers except a few counters, so
- *   memory is flat in the number of customers and 20,000 customers take a fraction of a second
- *   to write; the import is what takes the time.
+ *   then write each order's lines, and (when asked) the events around them to a second file;
+ *   after the buyers, the browsers who never order. Nothing is kept between customers except a
+ *   few counters, so memory is flat in the number of customers and 20,000 customers take a
+ *   fraction of a second to write; the import and the event ingest are what take the time.
+ *   hk_demo_run reads the events back in batches of 1,000 for hk_ingest_events once the orders
+ *   are imported, so every event finds its customer by the (channel, buyer_id) account the
+ *   orders created.
  *
  *   Randomness: xoshiro256** seeded through splitmix64 from the seed — no libc rand(), no
  *   global state, the same stream on every platform. Identifiers that must be unique (order
@@ -37,8 +41,11 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/jsontext.h"
+#include "core/strbuf.h"
 #include "core/tz.h"
 #include "core/util.h"
+#include "ingest/events.h"
 #include "ingest/import.h"
 #include "services/app.h"
 #include "store/store.h"
@@ -442,6 +449,12 @@ struct gen {
     int64_t order_seq;
     struct hk_demo_stats *st;
     int io_error;
+    /* events (see "events" below); ev NULL when none are written */
+    FILE *ev;
+    struct rng erng; /* the events' own stream: the orders do not depend on the events */
+    uint64_t seed;
+    int64_t ev_seq;
+    struct hk_strbuf props; /* the properties of the event being written */
 };
 
 static int channel_of_shop(int shop)
@@ -603,6 +616,12 @@ struct line {
     int64_t unit_fen, paid_fen, refund_fen;
 };
 
+/* A product's price on a channel (the channel's price level, whole jiao). */
+static int64_t unit_price(int prod, int ch)
+{
+    return PRODUCTS[prod].price_fen * CHANNELS[ch].price_pct / 100 / 10 * 10;
+}
+
 static int pick_product(struct rng *r, enum category main_cat)
 {
     enum category cat =
@@ -685,6 +704,312 @@ static void put_row(struct gen *g, const char *no, const char *buyer_id, const c
     g->st->lines++;
 }
 
+/* ---- events ------------------------------------------------------------------------------- */
+
+/*
+ * Events are written while the orders are, one a line to g->ev, from their own random stream
+ * (g->erng): type, time, shop index, buyer id, external id, properties, tab-separated (no field
+ * holds a tab or a line break: ids and JSON text never do). Events later than now are dropped
+ * (after their random draws, so the stream stays the same).
+ */
+
+enum ev_type {
+    EV_BROWSE,
+    EV_CART,
+    EV_FAVOURITE,
+    EV_COUPON_CLAIM,
+    EV_REVIEW,
+    EV_CHECK_IN,
+    EV_SHARE,
+    EV_LOGISTICS,
+    EV_N
+};
+
+const char *const hk_demo_event_types[HK_DEMO_EVENT_TYPES] = {
+    "browse", "cart",     "favourite", "coupon_claim",
+    "review", "check_in", "share",     "logistics_update",
+};
+
+_Static_assert(EV_N == HK_DEMO_EVENT_TYPES, "hk_demo_event_types names every event type");
+
+static const char *const CARRIERS[] = {"中通快递", "圆通速递", "韵达快递", "申通快递",
+                                       "顺丰速运", "京东物流", "极兔速递", "邮政EMS"};
+
+static void props_check(struct gen *g, int rc)
+{
+    if (rc < 0 && !g->io_error)
+        g->io_error = ENOMEM;
+}
+
+static void props_begin(struct gen *g)
+{
+    hk_strbuf_reset(&g->props);
+    props_check(g, hk_strbuf_addch(&g->props, '{'));
+}
+
+static void props_key(struct gen *g, const char *key)
+{
+    if (g->props.len > 1)
+        props_check(g, hk_strbuf_addch(&g->props, ','));
+    props_check(g, hk_json_text_key(&g->props, key));
+}
+
+static void props_str(struct gen *g, const char *key, const char *value)
+{
+    props_key(g, key);
+    props_check(g, hk_json_text_string(&g->props, value, (size_t)-1));
+}
+
+static void props_int(struct gen *g, const char *key, int64_t value)
+{
+    props_key(g, key);
+    props_check(g, hk_json_text_int(&g->props, value));
+}
+
+/* {"product_id", "title", "price"} of a product at the channel's price. */
+static void props_product(struct gen *g, int prod, int ch)
+{
+    char price[24];
+    format_yuan(unit_price(prod, ch), price, sizeof price);
+    props_str(g, "product_id", PRODUCTS[prod].id);
+    props_str(g, "title", PRODUCTS[prod].title);
+    props_str(g, "price", price);
+}
+
+/* Writes the event whose properties are in g->props (closing them); dropped when after now. */
+static void put_event(struct gen *g, enum ev_type type, int64_t at, int shop, const char *buyer_id)
+{
+    props_check(g, hk_strbuf_addch(&g->props, '}'));
+    if (at > g->cal.now || at <= 0 || g->io_error)
+        return;
+    if (fprintf(g->ev, "%s\t%lld\t%d\t%s\tdemo-%llu-%lld\t%s\n", hk_demo_event_types[type],
+                (long long)at, shop, buyer_id, (unsigned long long)g->seed, (long long)g->ev_seq,
+                g->props.buf) < 0)
+        g->io_error = errno ? errno : EIO;
+    g->ev_seq++;
+    g->st->events++;
+    g->st->event_types[type]++;
+}
+
+/* A product event (browse, cart, favourite) at t. */
+static void product_event(struct gen *g, enum ev_type type, int64_t t, int shop,
+                          const char *buyer_id, int prod, int quantity)
+{
+    props_begin(g);
+    props_product(g, prod, channel_of_shop(shop));
+    if (quantity > 0)
+        props_int(g, "quantity", quantity);
+    put_event(g, type, t, shop, buyer_id);
+}
+
+static void coupon_claim(struct gen *g, int64_t t, int shop, const char *buyer_id, const char *code,
+                         const char *campaign)
+{
+    props_begin(g);
+    props_str(g, "coupon_code", code);
+    if (campaign)
+        props_str(g, "campaign", campaign);
+    put_event(g, EV_COUPON_CLAIM, t, shop, buyer_id);
+}
+
+/* The festival whose warm-up a local day falls in (the 618 and 双11 coupons), or NULL. */
+static const char *warm_up_of(int32_t day, const char **code, struct rng *r)
+{
+    int y, m, d;
+    hk_civil_from_days(day, &y, &m, &d);
+    bool big = rng_chance(r, 0.4);
+    if ((m == 10 && d >= 20) || (m == 11 && d <= 11)) {
+        *code = big ? "SHUANG11-300-50" : "SHUANG11-100-15";
+        return "双11";
+    }
+    if (m == 6 && d <= 18) {
+        *code = big ? "618-300-50" : "618-100-15";
+        return "618";
+    }
+    return NULL;
+}
+
+/*
+ * A visit that ends without an order: views of a product of the person's category (and
+ * perhaps of another), sometimes an add-to-cart (abandoned) or a favourite, and in the 618 /
+ * 双11 warm-ups often a coupon claim.
+ */
+static void session_events(struct gen *g, const struct person *p, int shop, const char *buyer_id,
+                           int day, double cart_p, double fav_p)
+{
+    struct rng *r = &g->erng;
+    int64_t t = calendar_time(&g->cal, r, day);
+    int prod = pick_product(r, p->main_cat);
+    const char *code = NULL;
+    const char *campaign = warm_up_of(g->cal.first_day + day, &code, r);
+    if (campaign && rng_chance(r, 0.5))
+        coupon_claim(g, t - rng_range(r, 10, 1800), shop, buyer_id, code, campaign);
+    static const int views_w[] = {40, 30, 18, 8, 4};
+    int views = (int)rng_weighted(r, views_w, N_OF(views_w)) + 1;
+    for (int v = 0; v < views; v++) {
+        int seen = v > 0 && rng_chance(r, 0.3) ? pick_product(r, p->main_cat) : prod;
+        product_event(g, EV_BROWSE, t, shop, buyer_id, seen, 0);
+        t += rng_range(r, 20, 900);
+    }
+    if (rng_chance(r, cart_p))
+        product_event(g, EV_CART, t + rng_range(r, 5, 300), shop, buyer_id, prod, 1);
+    if (rng_chance(r, fav_p))
+        product_event(g, EV_FAVOURITE, t + rng_range(r, 5, 300), shop, buyer_id, prod, 0);
+}
+
+/*
+ * What goes with an order: the views of the days before it (the ordered products, others of
+ * the category), the add-to-cart, a favourite, the claim of its coupon; afterwards the
+ * logistics updates, a review after receipt, a share. Store orders: a member check-in at the
+ * till.
+ */
+static void order_events(struct gen *g, int shop, const char *buyer_id, const char *no,
+                         const int64_t times[4], const struct line *lines, int have,
+                         const char *coupon)
+{
+    struct rng *r = &g->erng;
+    int ch = channel_of_shop(shop);
+    int64_t created = times[0];
+    if (ch == CH_POS) {
+        if (rng_chance(r, 0.35)) {
+            props_begin(g);
+            props_str(g, "store", SHOPS[shop].name);
+            props_int(g, "points", 10);
+            put_event(g, EV_CHECK_IN, created - rng_range(r, 30, 1800), shop, buyer_id);
+        }
+        return;
+    }
+
+    /* Before: the first view this long before the order (minutes for an impulse buy, up to
+       four days of looking around). */
+    int64_t lead = rng_chance(r, 0.3) ? rng_range(r, 300, 3 * 3600)
+                                      : rng_range(r, 3 * 3600, 4 * (int64_t)DAY_S);
+    static const int first_views_w[] = {70, 22, 8};
+    for (int i = 0; i < have; i++) {
+        int views = i == 0 ? (int)rng_weighted(r, first_views_w, N_OF(first_views_w)) + 1 : 1;
+        for (int v = 0; v < views; v++)
+            product_event(g, EV_BROWSE, created - rng_range(r, 60, lead), shop, buyer_id,
+                          lines[i].product, 0);
+    }
+    static const int other_w[] = {85, 15};
+    int others = (int)rng_weighted(r, other_w, N_OF(other_w));
+    for (int v = 0; v < others; v++)
+        product_event(g, EV_BROWSE, created - rng_range(r, 60, lead), shop, buyer_id,
+                      pick_product(r, PRODUCTS[lines[0].product].cat), 0);
+    int64_t cart_lead = lead < 2 * DAY_S ? lead : 2 * DAY_S;
+    for (int i = 0; i < have; i++)
+        if (rng_chance(r, 0.72))
+            product_event(g, EV_CART, created - rng_range(r, 30, cart_lead / 2 + 30), shop,
+                          buyer_id, lines[i].product, lines[i].quantity);
+    if (rng_chance(r, 0.12))
+        product_event(g, EV_FAVOURITE, created - rng_range(r, 60, lead), shop, buyer_id,
+                      lines[0].product, 0);
+    if (coupon[0]) {
+        const char *campaign = strncmp(coupon, "SHUANG11", 8) == 0   ? "双11"
+                               : strncmp(coupon, "SHUANG12", 8) == 0 ? "双12"
+                               : strncmp(coupon, "618", 3) == 0      ? "618"
+                                                                     : NULL;
+        coupon_claim(g, created - rng_range(r, 120, campaign ? 5 * (int64_t)DAY_S : lead + 60),
+                     shop, buyer_id, coupon, campaign);
+    }
+
+    /* After: logistics, a review once received, a share. */
+    if (times[2] > 0 && rng_chance(r, 0.12)) {
+        const char *carrier = ch == CH_JD ? "京东物流" : CARRIERS[rng_below(r, N_OF(CARRIERS))];
+        props_begin(g);
+        props_str(g, "order_no", no);
+        props_str(g, "status", "shipped");
+        props_str(g, "carrier", carrier);
+        put_event(g, EV_LOGISTICS, times[2], shop, buyer_id);
+        if (times[3] > 0) {
+            props_begin(g);
+            props_str(g, "order_no", no);
+            props_str(g, "status", "signed");
+            props_str(g, "carrier", carrier);
+            put_event(g, EV_LOGISTICS, times[3], shop, buyer_id);
+        }
+    }
+    if (times[3] > 0 && rng_chance(r, 0.3)) {
+        static const int rating_w[] = {2, 2, 5, 16, 75}; /* 1 to 5 stars */
+        props_begin(g);
+        props_str(g, "order_no", no);
+        props_str(g, "product_id", PRODUCTS[lines[0].product].id);
+        props_str(g, "title", PRODUCTS[lines[0].product].title);
+        props_int(g, "rating", (int64_t)rng_weighted(r, rating_w, N_OF(rating_w)) + 1);
+        put_event(g, EV_REVIEW, times[3] + rng_range(r, DAY_S / 2, 6 * (int64_t)DAY_S), shop,
+                  buyer_id);
+    }
+    if ((ch == CH_DOUYIN || ch == CH_WECHAT) && times[1] > 0 && rng_chance(r, 0.08)) {
+        props_begin(g);
+        props_product(g, lines[0].product, ch);
+        props_str(g, "to", rng_chance(r, 0.6) ? "微信好友" : "朋友圈");
+        put_event(g, EV_SHARE, created + rng_range(r, 60, 3 * (int64_t)DAY_S), shop, buyer_id);
+    }
+}
+
+/*
+ * A buyer's events beyond their orders (first_day: the day index of their first order):
+ * visits that end without an order, from a month before the first order on, and check-ins in
+ * the WeChat mini-shop.
+ */
+static void person_events(struct gen *g, const struct person *p, int first_day)
+{
+    struct rng *r = &g->erng;
+    int ch = channel_of_shop(p->shop);
+    char buyer_id[96], nick[96];
+    buyer_on(g, p, ch, buyer_id, sizeof buyer_id, nick, sizeof nick);
+    int lo = first_day > 30 ? first_day - 30 : 0;
+    if (ch != CH_POS) {
+        static const int sessions_w[] = {60, 28, 8, 4};
+        int sessions = (int)rng_weighted(r, sessions_w, N_OF(sessions_w));
+        for (int i = 0; i < sessions; i++)
+            session_events(g, p, p->shop, buyer_id, calendar_day(&g->cal, r, lo, HK_DEMO_DAYS),
+                           0.45, 0.15);
+    }
+    if (ch == CH_WECHAT) {
+        static const int checkins_w[] = {40, 20, 15, 10, 8, 7};
+        int checkins = (int)rng_weighted(r, checkins_w, N_OF(checkins_w));
+        for (int i = 0; i < checkins; i++) {
+            props_begin(g);
+            props_str(g, "place", "小程序签到");
+            props_int(g, "points", 5);
+            put_event(
+                g, EV_CHECK_IN,
+                calendar_time(&g->cal, r, (int)calendar_day(&g->cal, r, first_day, HK_DEMO_DAYS)),
+                p->shop, buyer_id);
+        }
+    }
+}
+
+/*
+ * Someone who only looks: an online account (index idx, after the buyers', so their ids never
+ * meet a buyer's) with a few visits, some carts and favourites, coupon claims in the warm-ups,
+ * and no order.
+ */
+static void write_browser(struct gen *g, int64_t idx)
+{
+    struct rng *r = &g->erng;
+    struct person p;
+    memset(&p, 0, sizeof p);
+    p.idx = idx;
+    p.second_shop = -1;
+    p.shop = pick_shop(r, CH_POS);
+    p.main_cat = (enum category)rng_weighted(r, CATEGORY_WEIGHT, CAT_N);
+    snprintf(p.nick, sizeof p.nick, "%s%s%s%llu", NICK_HEAD[rng_below(r, N_OF(NICK_HEAD))],
+             NICK_CORE[rng_below(r, N_OF(NICK_CORE))], NICK_TAIL[rng_below(r, N_OF(NICK_TAIL))],
+             (unsigned long long)scatter((uint64_t)idx, g->salt >> 8, g->nick_mod));
+    char buyer_id[96], nick[96];
+    buyer_on(g, &p, channel_of_shop(p.shop), buyer_id, sizeof buyer_id, nick, sizeof nick);
+    static const int sessions_w[] = {35, 30, 18, 10, 7};
+    int sessions = (int)rng_weighted(r, sessions_w, N_OF(sessions_w)) + 1;
+    int64_t before = g->st->events;
+    for (int i = 0; i < sessions; i++)
+        session_events(g, &p, p.shop, buyer_id, calendar_day(&g->cal, r, 0, HK_DEMO_DAYS), 0.3,
+                       0.12);
+    g->st->browsers++;
+    g->st->browser_events += g->st->events - before;
+}
+
 static void write_order(struct gen *g, const struct person *p, int shop, int day_index,
                         bool first_order)
 {
@@ -715,7 +1040,7 @@ static void write_order(struct gen *g, const struct person *p, int shop, int day
         } else {
             ln->quantity = rng_chance(r, 0.1) ? 2 : 1;
         }
-        ln->unit_fen = PRODUCTS[prod].price_fen * CHANNELS[ch].price_pct / 100 / 10 * 10;
+        ln->unit_fen = unit_price(prod, ch);
         total += ln->unit_fen * ln->quantity;
     }
 
@@ -798,6 +1123,8 @@ static void write_order(struct gen *g, const struct person *p, int shop, int day
     }
     for (int i = 0; i < have; i++)
         put_row(g, no, buyer_id, nick, phone, p, shop, status, times, &lines[i], coupon);
+    if (g->ev)
+        order_events(g, shop, buyer_id, no, times, lines, have, coupon);
     g->order_seq++;
     g->st->orders++;
     if (g->st->first_at == 0 || created < g->st->first_at)
@@ -832,6 +1159,8 @@ static void write_person(struct gen *g, int64_t idx)
             p.second_shop >= 0 && i > 0 && rng_chance(&g->rng, 0.35) ? p.second_shop : p.shop;
         write_order(g, &p, shop, days[i], i == 0);
     }
+    if (g->ev)
+        person_events(g, &p, days[0]);
 }
 
 static const char CSV_HEADER[] =
@@ -839,7 +1168,7 @@ static const char CSV_HEADER[] =
     "shipped_at,received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"
     "refund_amount,coupon_code\n";
 
-int hk_demo_write_csv(FILE *out, int64_t customers, uint64_t seed, int64_t now,
+int hk_demo_write_csv(FILE *out, FILE *events, int64_t customers, uint64_t seed, int64_t now,
                       struct hk_demo_stats *stats, struct hk_err *err)
 {
     if (customers < 1 || customers > HK_DEMO_CUSTOMERS_MAX)
@@ -853,6 +1182,10 @@ int hk_demo_write_csv(FILE *out, int64_t customers, uint64_t seed, int64_t now,
     g->out = out;
     g->st = &st;
     rng_seed(&g->rng, seed);
+    g->ev = events;
+    g->seed = seed;
+    rng_seed(&g->erng, seed ^ 0xE7E75EED0DDBA11ULL);
+    hk_strbuf_init(&g->props, 0);
     uint64_t s = seed ^ 0x5DEECE66DULL;
     g->salt = splitmix64(&s) % 1000000007u;
     static const uint64_t primes[] = {1009, 10007, 100003, 1000003, 10000019, 100000007};
@@ -869,7 +1202,11 @@ int hk_demo_write_csv(FILE *out, int64_t customers, uint64_t seed, int64_t now,
         g->io_error = errno ? errno : EIO;
     for (int64_t i = 0; i < customers && !g->io_error; i++)
         write_person(g, i);
+    int64_t browsers = events ? customers / 5 : 0; /* one who only looks per five buyers */
+    for (int64_t i = 0; i < browsers && !g->io_error; i++)
+        write_browser(g, customers + i);
     int io = g->io_error;
+    hk_strbuf_release(&g->props);
     free(g);
     if (io)
         return hk_err_set(err, HK_E(IO), "cannot write the demo file: %s", strerror(io));
@@ -896,6 +1233,120 @@ static int database_is_empty(struct hk_app *app, struct hk_err *err)
     return rc;
 }
 
+/* Creates a temporary file in dir (path filled), open for reading and writing, in *out. */
+static int temp_file(const char *dir, char *path, size_t size, FILE **out, struct hk_err *err)
+{
+    snprintf(path, size, "%s/demo-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return hk_err_set(err, HK_E(IO), "cannot create a file in %s: %s", dir, strerror(errno));
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        int rc = hk_err_set(err, HK_E(IO), "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 16);
+    *out = f;
+    return 0;
+}
+
+enum { EV_BATCH = 1000, EV_LINE_MAX = 2048 };
+
+/* Splits an event line (as put_event writes it) into ev and its identity; false when bad. */
+static bool parse_event_line(char *line, struct hk_event_in *ev, struct hk_identity_in *id)
+{
+    char *f[6];
+    size_t n = 0;
+    char *p = line;
+    size_t len = strlen(line);
+    if (len == 0 || line[len - 1] != '\n')
+        return false;
+    line[len - 1] = '\0';
+    while (n < 6) {
+        f[n++] = p;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    int64_t at, shop;
+    if (n != 6 || hk_parse_int64(f[1], strlen(f[1]), &at) != 0 ||
+        hk_parse_int64(f[2], strlen(f[2]), &shop) != 0 || shop < 0 || shop >= (int64_t)N_OF(SHOPS))
+        return false;
+    const char *channel = CHANNELS[SHOPS[shop].channel].name;
+    *id = (struct hk_identity_in){channel, "buyer_id", f[3]};
+    *ev = (struct hk_event_in){
+        .type = f[0],
+        .at = at,
+        .shop = SHOPS[shop].name,
+        .channel = channel,
+        .external_id = f[4],
+        .properties_json = f[5],
+        .ids = id,
+        .nids = 1,
+    };
+    return true;
+}
+
+/* Reads the event file from its start and applies it in batches of EV_BATCH; counts in res. */
+static int apply_events(const struct hk_ingest_ctx *ctx, FILE *f, struct hk_demo_result *res,
+                        struct hk_err *err)
+{
+    char *arena = malloc((size_t)EV_BATCH * EV_LINE_MAX);
+    struct hk_event_in *evs = calloc(EV_BATCH, sizeof *evs);
+    struct hk_identity_in *ids = calloc(EV_BATCH, sizeof *ids);
+    struct hk_ingest_item_result *results = calloc(EV_BATCH, sizeof *results);
+    struct hk_err *errors = calloc(EV_BATCH, sizeof *errors);
+    int rc = 0;
+    if (!arena || !evs || !ids || !results || !errors) {
+        rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
+        goto done;
+    }
+    if (fflush(f) != 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = hk_err_set(err, HK_E(IO), "cannot read the demo events back: %s", strerror(errno));
+        goto done;
+    }
+    size_t n = 0;
+    for (;;) {
+        char *line = arena + n * EV_LINE_MAX;
+        bool eof = fgets(line, EV_LINE_MAX, f) == NULL;
+        if (!eof) {
+            if (!parse_event_line(line, &evs[n], &ids[n])) {
+                rc = hk_err_set(err, HK_E(INTERNAL), "the demo event file has a bad line");
+                goto done;
+            }
+            n++;
+        }
+        if (n == EV_BATCH || (eof && n > 0)) {
+            if ((rc = hk_ingest_events(ctx, evs, n, results, errors, err)) < 0)
+                goto done;
+            for (size_t i = 0; i < n; i++) {
+                if (errors[i].code)
+                    res->events_rejected++;
+                else if (results[i].outcome == HK_APPLY_CREATED)
+                    res->events_created++;
+                else
+                    res->events_unchanged++;
+            }
+            n = 0;
+        }
+        if (eof)
+            break;
+    }
+    if (ferror(f))
+        rc = hk_err_set(err, HK_E(IO), "cannot read the demo events back");
+done:
+    free(arena);
+    free(evs);
+    free(ids);
+    free(results);
+    free(errors);
+    return rc;
+}
+
 int hk_demo_run(struct hk_app *app, const struct hk_demo_opts *opts, struct hk_demo_result *out,
                 struct hk_err *err)
 {
@@ -907,26 +1358,27 @@ int hk_demo_run(struct hk_app *app, const struct hk_demo_opts *opts, struct hk_d
     const char *base = app->cfg.data_dir[0] ? app->cfg.data_dir : ".";
     if (mkdir(base, 0700) != 0 && errno != EEXIST)
         return hk_err_set(err, HK_E(IO), "cannot create directory %s: %s", base, strerror(errno));
-    char path[HK_CONFIG_STR_MAX + 32];
-    snprintf(path, sizeof path, "%s/demo-XXXXXX", base);
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return hk_err_set(err, HK_E(IO), "cannot create a file in %s: %s", base, strerror(errno));
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
+    char path[HK_CONFIG_STR_MAX + 32], ev_path[HK_CONFIG_STR_MAX + 32];
+    FILE *f = NULL, *ev = NULL;
+    if ((rc = temp_file(base, path, sizeof path, &f, err)) != 0)
+        return rc;
+    if ((rc = temp_file(base, ev_path, sizeof ev_path, &ev, err)) != 0) {
+        fclose(f);
         unlink(path);
-        return hk_err_set(err, HK_E(IO), "cannot write %s: %s", path, strerror(errno));
+        return rc;
     }
-    setvbuf(f, NULL, _IOFBF, (size_t)1 << 16);
+    unlink(ev_path); /* read back through ev; gone when closed */
 
     int64_t t0 = hk_monotonic_ms();
     int64_t now = hk_clock_now(&app->clock);
-    rc = hk_demo_write_csv(f, opts->customers, opts->seed, now, &res.gen, err);
+    rc = hk_demo_write_csv(f, ev, opts->customers, opts->seed, now, &res.gen, err);
     if (fclose(f) != 0 && rc == 0)
         rc = hk_err_set(err, HK_E(IO), "cannot write %s: %s", path, strerror(errno));
+    if (rc == 0 && fflush(ev) != 0)
+        rc = hk_err_set(err, HK_E(IO), "cannot write the demo events: %s", strerror(errno));
     res.generate_ms = hk_monotonic_ms() - t0;
     if (rc != 0) {
+        fclose(ev);
         unlink(path);
         return rc;
     }
@@ -954,6 +1406,12 @@ int hk_demo_run(struct hk_app *app, const struct hk_demo_opts *opts, struct hk_d
     res.imported.customers_created = ir.customers_created;
     res.imported.rejected = ir.rejected;
     hk_import_result_release(&ir);
+    if (rc == 0) { /* the events, once their customers exist */
+        t0 = hk_monotonic_ms();
+        rc = apply_events(&ctx, ev, &res, err);
+        res.events_ms = hk_monotonic_ms() - t0;
+    }
+    fclose(ev);
     if (rc != 0)
         return rc;
     *out = res;

@@ -25,8 +25,24 @@
  * pure function of (customers, seed, now): the same arguments write the same file, byte for
  * byte, so runs are reproducible and a second run into the same database changes nothing.
  *
- * Events (browsing, cart, favourites, coupon claims) are not generated yet: they wait for the
- * event ingest (ingest/events.h hk_ingest_events) to be implemented.
+ * Customer events, applied through the live event ingest (ingest/events.h) after the orders,
+ * keyed by the same (channel, buyer_id) accounts the orders carry, so they attach to the same
+ * customers:
+ *   - browsing before buying: a few product views over the days before an order (the ordered
+ *     product and others of its category), an add-to-cart before most orders, a favourite
+ *     before some; more views than carts, more carts than orders;
+ *   - abandoned carts: sessions of views (and sometimes a cart or a favourite) that lead to no
+ *     order;
+ *   - coupon claims before the orders that used a coupon, and claims of 618 / 双11 coupons in
+ *     the warm-up days, used or not;
+ *   - reviews a few days after some received orders, a logistics update (shipped, signed) on
+ *     some deliveries, shares on douyin and WeChat, check-ins in the WeChat mini-shop and at
+ *     the stores' tills;
+ *   - browsers who never buy (one for every five buyers): a marketplace account that
+ *     only views, carts, favourites and claims; they become customers with events only.
+ * Properties are small JSON objects naming catalogue products ({"product_id", "title",
+ * "price"}), coupon codes or order numbers. Every event has a deterministic external_id, so a
+ * second run adds no event.
  *
  * Threads: hk_demo_write_csv is pure; hk_demo_run uses the store like any importer.
  */
@@ -44,6 +60,7 @@ struct hk_err;
 
 #define HK_DEMO_CUSTOMERS_MAX 10000000
 #define HK_DEMO_DAYS          730
+#define HK_DEMO_EVENT_TYPES   8 /* browse, cart, … (hk_demo_event_types) */
 
 /** What the generator wrote. */
 struct hk_demo_stats {
@@ -52,15 +69,25 @@ struct hk_demo_stats {
     int64_t orders, lines;
     int64_t refunded, cancelled, with_coupon;
     int64_t channels, shops;
-    int64_t first_at, last_at; /* first and last order creation time */
+    int64_t first_at, last_at;                /* first and last order creation time */
+    int64_t browsers;                         /* people with events only (never ordering) */
+    int64_t browser_events;                   /* of the events, theirs */
+    int64_t events;                           /* events written (0 when no event file was given) */
+    int64_t event_types[HK_DEMO_EVENT_TYPES]; /* events by type (hk_demo_event_types order) */
 };
+
+/** The event types the demo writes, in the order of hk_demo_stats.event_types. */
+extern const char *const hk_demo_event_types[HK_DEMO_EVENT_TYPES];
 
 /**
  * Writes the demo shop in the generic import format (header and one row per line item) to out
  * (borrowed, open for writing). customers: 1..HK_DEMO_CUSTOMERS_MAX. *stats filled on success.
- * Returns 0, HK_E(INVAL) for a bad count, HK_E(IO) when writing fails.
+ * events (borrowed; NULL for none) gets the customer events, one a line, in the private form
+ * hk_demo_run reads back (type, time, shop, buyer id, external id, properties; tab-separated).
+ * The orders do not depend on whether events are written (events draw from their own random
+ * stream). Returns 0, HK_E(INVAL) for a bad count, HK_E(IO) when writing fails.
  */
-int hk_demo_write_csv(FILE *out, int64_t customers, uint64_t seed, int64_t now,
+int hk_demo_write_csv(FILE *out, FILE *events, int64_t customers, uint64_t seed, int64_t now,
                       struct hk_demo_stats *stats, struct hk_err *err);
 
 struct hk_demo_opts {
@@ -75,14 +102,18 @@ struct hk_demo_opts {
 struct hk_demo_result {
     struct hk_demo_stats gen;
     struct hk_import_counts imported; /* what the importer reported */
-    int64_t generate_ms, import_ms;
+    /* what the event ingest reported, summed over its batches */
+    int64_t events_created, events_unchanged, events_rejected;
+    int64_t generate_ms, import_ms, events_ms;
 };
 
 /**
  * Fills app's database with the demo shop as of the clock's now: refuses with HK_E(CONFLICT)
- * when the database already has orders (unless opts->force); writes the CSV to a temporary file
- * in cfg.data_dir, imports it with hk_import_files (format generic), and removes the file.
- * Returns 0 with *out filled, or a negative HK_E code (orders committed before a failure stay).
+ * when the database already has orders (unless opts->force); writes the CSV and the events to
+ * temporary files in cfg.data_dir, imports the CSV with hk_import_files (format generic), then
+ * applies the events with hk_ingest_events in batches of 1,000, and removes the files.
+ * Returns 0 with *out filled, or a negative HK_E code (what was committed before a failure
+ * stays).
  */
 int hk_demo_run(struct hk_app *app, const struct hk_demo_opts *opts, struct hk_demo_result *out,
                 struct hk_err *err);

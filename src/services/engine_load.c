@@ -33,8 +33,8 @@ static int on_customer(void *ctx, int64_t id, const char *province, const char *
 
 static int on_channel(void *ctx, int64_t customer_id, const char *channel, struct hk_err *err)
 {
-    if (strcmp(channel, "any") == 0)
-        return 0;
+    if (strcmp(channel, "any") == 0 || strcmp(channel, "*") == 0)
+        return 0; /* phone / e-mail identities: not a sales channel */
     return hk_engine_add_channel(ctx, customer_id, channel, err);
 }
 
@@ -51,7 +51,7 @@ static int on_customer_tag(void *ctx, int64_t customer_id, const char *tag, stru
 static int on_order(void *ctx, const struct hk_engine_repo_order *o, struct hk_err *err)
 {
     enum hk_order_status st;
-    if (hk_order_status_parse(o->status, &st))
+    if (hk_engine_status_parse(o->status, &st))
         return hk_err_set(err, HK_E(INVAL), "order %lld has an unknown status '%s'",
                           (long long)o->id, o->status);
     struct hk_engine_line stack[16];

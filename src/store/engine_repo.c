@@ -20,16 +20,18 @@ static const char *text_or_empty(struct hk_stmt *st, int col)
     return s ? s : "";
 }
 
-/* Runs sql and calls row(ctx, st, err) for each row. */
-static int each_row(struct hk_db *db, const char *name, const char *sql,
-                    int (*row)(const struct hk_engine_repo_sink *, struct hk_stmt *,
-                               struct hk_err *),
-                    const struct hk_engine_repo_sink *sink, struct hk_err *err)
+/* Runs sql (binding $1 = param when param > 0) and calls row(ctx, st, err) for each row. */
+static int each_row_p(struct hk_db *db, const char *name, const char *sql, int64_t param,
+                      int (*row)(const struct hk_engine_repo_sink *, struct hk_stmt *,
+                                 struct hk_err *),
+                      const struct hk_engine_repo_sink *sink, struct hk_err *err)
 {
     struct hk_stmt *st;
     int rc = hk_db_stmt(db, name, sql, &st, err);
     if (rc)
         return rc;
+    if (param > 0 && hk_stmt_bind_int64(st, 1, param))
+        return hk_err_set(err, HK_E(INTERNAL), "%s: bind failed", name);
     while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
         rc = row(sink, st, err);
         if (rc)
@@ -37,6 +39,14 @@ static int each_row(struct hk_db *db, const char *name, const char *sql,
     }
     hk_stmt_reset(st);
     return rc < 0 ? rc : (rc == HK_DONE ? 0 : rc);
+}
+
+static int each_row(struct hk_db *db, const char *name, const char *sql,
+                    int (*row)(const struct hk_engine_repo_sink *, struct hk_stmt *,
+                               struct hk_err *),
+                    const struct hk_engine_repo_sink *sink, struct hk_err *err)
+{
+    return each_row_p(db, name, sql, 0, row, sink, err);
 }
 
 static int shop_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
@@ -83,19 +93,27 @@ static int event_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, st
                     : 0;
 }
 
-static const char ORDERS_SQL[] =
-    "SELECT o.id, o.customer_id, o.shop_id, o.status, o.paid_at, o.paid_fen, o.refund_fen,"
-    " CASE WHEN o.coupon_code IS NULL OR o.coupon_code = '' THEN 0 ELSE 1 END,"
-    " i.id, i.product_id, i.paid_fen - i.refund_fen"
+#define ORDERS_SELECT                                                                              \
+    "SELECT o.id, o.customer_id, o.shop_id, o.status, o.paid_at, o.paid_fen, o.refund_fen,"        \
+    " CASE WHEN o.coupon_code IS NULL OR o.coupon_code = '' THEN 0 ELSE 1 END,"                    \
+    " i.id, i.product_id, i.paid_fen - i.refund_fen"                                               \
     " FROM orders o LEFT JOIN order_items i ON i.order_id = o.id"
-    " ORDER BY o.id, i.line_no";
 
-static int load_orders(struct hk_db *db, const struct hk_engine_repo_sink *s, struct hk_err *err)
+static const char ORDERS_SQL[] = ORDERS_SELECT " ORDER BY o.id, i.line_no";
+static const char ORDERS_ONE_SQL[] = ORDERS_SELECT " WHERE o.customer_id = $1"
+                                                   " ORDER BY o.id, i.line_no";
+
+/* Every order (customer_id 0) or one customer's, grouped with their lines. */
+static int load_orders(struct hk_db *db, int64_t customer_id, const struct hk_engine_repo_sink *s,
+                       struct hk_err *err)
 {
     struct hk_stmt *st;
-    int rc = hk_db_stmt(db, "engine_orders", ORDERS_SQL, &st, err);
+    int rc = customer_id ? hk_db_stmt(db, "engine_orders_one", ORDERS_ONE_SQL, &st, err)
+                         : hk_db_stmt(db, "engine_orders", ORDERS_SQL, &st, err);
     if (rc)
         return rc;
+    if (customer_id && hk_stmt_bind_int64(st, 1, customer_id))
+        return hk_err_set(err, HK_E(INTERNAL), "engine_orders_one: bind failed");
     struct hk_engine_repo_line *lines = NULL;
     size_t nl = 0, cap = 0;
     struct hk_engine_repo_order o;
@@ -184,7 +202,7 @@ int hk_engine_repo_load(struct hk_db *db, const struct hk_engine_repo_sink *sink
                       " JOIN tags t ON t.id = ct.tag_id",
                       customer_tag_row, sink, err);
     if (!rc)
-        rc = load_orders(db, sink, err);
+        rc = load_orders(db, 0, sink, err);
     if (!rc)
         rc = each_row(db, "engine_events",
                       "SELECT customer_id, COALESCE(shop_id, 0), type, at FROM events ORDER BY id",
@@ -194,4 +212,44 @@ int hk_engine_repo_load(struct hk_db *db, const struct hk_engine_repo_sink *sink
         return rc;
     }
     return hk_db_commit(db, err);
+}
+
+int hk_engine_repo_load_customer(struct hk_db *db, int64_t customer_id,
+                                 const struct hk_engine_repo_sink *sink, struct hk_err *err)
+{
+    int64_t c = customer_id;
+    int rc = each_row_p(db, "engine_one_shops",
+                        "SELECT id, timezone FROM shops WHERE id IN"
+                        " (SELECT shop_id FROM orders WHERE customer_id = $1"
+                        " UNION SELECT shop_id FROM events WHERE customer_id = $1"
+                        " AND shop_id IS NOT NULL)",
+                        c, shop_row, sink, err);
+    if (!rc)
+        rc = each_row_p(db, "engine_one_products",
+                        "SELECT id, external_id, category FROM products WHERE id IN"
+                        " (SELECT i.product_id FROM order_items i JOIN orders o"
+                        " ON o.id = i.order_id WHERE o.customer_id = $1)",
+                        c, product_row, sink, err);
+    if (!rc)
+        rc = each_row_p(db, "engine_one_customer",
+                        "SELECT id, province, city, merged_into FROM customers WHERE id = $1", c,
+                        customer_row, sink, err);
+    if (!rc)
+        rc = each_row_p(db, "engine_one_channels",
+                        "SELECT DISTINCT customer_id, channel FROM identities"
+                        " WHERE customer_id = $1",
+                        c, channel_row, sink, err);
+    if (!rc)
+        rc = each_row_p(db, "engine_one_tags",
+                        "SELECT ct.customer_id, t.name FROM customer_tags ct"
+                        " JOIN tags t ON t.id = ct.tag_id WHERE ct.customer_id = $1",
+                        c, customer_tag_row, sink, err);
+    if (!rc)
+        rc = load_orders(db, c, sink, err);
+    if (!rc)
+        rc = each_row_p(db, "engine_one_events",
+                        "SELECT customer_id, COALESCE(shop_id, 0), type, at FROM events"
+                        " WHERE customer_id = $1 ORDER BY id",
+                        c, event_row, sink, err);
+    return rc;
 }

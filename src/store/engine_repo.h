@@ -57,4 +57,13 @@ struct hk_engine_repo_sink {
 int hk_engine_repo_load(struct hk_db *db, const struct hk_engine_repo_sink *sink,
                         struct hk_err *err);
 
+/**
+ * Streams one customer as the store has it now (inside the caller's transaction, if any): the
+ * shops and products its history refers to, then its profile row (none when the id is
+ * unknown), channels, tags, orders with lines and events — the input to re-derive that customer
+ * after a change (services/engine_svc.c).
+ */
+int hk_engine_repo_load_customer(struct hk_db *db, int64_t customer_id,
+                                 const struct hk_engine_repo_sink *sink, struct hk_err *err);
+
 #endif

@@ -108,6 +108,8 @@ int hk_erepo_event_insert(struct hk_db *db, const struct hk_erepo_event *row, in
     if (rc == HK_ROW) {
         if (id)
             *id = hk_stmt_int64(st, 0);
+        /* the engine follows the change log: this customer's events changed */
+        hk_db_touch_customer(db, row->customer_id);
         rc = 0;
     } else if (rc == HK_DONE) {
         rc = hk_err_set(err, HK_E(STORE), "erepo_event_ins: no id returned");
@@ -202,7 +204,10 @@ int hk_erepo_profile_set(struct hk_db *db, int64_t id, const struct hk_erepo_pro
         hk_stmt_reset(st);
         return bind_failed(err, "erepo_profile_set");
     }
-    return hk_stmt_exec(st, err);
+    rc = hk_stmt_exec(st, err);
+    if (rc == 0)
+        hk_db_touch_customer(db, id); /* region fields feed the engine */
+    return rc;
 }
 
 /* ---- orders ------------------------------------------------------------------------------ */

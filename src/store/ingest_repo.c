@@ -479,7 +479,10 @@ int hk_irepo_customers_insert(struct hk_db *db, const struct hk_irepo_customer *
         NULL,
     };
     struct customers_arg a = {rows, now};
-    return insert_rows(db, &spec, n, &a, ids, err);
+    int rc = insert_rows(db, &spec, n, &a, ids, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        hk_db_touch_customer(db, ids[i]); /* change log: a new customer row */
+    return rc;
 }
 
 int hk_irepo_customer_fill(struct hk_db *db, int64_t id, const struct hk_irepo_customer *c,
@@ -522,6 +525,7 @@ int hk_irepo_customer_fill(struct hk_db *db, int64_t id, const struct hk_irepo_c
     rc |= hk_stmt_bind_int64(st, 12, now);
     if (rc)
         return bind_failed(err, "irepo_customer_fill");
+    hk_db_touch_customer(db, id); /* change log: province, city */
     return hk_stmt_exec(st, err);
 }
 
@@ -683,6 +687,8 @@ int hk_irepo_identities_insert(struct hk_db *db, const struct hk_irepo_identity 
         identity_key,
     };
     struct ident_ins_arg a = {rows, now};
+    for (size_t i = 0; i < n; i++)
+        hk_db_touch_customer(db, rows[i].customer_id); /* change log: channels */
     return insert_rows(db, &spec, n, &a, ids, err);
 }
 
@@ -846,6 +852,8 @@ int hk_irepo_orders_insert(struct hk_db *db, const struct hk_irepo_order *rows, 
         bind_order,
         order_key,
     };
+    for (size_t i = 0; i < n; i++)
+        hk_db_touch_customer(db, rows[i].customer_id); /* change log */
     return insert_rows(db, &spec, n, rows, ids, err);
 }
 
@@ -863,6 +871,7 @@ int hk_irepo_order_update(struct hk_db *db, const struct hk_irepo_order *row, st
         return rc;
     if (hk_stmt_bind_int64(st, 1, row->id) < 0 || bind_order_values(st, 2, row) < 0)
         return bind_failed(err, "irepo_order_update");
+    hk_db_touch_order(db, row->id); /* change log */
     return hk_stmt_exec(st, err);
 }
 
@@ -952,6 +961,8 @@ int hk_irepo_items_insert(struct hk_db *db, const struct hk_irepo_item *rows, si
         bind_item,
         NULL,
     };
+    for (size_t i = 0; i < n; i++)
+        hk_db_touch_order(db, rows[i].order_id); /* change log */
     return insert_rows(db, &spec, n, rows, NULL, err);
 }
 
@@ -981,6 +992,7 @@ int hk_irepo_item_update(struct hk_db *db, const struct hk_irepo_item *row, stru
     rc |= bind_str(st, 12, row->category);
     if (rc)
         return bind_failed(err, "irepo_item_update");
+    hk_db_touch_order(db, row->order_id); /* change log */
     return hk_stmt_exec(st, err);
 }
 
@@ -995,6 +1007,7 @@ int hk_irepo_items_delete_placeholders(struct hk_db *db, int64_t order_id, int64
         return rc;
     if (hk_stmt_bind_int64(st, 1, order_id) < 0)
         return bind_failed(err, "irepo_items_del_placeholders");
+    hk_db_touch_order(db, order_id); /* change log */
     if ((rc = hk_stmt_exec(st, err)) < 0)
         return rc;
     if (deleted)
@@ -1191,6 +1204,8 @@ int hk_irepo_merge(struct hk_db *db, int64_t winner, int64_t loser, const char *
         return rc;
     if (!found)
         return hk_err_set(err, HK_E(STORE), "irepo_merge_ins: no id returned");
+    hk_db_touch_customer(db, winner); /* change log: history moves between the two */
+    hk_db_touch_customer(db, loser);
 
     /* Record what moves, then move it: [merge, loser] / [winner, loser, now]. */
     const int64_t ml[] = {mid, loser};
@@ -1343,6 +1358,8 @@ int hk_irepo_unmerge(struct hk_db *db, int64_t merge_id, const char *by, int64_t
                           "undo that merge first",
                           (long long)m.winner_id, (long long)parent);
 
+    hk_db_touch_customer(db, m.winner_id); /* change log */
+    hk_db_touch_customer(db, m.loser_id);
     /* [loser, winner, merge, now] */
     const int64_t lwm[] = {m.loser_id, m.winner_id, merge_id, now};
     if ((rc = exec_ints(db, "irepo_unmerge_ident",

@@ -155,6 +155,7 @@ static int db_cache_grow(struct hk_db *db)
 /* Forgets the transaction state (after commit, rollback or a disconnect). */
 static void db_tx_end(struct hk_db *db)
 {
+    hk_changes_forget(db);
     db->in_tx = false;
     db->tx_failed = false;
     db->nsp = 0;
@@ -183,6 +184,7 @@ static void db_disconnect(struct hk_db *db)
     db_drop_stmts(db);
     db->store->ops->disconnect(db->conn);
     db->conn = NULL;
+    db->bulk = false; /* a new connection starts with the defaults */
     db_tx_end(db);
 }
 
@@ -283,6 +285,8 @@ void hk_store_close(struct hk_store *s)
         assert(!s->dbs[i].in_use && "hk_store_close with a db still acquired");
         db_disconnect(&s->dbs[i]);
         free(s->dbs[i].sp);
+        free(s->dbs[i].touched_customers);
+        free(s->dbs[i].touched_orders);
     }
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -359,6 +363,11 @@ void hk_db_release(struct hk_db *db)
     struct hk_store *s = db->store;
     hk_db_rollback(db);
     db_reset_running(db);
+    if (db->bulk) { /* back to the defaults (a failure just leaves the tuning in place) */
+        struct hk_err e;
+        hk_err_clear(&e);
+        (void)hk_db_bulk(db, false, &e);
+    }
     db->in_use = false;
     pthread_mutex_lock(&s->mu);
     db->next_free = s->free_list;
@@ -370,6 +379,22 @@ void hk_db_release(struct hk_db *db)
 enum hk_store_backend hk_db_backend(const struct hk_db *db)
 {
     return db->store->ops->backend;
+}
+
+int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
+{
+    const char *sql = on ? db->store->ops->bulk_on_sql : db->store->ops->bulk_off_sql;
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "bulk mode: changed inside a transaction");
+    if (db->bulk == on)
+        return 0;
+    if (sql) {
+        int rc = hk_db_exec_script(db, "bulk mode", sql, err);
+        if (rc < 0)
+            return rc;
+    }
+    db->bulk = on;
+    return 0;
 }
 
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err)
@@ -405,8 +430,22 @@ int hk_db_commit(struct hk_db *db, struct hk_err *err)
                         "commit: an earlier statement failed, so the "
                         "transaction was rolled back (roll back to a savepoint "
                         "after an error you expect)");
-    else
-        rc = db->store->ops->commit(db->conn, err);
+    else {
+        bool wrote = false;
+        rc = hk_changes_flush(db, &wrote, err);
+        if (rc == 0)
+            rc = db->store->ops->commit(db->conn, err);
+        if (rc == 0 && wrote) {
+            void (*hook)(void *);
+            void *ctx;
+            pthread_mutex_lock(&db->store->mu);
+            hook = db->store->change_hook;
+            ctx = db->store->change_hook_ctx;
+            pthread_mutex_unlock(&db->store->mu);
+            if (hook)
+                hook(ctx);
+        }
+    }
     if (rc < 0) {
         /* Leave no half-open transaction behind: whatever failed is undone. */
         db_reset_running(db);
@@ -414,6 +453,14 @@ int hk_db_commit(struct hk_db *db, struct hk_err *err)
     }
     db_tx_end(db);
     return rc;
+}
+
+void hk_store_set_change_hook(struct hk_store *s, void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->mu);
+    s->change_hook = fn;
+    s->change_hook_ctx = ctx;
+    pthread_mutex_unlock(&s->mu);
 }
 
 void hk_db_rollback(struct hk_db *db)

@@ -115,6 +115,33 @@ int hk_db_commit(struct hk_db *db, struct hk_err *err);
 void hk_db_rollback(struct hk_db *db);
 bool hk_db_in_tx(const struct hk_db *db);
 /**
+ * Tunes db for a long run of large write transactions (an import) while on is true, and back
+ * to the defaults when it is false (hk_db_release does that too). Durability and isolation
+ * are unchanged: SQLite keeps WAL with synchronous=NORMAL and gets a bounded 64 MiB page cache
+ * (instead of 2 MiB) and a WAL checkpoint every 20000 pages (instead of 1000), so pages that
+ * many batches touch are checkpointed once, not once per batch; PostgreSQL needs nothing.
+ * Memory stays bounded whatever the amount written. Call outside a transaction.
+ */
+int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
+
+/*
+ * The change log (table changes): every write that can change a customer's derived values
+ * (orders, lines, events, identities, tags, profile, merges) names the customer (or the order)
+ * with hk_db_touch_*, inside its transaction; hk_db_commit writes one change row per touched
+ * customer in that same transaction, so a change row exists exactly when the write committed.
+ * Engines in every process follow the log by id (store/changes_repo.h). Touching is in memory
+ * and cheap; outside a transaction it is a no-op. Repositories call these, not services.
+ */
+void hk_db_touch_customer(struct hk_db *db, int64_t customer_id);
+/** Like hk_db_touch_customer for the customer owning order_id (resolved at commit). */
+void hk_db_touch_order(struct hk_db *db, int64_t order_id);
+/**
+ * Sets fn(ctx) to be called (on the committing thread, after COMMIT) whenever a commit wrote
+ * change rows — how the local engine is nudged at once. fn must be quick and thread-safe; NULL
+ * removes it. The hook must be removed before ctx dies.
+ */
+void hk_store_set_change_hook(struct hk_store *s, void (*fn)(void *ctx), void *ctx);
+/**
  * Savepoints inside a transaction (names: [a-z_][a-z0-9_]*, at most 63 characters; HK_E(INVAL)
  * outside a transaction), for all-or-nothing sub-units. Rolling back to a savepoint keeps it
  * open (release it afterwards) and clears an abort caused by an error after it was made.

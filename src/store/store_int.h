@@ -66,6 +66,9 @@ struct hk_store_ops {
     const char *blob_type; /* expansion of @BLOB@ in migrations */
     /* One parameter ($1 = table name); returns one row whose column 0 is > 0 when it exists. */
     const char *table_exists_sql;
+    /* Scripts run by hk_db_bulk (either may be NULL: nothing to do). */
+    const char *bulk_on_sql;
+    const char *bulk_off_sql;
 
     /* Connections. target is the SQLite path or the libpq URL (borrowed). */
     int (*connect)(const char *target, int busy_timeout_ms, void **conn, struct hk_err *err);
@@ -143,6 +146,14 @@ struct hk_db {
     struct hk_savepoint *sp; /* savepoint stack, innermost last */
     size_t nsp, capsp;
     bool in_use;
+    bool bulk; /* hk_db_bulk(db, true) is in effect */
+    /* Customers and orders the open transaction wrote (hk_db_touch_*), turned into change-log
+     * rows by hk_db_commit (changes.c); forgotten when the transaction ends. touch_all: too many
+     * to list, log one "reload everything" row instead. */
+    int64_t *touched_customers, *touched_orders;
+    size_t ntc, captc, nto, capto;
+    bool touch_all;
+    unsigned announce; /* bits of enum hk_change_announce (changes_repo.h) to log at commit */
     struct hk_stmt **buckets; /* statement cache, chained hash by name */
     size_t nbuckets;          /* power of two, or 0 */
     size_t nstmts;
@@ -158,7 +169,19 @@ struct hk_store {
     int pool_size;
     struct hk_db *dbs;       /* pool_size slots */
     struct hk_db *free_list; /* guarded by mu */
+    /* Called after a commit that wrote change-log rows (hk_store_set_change_hook); guarded by mu.
+     */
+    void (*change_hook)(void *ctx);
+    void *change_hook_ctx;
 };
+
+/**
+ * Writes the change-log rows for what db's open transaction touched (changes.c). Called by
+ * hk_db_commit just before COMMIT; sets *wrote when it wrote any row.
+ */
+int hk_changes_flush(struct hk_db *db, bool *wrote, struct hk_err *err);
+/** Forgets db's touched sets (end of a transaction). */
+void hk_changes_forget(struct hk_db *db);
 
 /** Runs a parameterless multi-statement script on db (migrations). */
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err);

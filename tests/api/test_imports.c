@@ -11,8 +11,9 @@
  *   - 413 over upload_limit (Content-Length, chunked, multipart), leaving no job behind;
  *   - a job interrupted by kill -9, and one interrupted by a graceful stop, complete after a
  *     restart with exactly the right counts (the first run's orders reported unchanged);
- *   - `huike demo`: the same counts from the same seed in two fresh databases; a second run on
- *     the same database is refused, and with --force changes nothing.
+ *   - `huike demo`: the same counts (orders and events) from the same seed in two fresh
+ *     databases; events shaped like a shop's (more views than carts, more carts than orders);
+ *     a second run on the same database is refused, and with --force changes nothing.
  *
  * One server (group setup) serves the tests that share it; the others start their own. Run by
  * ctest on SQLite and PostgreSQL.
@@ -666,6 +667,28 @@ static void demo__same_seed_same_shop_and_refuses_a_second_run(void **state)
     assert_true(strncmp(jstr(ja, "last_order_at"), "2026-10-31T", 11) == 0);
     assert_true(strncmp(jstr(ja, "first_order_at"), "2024-11-0", 9) == 0);
 
+    /* Events: the same in both databases, all applied, shaped like a shop's. */
+    assert_int_equal(jint(ja, "browsers"), 100); /* one who only looks per five buyers */
+    assert_int_equal(jint(ja, "events"), jint(jb, "events"));
+    json_t *ta = json_object_get(ja, "event_types"), *tb = json_object_get(jb, "event_types");
+    static const char *const types[] = {"browse", "cart",     "favourite", "coupon_claim",
+                                        "review", "check_in", "share",     "logistics_update"};
+    int64_t sum = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        assert_int_equal(jint(ta, types[i]), jint(tb, types[i]));
+        sum += jint(ta, types[i]);
+    }
+    assert_int_equal(sum, jint(ja, "events"));
+    assert_true(jint(ta, "browse") > jint(ta, "cart"));
+    assert_true(jint(ta, "cart") > jint(ja, "orders"));
+    assert_true(jint(ta, "coupon_claim") > 0 && jint(ta, "review") > 0);
+    assert_true(jint(ta, "favourite") > 0 && jint(ta, "logistics_update") > 0);
+    json_t *ea = json_object_get(ja, "events_applied"), *eb = json_object_get(jb, "events_applied");
+    assert_int_equal(jint(ea, "created"), jint(ja, "events"));
+    assert_int_equal(jint(eb, "created"), jint(jb, "events"));
+    assert_int_equal(jint(ea, "unchanged"), 0);
+    assert_int_equal(jint(ea, "rejected"), 0);
+
     /* A database with orders is refused; --force adds nothing new. */
     assert_null(run_demo(&a, 1, NULL));
     json_t *again = run_demo(&a, 0, "--force");
@@ -674,6 +697,11 @@ static void demo__same_seed_same_shop_and_refuses_a_second_run(void **state)
     assert_int_equal(jint(ig, "orders_updated"), 0);
     assert_int_equal(jint(ig, "orders_unchanged"), jint(ja, "orders"));
     assert_int_equal(jint(ig, "customers_created"), 0);
+    json_t *eg = json_object_get(again, "events_applied");
+    assert_int_equal(jint(again, "events"), jint(ja, "events"));
+    assert_int_equal(jint(eg, "created"), 0);
+    assert_int_equal(jint(eg, "unchanged"), jint(ja, "events"));
+    assert_int_equal(jint(eg, "rejected"), 0);
     json_decref(again);
     json_decref(ja);
     json_decref(jb);

@@ -887,6 +887,42 @@ static void store_tx__foreign_key_violation_is_conflict(void **state)
     hk_db_release(db);
 }
 
+/* Bulk mode is tuning only: the same writes commit, roll back and see constraints alike. */
+static void store_bulk__writes_behave_alike_and_refuses_inside_a_transaction(void **state)
+{
+    struct fixture *f = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+
+    CHECK(hk_db_acquire(f->store, &db, &err));
+    clean(db);
+    CHECK(hk_db_bulk(db, true, &err));
+    CHECK(hk_db_bulk(db, true, &err)); /* twice is fine */
+    CHECK(hk_db_begin(db, HK_TX_WRITE, &err));
+    assert_int_equal(hk_db_bulk(db, false, &err), HK_E(INVAL));
+    CHECK(insert_item(db, "bulk_1", 1, &err));
+    CHECK(hk_db_commit(db, &err));
+    CHECK(hk_db_begin(db, HK_TX_WRITE, &err));
+    CHECK(insert_item(db, "bulk_2", 2, &err));
+    hk_db_rollback(db);
+    CHECK(hk_db_stmt(db, "child_insert", "INSERT INTO t_child (item_id) VALUES ($1)", &st, &err));
+    CHECK(hk_stmt_bind_int64(st, 1, 987654321));
+    assert_int_equal(hk_stmt_exec(st, &err), HK_E(CONFLICT)); /* FKs still checked */
+    assert_int_equal(scalar(db, "bulk_total", "SELECT count(*) FROM t_items WHERE k LIKE 'bulk%'"),
+                     1);
+    CHECK(hk_db_bulk(db, false, &err));
+    hk_db_release(db);
+    /* released in bulk mode: the next user gets the defaults back */
+    CHECK(hk_db_acquire(f->store, &db, &err));
+    CHECK(hk_db_bulk(db, true, &err));
+    hk_db_release(db);
+    CHECK(hk_db_acquire(f->store, &db, &err));
+    assert_int_equal(scalar(db, "bulk_total", "SELECT count(*) FROM t_items WHERE k LIKE 'bulk%'"),
+                     1);
+    hk_db_release(db);
+}
+
 static void store_tx__release_rolls_back_an_open_transaction(void **state)
 {
     struct fixture *f = *state;
@@ -1079,6 +1115,7 @@ int main(void)
         cmocka_unit_test(store_stmt__data_errors_do_not_quote_values),
         cmocka_unit_test(store_tx__foreign_key_violation_is_conflict),
         cmocka_unit_test(store_tx__release_rolls_back_an_open_transaction),
+        cmocka_unit_test(store_bulk__writes_behave_alike_and_refuses_inside_a_transaction),
         cmocka_unit_test(store_pool__many_threads_lose_no_rows),
         cmocka_unit_test(store_pool__broken_connection_is_reconnected),
     };

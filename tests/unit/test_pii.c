@@ -34,6 +34,34 @@ static void seal_open__round_trips_and_never_repeats_ciphertext(void **state)
     assert_string_equal(out, phone);
 }
 
+/* Pooled nonces: every value opens, and no nonce repeats across several refills of the pool. */
+static void seal_pooled__opens_and_never_repeats_a_nonce(void **state)
+{
+    (void)state;
+    enum { N = 3 * HK_NONCE_POOL + 5 };
+    struct hk_keyring kr;
+    struct hk_err err;
+    struct hk_nonce_pool pool;
+    assert_int_equal(hk_keyring_load(&kr, "/nonexistent/never-used", KEY_A, &err), 0);
+    hk_nonce_pool_init(&pool);
+    const char *phone = "+8613812345678";
+    size_t size = hk_pii_sealed_size(strlen(phone));
+    unsigned char *sealed = malloc(N * size);
+    assert_non_null(sealed);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(hk_pii_seal_pooled(&kr, &pool, phone, strlen(phone), sealed + i * size),
+                         size);
+        char out[64];
+        assert_int_equal(hk_pii_open(&kr, sealed + i * size, size, out, sizeof out, &err), 0);
+        assert_string_equal(out, phone);
+    }
+    for (size_t i = 0; i < N; i++) /* nonce = the first 24 bytes */
+        for (size_t j = i + 1; j < N; j++)
+            assert_false(memcmp(sealed + i * size, sealed + j * size, 24) == 0);
+    hk_nonce_pool_wipe(&pool);
+    free(sealed);
+}
+
 static void open__rejects_other_key_and_tampering(void **state)
 {
     (void)state;
@@ -156,6 +184,7 @@ int main(void)
         cmocka_unit_test(phone_normalize__keeps_non_mobiles_as_they_are),
         cmocka_unit_test(masked__recognises_marketplace_masks),
         cmocka_unit_test(phone_mask__shows_first_three_and_last_four),
+        cmocka_unit_test(seal_pooled__opens_and_never_repeats_a_nonce),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,58 @@
+/*
+ * segment_svc.h — segment expressions for the API and the CLI: count and preview over the
+ * application's engine (services/engine_svc.h), with parse errors taken apart into line,
+ * column, what was expected and the suggested name, for the UI to underline as the user types.
+ *
+ * Threading: thread-safe; each call holds the engine's read lock only while it evaluates.
+ */
+#ifndef HK_SERVICES_SEGMENT_SVC_H
+#define HK_SERVICES_SEGMENT_SVC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct hk_app;
+struct hk_err;
+struct hk_engine_svc;
+
+/** Where and why an expression failed (filled on HK_E(INVAL); 0 / "" when not known). */
+struct hk_segment_error {
+    int line, column;
+    char expected[128];
+    char suggestion[128];
+};
+
+#define HK_SEGMENT_PAGE_MAX 200
+
+struct hk_segment_member {
+    int64_t id;
+    char nick[256];
+    char phone_masked[64];
+    bool has_recency;
+    int32_t recency_days;
+    uint32_t frequency;
+    int64_t monetary_fen;
+    char rfm_segment[64]; /* "" for non-buyers */
+    char rfm_tier[64];
+};
+
+struct hk_segment_preview {
+    size_t count;
+    size_t n; /* members filled, at most the limit asked */
+    struct hk_segment_member members[HK_SEGMENT_PAGE_MAX];
+    int64_t eval_us; /* compile + evaluate, microseconds */
+};
+
+/** Number of live customers matching expr as of now. */
+int hk_segment_svc_count(struct hk_engine_svc *s, const char *expr, int64_t now, size_t *count,
+                         struct hk_segment_error *where, struct hk_err *err);
+/**
+ * Count and the first limit (1..HK_SEGMENT_PAGE_MAX) members in customer-id order, with their
+ * nick and stored masked phone from the store. *out is large: allocate it (caller owns).
+ */
+int hk_segment_svc_preview(struct hk_app *app, const char *expr, size_t limit,
+                           struct hk_segment_preview *out, struct hk_segment_error *where,
+                           struct hk_err *err);
+
+#endif
