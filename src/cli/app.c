@@ -18,6 +18,7 @@
 #include "core/pii.h"
 #include "core/tz.h"
 #include "core/util.h"
+#include "services/accounts.h"
 #include "services/app.h"
 #include "store/store.h"
 
@@ -154,4 +155,30 @@ void hk_cli_app_close(struct hk_app *app)
     hk_keyring_clear(&app->keys);
     hk_tz_free(app->tz);
     app->tz = NULL;
+}
+
+void hk_cli_principal(struct hk_principal *p)
+{
+    memset(p, 0, sizeof *p);
+    p->via = HK_AUTH_CLI;
+    hk_strlcpy(p->login, "cli", sizeof p->login);
+    p->role = HK_ROLE_ADMIN;
+}
+
+int hk_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *out = argv[++*i];
+    return 1;
 }

@@ -11,6 +11,7 @@
 #define HK_CLI_CLI_H
 
 struct hk_app;
+struct hk_principal;
 
 #define HK_EXIT_OK      0
 #define HK_EXIT_FAIL    1
@@ -30,6 +31,14 @@ enum hk_cli_needs {
 int hk_cli_app_open(struct hk_app *app, enum hk_cli_needs needs);
 void hk_cli_app_close(struct hk_app *app);
 
+/** Fills p as the CLI acts: an admin named "cli" (its audit rows say so). */
+void hk_cli_principal(struct hk_principal *p);
+/**
+ * Matches "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past the value. Returns 1 on
+ * a match (value in *out), 0 when argv[*i] is another argument, -1 when the value is missing.
+ */
+int hk_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **out);
+
 /* Commands (one file each: cmd_<name>.c). */
 int cmd_serve(struct hk_app *app, int argc, char **argv);
 int cmd_migrate(struct hk_app *app, int argc, char **argv);
@@ -39,6 +48,8 @@ int cmd_import(struct hk_app *app, int argc, char **argv);
 int cmd_demo(struct hk_app *app, int argc, char **argv);
 int cmd_rfm(struct hk_app *app, int argc, char **argv);
 int cmd_segment(struct hk_app *app, int argc, char **argv);
+/** `huike segment export ...` (cmd_segment.c), reached through cmd_segment. */
+int cmd_segment_export(struct hk_app *app, int argc, char **argv);
 int cmd_version(struct hk_app *app, int argc, char **argv);
 int cmd_help(struct hk_app *app, int argc, char **argv);
 

@@ -139,7 +139,11 @@ static int print_report(const struct hk_rfm_report *rp, bool json)
 
 int cmd_segment(struct hk_app *app, int argc, char **argv)
 {
-    static const char usage[] = "usage: huike segment count EXPR [--now T] [--json]\n";
+    static const char usage[] =
+        "usage: huike segment count EXPR [--now T] [--json]\n"
+        "       huike segment export EXPR|--id N [--format csv|xlsx] [--columns C,...] [-o FILE]\n";
+    if (argc >= 2 && strcmp(argv[1], "export") == 0)
+        return cmd_segment_export(app, argc - 1, argv + 1);
     bool json = false;
     char *rest[2];
     int nrest = 0;

@@ -27,6 +27,7 @@
 #include "services/accounts.h"
 #include "services/app.h"
 #include "services/engine_svc.h"
+#include "services/segments.h"
 
 static int bootstrap_admin(struct hk_app *app)
 {
@@ -104,10 +105,17 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     snprintf(live, sizeof live, "%zu", es.live);
     hk_log_kv(&app->log, HK_LOG_INFO, "engine.loaded", NULL, "ms", ms, "mib", mib, "customers",
               live, NULL);
+    /* Saved segments' counts, recounted after the engine applies changes. */
+    struct hk_segments_counter *counter = NULL;
+    if (hk_segments_counter_start(app, &counter, &err) != 0)
+        hk_log_kv(&app->log, HK_LOG_WARN, "segments.counter_failed", NULL, "error",
+                  hk_err_message(&err), NULL);
 
     if (hk_server_start(app, &server, &err) != 0) {
         fprintf(stderr, "huike: %s\n", hk_err_message(&err));
+        hk_segments_counter_stop(counter);
         hk_engine_svc_stop(app->engine);
+        hk_segments_counter_free(counter);
         app->engine = NULL;
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
         return HK_EXIT_FAIL;
@@ -127,7 +135,9 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     hk_log_kv(&app->log, HK_LOG_INFO, "server.stopping", NULL, "signal",
               sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     hk_server_stop(server);
+    hk_segments_counter_stop(counter);
     hk_engine_svc_stop(app->engine);
+    hk_segments_counter_free(counter);
     app->engine = NULL;
     /* The mask stays: a second SIGTERM sent while stopping must not kill us on the way out. */
     return HK_EXIT_OK;

@@ -41,14 +41,6 @@ static int fail(const struct hk_err *err)
     return HK_EXIT_FAIL;
 }
 
-static void cli_principal(struct hk_principal *p)
-{
-    memset(p, 0, sizeof *p);
-    p->via = HK_AUTH_CLI;
-    hk_strlcpy(p->login, "cli", sizeof p->login);
-    p->role = HK_ROLE_ADMIN;
-}
-
 /* The oldest active admin, the default user of a token made from the CLI. */
 static int default_user(struct hk_app *app, struct hk_user *out, struct hk_err *err)
 {
@@ -78,13 +70,12 @@ static int token_create(struct hk_app *app, int argc, char **argv)
     const char *name = NULL, *login = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--user") == 0) {
-            if (i + 1 >= argc)
-                return usage("--user needs a LOGIN");
-            login = argv[++i];
-        } else if (strncmp(a, "--user=", 7) == 0) {
-            login = a + 7;
-        } else if (a[0] == '-' && a[1] != '\0') {
+        int m = hk_cli_opt_value(argc, argv, &i, "--user", &login);
+        if (m < 0)
+            return usage("--user needs a LOGIN");
+        if (m > 0)
+            continue;
+        if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "huike token create: unknown option '%s'\n", a);
             return usage(NULL);
         } else if (!name) {
@@ -105,7 +96,7 @@ static int token_create(struct hk_app *app, int argc, char **argv)
     if (rc != 0)
         return fail(&err);
     struct hk_principal who;
-    cli_principal(&who);
+    hk_cli_principal(&who);
     struct hk_actor actor = {.who = &who};
     struct hk_api_token t;
     char secret[HK_SECRET_MAX];
@@ -161,7 +152,7 @@ static int token_revoke(struct hk_app *app, int argc, char **argv)
     struct hk_err err;
     hk_err_clear(&err);
     struct hk_principal who;
-    cli_principal(&who);
+    hk_cli_principal(&who);
     struct hk_actor actor = {.who = &who};
     if (hk_accounts_token_revoke(app, id, &actor, &err) != 0)
         return fail(&err);

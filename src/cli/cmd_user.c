@@ -48,37 +48,6 @@ static int fail(const struct hk_err *err)
     return HK_EXIT_FAIL;
 }
 
-/* The CLI acts as an admin named "cli"; its audit rows say so. */
-static void cli_principal(struct hk_principal *p)
-{
-    memset(p, 0, sizeof *p);
-    p->via = HK_AUTH_CLI;
-    hk_strlcpy(p->login, "cli", sizeof p->login);
-    p->role = HK_ROLE_ADMIN;
-}
-
-/*
- * Matches "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past the value. Returns 1 on
- * a match (value in *out), 0 when argv[*i] is another argument, -1 when the value is missing.
- */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **out)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *out = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *out = argv[++*i];
-    return 1;
-}
-
 /* The first line of stdin, without its line ending, into buf. */
 static int read_password_stdin(char *buf, size_t size, struct hk_err *err)
 {
@@ -109,8 +78,8 @@ static int user_add(struct hk_app *app, int argc, char **argv)
     bool from_stdin = false;
     for (int i = 2; i < argc; i++) {
         int m;
-        if ((m = opt_value(argc, argv, &i, "--role", &role_name)) != 0 ||
-            (m = opt_value(argc, argv, &i, "--name", &name)) != 0) {
+        if ((m = hk_cli_opt_value(argc, argv, &i, "--role", &role_name)) != 0 ||
+            (m = hk_cli_opt_value(argc, argv, &i, "--name", &name)) != 0) {
             if (m < 0)
                 return usage("an option needs a value");
         } else if (strcmp(argv[i], "--password-stdin") == 0) {
@@ -142,7 +111,7 @@ static int user_add(struct hk_app *app, int argc, char **argv)
         generate_password(pw, sizeof pw);
     }
     struct hk_principal who;
-    cli_principal(&who);
+    hk_cli_principal(&who);
     struct hk_actor actor = {.who = &who};
     struct hk_user_new in = {.login = login, .display_name = name, .role = role, .password = pw};
     struct hk_user u;
@@ -216,7 +185,7 @@ static int user_passwd(struct hk_app *app, int argc, char **argv)
         generate_password(pw, sizeof pw);
     }
     struct hk_principal who;
-    cli_principal(&who);
+    hk_cli_principal(&who);
     struct hk_actor actor = {.who = &who};
     struct hk_user_patch p = {.password = pw};
     int rc = hk_accounts_user_update(app, u.id, &p, &actor, NULL, &err);
@@ -241,7 +210,7 @@ static int user_set_disabled(struct hk_app *app, int argc, char **argv, bool dis
     if (hk_accounts_user_get_by_login(app, argv[2], &u, &err) != 0)
         return fail(&err);
     struct hk_principal who;
-    cli_principal(&who);
+    hk_cli_principal(&who);
     struct hk_actor actor = {.who = &who};
     struct hk_user_patch p = {.has_disabled = true, .disabled = disabled};
     if (hk_accounts_user_update(app, u.id, &p, &actor, NULL, &err) != 0)

@@ -40,8 +40,9 @@ static const struct hk_cmd commands[] = {
      "fill an empty database with a believable demo shop (two years up to --now)"},
     {"rfm", cmd_rfm, HK_NEEDS_STORE, "rfm [--now T] [--json]",
      "RFM summary: buyers, the eight segments and the tiers, as of now"},
-    {"segment", cmd_segment, HK_NEEDS_STORE, "segment count EXPR [--now T] [--json]",
-     "count the customers matching a segment expression"},
+    {"segment", cmd_segment, HK_NEEDS_STORE,
+     "segment count EXPR [--now T] [--json] | export EXPR|--id N [--format csv|xlsx] [-o F]",
+     "count a segment expression's customers, or export them as CSV or XLSX"},
     {"version", cmd_version, HK_NEEDS_NOTHING, "version", "print the version"},
     {"help", cmd_help, HK_NEEDS_NOTHING, "help [COMMAND]", "show this help"},
 };

@@ -191,6 +191,7 @@ struct hk_engine_memory {
     size_t bytes_customers;                  /* per-customer columns, maps, bitmaps */
     size_t bytes_history;                    /* order, line and event arrays (allocated) */
     size_t bytes_total;
+    size_t bytes_index; /* the bought() index, included in the two above (per line / row) */
 };
 void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out);
 

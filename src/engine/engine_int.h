@@ -13,7 +13,8 @@
  *   - a line of an order that is not counted also has l_day == HK_DAY_NONE, so a flat scan
  *     "counted and within N days" is one comparison on l_day;
  *   - l_ord is the global index of the line's order, so lines of one order are consecutive.
- * Days are shop-local day numbers in the zone o_zone / l_zone / e_zone (an index into zones[]).
+ * Days are shop-local day numbers in the zone o_zone / e_zone (an index into zones[]); a line is
+ * in its order's zone, o_zone[l_ord[l]].
  *
  * Invariants: every column has capacity >= its family's count; the bitmap `live` has a bit for
  * every row (1 = not merged away); tag bitmaps are sized to the customer capacity.
@@ -51,6 +52,27 @@ struct hk_i64map {
     size_t n;
 };
 
+/* One key family of the bought() index, CSR: key k owns entries [off[k], off[k+1]), sorted by
+ * row, one per (key, customer) with the customer's latest counted day of that key. */
+#define HK_DELTA_ADD UINT32_MAX /* a delta entry that adds to a clean row's index entries */
+
+struct hk_kindex {
+    uint32_t nkeys;
+    uint32_t *off; /* nkeys + 1 */
+    uint32_t *row;
+    uint16_t *day; /* day - ix_epoch */
+    /* delta for dirty rows: entry i = (key, row, day) of batch d_batch[i]; only the row's
+     * latest batch is current: d_batch[i] + 1 == d_cur[row] */
+    struct hk_delta {
+        uint32_t key, row, batch;
+        int32_t day;
+    } * d;
+    size_t dn, dcap;
+    uint32_t *d_cur; /* per row, d_cur_n entries; 0 = no batch */
+    size_t d_cur_n;
+    uint32_t *d_pos; /* per key < nkeys: the delta entry of key k last written, + 1 */
+};
+
 struct hk_engine {
     int threads;
     bool loaded;
@@ -84,7 +106,12 @@ struct hk_engine {
 
     /* orders */
     size_t no, co, o_dead;
-    int64_t *o_id, *o_paid_at, *o_net;
+    int64_t *o_id, *o_paid_at;
+    /* amounts in fen: int32 columns while every amount fits ("narrow"); the first amount that
+     * does not moves both families to the int64 columns for good (amounts_wide) */
+    bool amounts_wide;
+    int32_t *o_net;
+    int64_t *o_net_w;
     int32_t *o_day;
     uint32_t *o_cust;
     uint8_t *o_flags, *o_zone;
@@ -93,9 +120,9 @@ struct hk_engine {
     size_t nl, cl, l_dead;
     uint32_t *l_cust, *l_ord, *l_prod;
     int32_t *l_day;
-    int64_t *l_fen;
-    uint16_t *l_cat;
-    uint8_t *l_zone;
+    int32_t *l_fen; /* narrow, or l_fen_w when amounts_wide (see o_net) */
+    int64_t *l_fen_w;
+    uint16_t *l_cat; /* a line's zone is its order's: o_zone[l_ord[l]] */
 
     /* events */
     size_t ne, ce, e_dead;
@@ -109,9 +136,35 @@ struct hk_engine {
     double mean_recency_days; /* over buyers, at the last rescore */
 
     int64_t *scratch_cat; /* per-category sums for single-row derivation, HK_MAX_CATS + 1 */
+
+    /* bought() index (index.c): per category and per product, the customers with a counted
+     * line of it and their latest such day. Rows changed since the build are "dirty": their
+     * CSR entries are ignored and their current (key, latest day) pairs live in a delta. */
+    bool ix_valid;
+    int32_t ix_epoch; /* day numbers are stored as day - ix_epoch (u16) */
+    struct hk_kindex ix_cat, ix_prod;
+    uint64_t *ix_dirty; /* bitmap, ix_dirty_words words (rows beyond are clean: no entries) */
+    size_t ix_dirty_words;
+    size_t ix_builds;      /* number of builds, for tests */
+    size_t ix_delta_limit; /* rebuild past this many delta entries; 0 = max(65536, lines / 16) */
+
+    /* aov as a comparable key: 2 * floor(monetary / frequency) + (remainder != 0), so for an
+     * integer X: aov > X <=> key > 2X, aov = X <=> key = 2X, ... Stored as int32: INT32_MIN =
+     * no counted order, INT32_MAX = does not fit (then aov_wide_rows > 0 and comparisons take
+     * the exact path over monetary / frequency). */
+    int32_t *c_aov_key;
+    size_t aov_wide_rows;
 };
 
 /* table.c */
+static inline int64_t hk_o_net(const struct hk_engine *e, size_t o)
+{
+    return e->amounts_wide ? e->o_net_w[o] : e->o_net[o];
+}
+static inline int64_t hk_l_fen(const struct hk_engine *e, size_t l)
+{
+    return e->amounts_wide ? e->l_fen_w[l] : e->l_fen[l];
+}
 static inline bool hk_bit_get(const uint64_t *b, size_t i)
 {
     return (b[i >> 6] >> (i & 63)) & 1u;
@@ -124,6 +177,33 @@ const uint64_t *hk_engine_tag_bits(const struct hk_engine *e, uint32_t tag);
 /** Runs fn(ctx, lo, hi) over [0, n) split across the engine's threads. */
 void hk_engine_parallel(const struct hk_engine *e, size_t n, void (*fn)(void *, size_t, size_t),
                         void *ctx);
+/* index.c */
+/** Builds the bought() index from the history (after the load). -1 on OOM (index left off). */
+int hk_index_build(struct hk_engine *e);
+/** Row r's history changed: its index entries are stale. Rebuilds when too many are. */
+void hk_index_dirty(struct hk_engine *e, uint32_t r);
+/** Row r gained lines [ls, le) (a new order, nothing else changed). */
+void hk_index_added(struct hk_engine *e, uint32_t r, uint32_t ls, uint32_t le);
+void hk_index_free(struct hk_engine *e);
+/**
+ * bought(category or product = key) with a counted line on a day > cut (INT32_MIN: any day),
+ * one cut for every zone, into out (words words, overwritten). False when the index is off.
+ */
+bool hk_index_bought(const struct hk_engine *e, bool product, uint32_t key, int32_t cut,
+                     uint64_t *out, size_t words);
+/** Computes row r's aov key from c_monetary / c_freq. */
+static inline int64_t hk_aov_key(int64_t mon, uint32_t freq)
+{
+    if (!freq)
+        return INT64_MIN;
+    int64_t q = mon / (int64_t)freq, rem = mon % (int64_t)freq;
+    if (rem < 0) { /* floor */
+        q--;
+        rem += freq;
+    }
+    return 2 * q + (rem != 0);
+}
+
 /** Codepoint edit distance, for suggestions. */
 size_t hk_edit_distance(const char *a, size_t alen, const char *b, size_t blen);
 

@@ -8,8 +8,11 @@
  *   - numeric comparisons are exact: literals are rationals num/den (yuan -> fen, 12h -> 12/24
  *     day, 0.35 -> 35/100) and ratios (aov, coupon_use_rate) compare by cross-multiplication in
  *     128 bits, so "aov >= 500" never suffers float rounding;
- *   - bought(...) and event(...) scan the flat line / event arrays once; within=N (days) holds
- *     when days_ago < N, a within in hours h becomes days_ago < ceil(h / 24).
+ *   - bought(category or product) without min_count is answered by the bought() index
+ *     (index.c) when every zone has the same local date; otherwise bought(...) and event(...)
+ *     scan the flat line / event arrays once; within=N (days) holds when days_ago < N, a within
+ *     in hours h becomes days_ago < ceil(h / 24);
+ *   - aov with whole-fen bounds compares the materialised key c_aov_key (engine_int.h).
  * Every leaf ANDs with the live bitmap, so merged-away rows are never members.
  *
  * Threading: compile/eval only read the engine; flat scans without min_count use the engine's
@@ -25,6 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 __extension__ typedef __int128 i128;
 
@@ -1083,8 +1089,47 @@ struct num_ctx {
     const struct node *n;
     int64_t *lo, *hi; /* integer ranges (not for ratio fields) */
     size_t nr;
+    bool aov_key; /* aov with whole-fen bounds: ranges over c_aov_key (engine_int.h) */
     uint64_t *out;
 };
+
+/* Bits of rows in [w0*64, w1*64) ∩ [0, nc) whose col value lies in [lo, hi] (lo > INT64_MIN,
+ * so the missing value INT64_MIN never qualifies): one compare per row, no branches. */
+static void range_bits_i32(const int32_t *col, size_t nc, size_t w0, size_t w1, int64_t lo,
+                           int64_t hi, uint64_t *out)
+{
+    /* clamp to the column's range; the missing value INT32_MIN stays outside */
+    lo = lo < INT32_MIN + 1 ? INT32_MIN + 1 : lo;
+    hi = hi > INT32_MAX ? INT32_MAX : hi;
+    uint32_t span = (uint32_t)(hi - lo), ulo = (uint32_t)lo;
+    for (size_t w = w0; w < w1; w++) {
+        uint64_t bits = 0;
+        size_t base = w * 64, end = base + 64 < nc ? 64 : nc - base;
+        const int32_t *c = col + base;
+        if (hi < lo)
+            end = 0;
+#if defined(__SSE2__)
+        if (end == 64) {
+            /* unsigned (c - lo) <= span as a signed compare after flipping the sign bits;
+             * 4 rows per compare, movemask packs the 4 results into bits */
+            const __m128i vlo = _mm_set1_epi32((int32_t)ulo);
+            const __m128i vspan = _mm_set1_epi32((int32_t)(span ^ 0x80000000u));
+            const __m128i flip = _mm_set1_epi32(INT32_MIN);
+            for (size_t j = 0; j < 64; j += 4) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(c + j));
+                v = _mm_xor_si128(_mm_sub_epi32(v, vlo), flip);
+                __m128i gt = _mm_cmpgt_epi32(v, vspan);
+                bits |= (uint64_t)(~_mm_movemask_ps(_mm_castsi128_ps(gt)) & 15) << j;
+            }
+            out[w] = bits;
+            continue;
+        }
+#endif
+        for (size_t j = 0; j < end; j++)
+            bits |= (uint64_t)((uint32_t)c[j] - ulo <= span) << j;
+        out[w] = bits;
+    }
+}
 
 /* The integer value of an integer field for row r; false when missing. */
 static inline bool int_value(const struct ev *ev, enum field f, size_t r, int64_t *v)
@@ -1148,14 +1193,24 @@ static void num_range(void *arg, size_t lo_row, size_t hi_row)
         int64_t dhi = c->lo[0] == INT64_MIN ? INT32_MAX : t - c->lo[0];
         if (dlo < INT32_MIN + 1)
             dlo = INT32_MIN + 1;
-        uint64_t span = (uint64_t)dhi - (uint64_t)dlo;
+        range_bits_i32(col, e->nc, w0, w1, dlo, dhi, c->out);
+        return;
+    }
+    if (c->aov_key) {
+        const int32_t *col = e->c_aov_key;
+        if (c->nr == 1 && !n->neg) {
+            range_bits_i32(col, e->nc, w0, w1, c->lo[0], c->hi[0], c->out);
+            return;
+        }
         for (size_t w = w0; w < w1; w++) {
             uint64_t bits = 0;
             size_t base = w * 64, end = base + 64 < e->nc ? 64 : e->nc - base;
-            if (dhi >= dlo)
-                for (size_t j = 0; j < end; j++)
-                    bits |= (uint64_t)((uint64_t)(int64_t)col[base + j] - (uint64_t)dlo <= span)
-                            << j;
+            for (size_t j = 0; j < end; j++) {
+                int64_t v = col[base + j];
+                if (v == INT32_MIN)
+                    continue;
+                bits |= (uint64_t)(in_ranges(v, c->lo, c->hi, c->nr) != n->neg) << j;
+            }
             c->out[w] = bits;
         }
         return;
@@ -1192,6 +1247,11 @@ static void num_range(void *arg, size_t lo_row, size_t hi_row)
     }
 }
 
+static bool e_aov_wide(const struct hk_engine *e)
+{
+    return __atomic_load_n(&e->aov_wide_rows, __ATOMIC_RELAXED) != 0;
+}
+
 static void eval_num(const struct ev *ev, const struct node *n, uint64_t *out)
 {
     struct num_ctx c;
@@ -1200,7 +1260,43 @@ static void eval_num(const struct ev *ev, const struct node *n, uint64_t *out)
     c.n = n;
     c.out = out;
     bool ratio = n->f == F_AOV || n->f == F_COUPON_RATE;
-    if (!ratio) {
+    if (n->f == F_AOV) {
+        /* whole-fen bounds X: aov > X <=> key >= 2X + 1, aov >= X <=> key >= 2X, aov < X <=>
+         * key <= 2X - 1, aov <= X <=> key <= 2X (key = 2 floor(aov) + fractional) */
+        bool whole = true;
+        for (size_t k = 0; k < n->niv; k++) {
+            const struct ival *iv = &n->iv[k];
+            if ((iv->has_lo && iv->lo.num % iv->lo.den) || (iv->has_hi && iv->hi.num % iv->hi.den))
+                whole = false;
+        }
+        if (whole && !e_aov_wide(ev->e)) {
+            ratio = false;
+            c.aov_key = true;
+        }
+    }
+    if (c.aov_key) {
+        c.lo = malloc((n->niv ? n->niv : 1) * sizeof(int64_t));
+        c.hi = malloc((n->niv ? n->niv : 1) * sizeof(int64_t));
+        if (!c.lo || !c.hi) {
+            free(c.lo);
+            free(c.hi);
+            memset(out, 0, ev->words * 8);
+            return;
+        }
+        for (size_t k = 0; k < n->niv; k++) {
+            const struct ival *iv = &n->iv[k];
+            int64_t lo = INT64_MIN, hi = INT64_MAX;
+            if (iv->has_lo)
+                lo = 2 * (iv->lo.num / iv->lo.den) + (iv->lo_incl ? 0 : 1);
+            if (iv->has_hi)
+                hi = 2 * (iv->hi.num / iv->hi.den) - (iv->hi_incl ? 0 : 1);
+            if (lo <= hi) {
+                c.lo[c.nr] = lo;
+                c.hi[c.nr] = hi;
+                c.nr++;
+            }
+        }
+    } else if (!ratio) {
         c.lo = malloc((n->niv ? n->niv : 1) * sizeof(int64_t));
         c.hi = malloc((n->niv ? n->niv : 1) * sizeof(int64_t));
         if (!c.lo || !c.hi) {
@@ -1327,7 +1423,7 @@ static void bought_range(void *arg, size_t lo, size_t hi)
             continue;
         if (prod != HK_ENGINE_NONE && e->l_prod[l] != prod)
             continue;
-        if (d <= (one ? cut0 : cut[e->l_zone[l]]))
+        if (d <= (one ? cut0 : cut[e->o_zone[e->l_ord[l]]]))
             continue;
         uint32_t r = e->l_cust[l];
         bits[r >> 6] |= (uint64_t)1 << (r & 63);
@@ -1381,7 +1477,7 @@ static void eval_bought_counted(const struct ev *ev, const struct node *n, uint6
                 if (e->l_day[l] == HK_DAY_NONE ||
                     (n->category != HK_ENGINE_NONE && e->l_cat[l] != n->category) ||
                     (n->product != HK_ENGINE_NONE && e->l_prod[l] != n->product) ||
-                    e->l_day[l] <= cut[e->l_zone[l]] || e->l_ord[l] == last)
+                    e->l_day[l] <= cut[e->o_zone[e->l_ord[l]]] || e->l_ord[l] == last)
                     continue;
                 last = e->l_ord[l];
                 cnt++;
@@ -1421,6 +1517,14 @@ static int eval_scan(const struct ev *ev, const struct node *n, uint64_t *out)
     if (n->min_count > 1) {
         eval_bought_counted(ev, n, out);
         return 0;
+    }
+    /* one category or one product, one cut-off day for every zone: the index */
+    if (n->kind == N_BOUGHT && ev->one_today &&
+        (n->product == HK_ENGINE_NONE) != (n->category == HK_ENGINE_NONE)) {
+        bool prod = n->product != HK_ENGINE_NONE;
+        int32_t cut = n->within_days ? ev->today[0] - n->within_days : INT32_MIN;
+        if (hk_index_bought(e, prod, prod ? n->product : n->category, cut, out, ev->words))
+            return 0;
     }
     struct scan_ctx c;
     memset(&c, 0, sizeof(c));

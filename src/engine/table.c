@@ -39,7 +39,9 @@ static int grow_col(void **p, size_t elsize, size_t newcap)
 
 static size_t next_cap(size_t cap, size_t need)
 {
-    size_t c = cap < 16 ? 16 : cap + cap / 2;
+    /* big columns grow by an eighth: realloc of large blocks remaps pages, so growth is
+     * cheap and the slack stays small */
+    size_t c = cap < 16 ? 16 : cap < ((size_t)1 << 20) ? cap + cap / 2 : cap + cap / 8;
     return c < need ? need : c;
 }
 
@@ -294,15 +296,18 @@ void hk_engine_free(struct hk_engine *e)
                     e->c_last_zone, e->c_freq,     e->c_refunds,   e->c_coupon,   e->c_monetary,
                     e->c_main_cat,  e->c_province, e->c_city,      e->c_channels, e->c_r,
                     e->c_f,         e->c_m,        e->c_seg,       e->c_tier,     e->live,
-                    e->o_id,        e->o_paid_at,  e->o_net,       e->o_day,      e->o_cust,
+                    e->o_id,        e->o_paid_at,  e->o_net_w,     e->o_day,      e->o_cust,
                     e->o_flags,     e->o_zone,     e->l_cust,      e->l_ord,      e->l_prod,
-                    e->l_day,       e->l_fen,      e->l_cat,       e->l_zone,     e->e_cust,
+                    e->l_day,       e->l_fen,      e->l_cat,       e->l_fen_w,    e->e_cust,
                     e->e_type,      e->e_day,      e->e_zone,      e->scratch_cat};
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
         free(cols[i]);
     for (size_t i = 0; i < e->ntag_bits; i++)
         free(e->tag_bits[i]);
     free(e->tag_bits);
+    free(e->c_aov_key);
+    free(e->o_net);
+    hk_index_free(e);
     free(e);
 }
 
@@ -336,6 +341,7 @@ static int ensure_customers(struct hk_engine *e, size_t need)
         {(void **)&e->c_main_cat, 2},   {(void **)&e->c_province, 4},  {(void **)&e->c_city, 4},
         {(void **)&e->c_channels, 4},   {(void **)&e->c_r, 1},         {(void **)&e->c_f, 1},
         {(void **)&e->c_m, 1},          {(void **)&e->c_seg, 1},       {(void **)&e->c_tier, 1},
+        {(void **)&e->c_aov_key, 4},
     };
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
         if (grow_col(cols[i].p, cols[i].sz, cap))
@@ -361,9 +367,10 @@ static int ensure_orders(struct hk_engine *e, size_t need)
         return 0;
     size_t cap = next_cap(e->co, need);
     if (grow_col((void **)&e->o_id, 8, cap) || grow_col((void **)&e->o_paid_at, 8, cap) ||
-        grow_col((void **)&e->o_net, 8, cap) || grow_col((void **)&e->o_day, 4, cap) ||
-        grow_col((void **)&e->o_cust, 4, cap) || grow_col((void **)&e->o_flags, 1, cap) ||
-        grow_col((void **)&e->o_zone, 1, cap))
+        (e->amounts_wide ? grow_col((void **)&e->o_net_w, 8, cap)
+                         : grow_col((void **)&e->o_net, 4, cap)) ||
+        grow_col((void **)&e->o_day, 4, cap) || grow_col((void **)&e->o_cust, 4, cap) ||
+        grow_col((void **)&e->o_flags, 1, cap) || grow_col((void **)&e->o_zone, 1, cap))
         return -1;
     e->co = cap;
     return 0;
@@ -376,8 +383,9 @@ static int ensure_lines(struct hk_engine *e, size_t need)
     size_t cap = next_cap(e->cl, need);
     if (grow_col((void **)&e->l_cust, 4, cap) || grow_col((void **)&e->l_ord, 4, cap) ||
         grow_col((void **)&e->l_prod, 4, cap) || grow_col((void **)&e->l_day, 4, cap) ||
-        grow_col((void **)&e->l_fen, 8, cap) || grow_col((void **)&e->l_cat, 2, cap) ||
-        grow_col((void **)&e->l_zone, 1, cap))
+        (e->amounts_wide ? grow_col((void **)&e->l_fen_w, 8, cap)
+                         : grow_col((void **)&e->l_fen, 4, cap)) ||
+        grow_col((void **)&e->l_cat, 2, cap))
         return -1;
     e->cl = cap;
     return 0;
@@ -403,6 +411,9 @@ static void row_reset_aggregates(struct hk_engine *e, uint32_t r)
     e->c_first_zone[r] = e->c_last_zone[r] = 0;
     e->c_freq[r] = e->c_refunds[r] = e->c_coupon[r] = 0;
     e->c_monetary[r] = 0;
+    if (e->c_aov_key[r] == INT32_MAX)
+        e->aov_wide_rows--;
+    e->c_aov_key[r] = INT32_MIN;
     e->c_main_cat[r] = HK_CAT_NONE;
     e->c_r[r] = e->c_f[r] = e->c_m[r] = e->c_seg[r] = e->c_tier[r] = 0;
 }
@@ -426,6 +437,7 @@ static uint32_t customer_row(struct hk_engine *e, int64_t id)
     e->c_ocount[r] = e->c_lcount[r] = e->c_ecount[r] = 0;
     e->c_province[r] = e->c_city[r] = HK_ENGINE_NONE;
     e->c_channels[r] = 0;
+    e->c_aov_key[r] = INT32_MIN;
     row_reset_aggregates(e, r);
     e->live[r >> 6] |= (uint64_t)1 << (r & 63);
     return r;
@@ -589,7 +601,7 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
         if (!(f & HK_OF_COUNTED))
             continue;
         freq++;
-        mon += e->o_net[o];
+        mon += hk_o_net(e, o);
         if (f & HK_OF_COUPON)
             coupon++;
         int64_t t = e->o_paid_at[o];
@@ -604,6 +616,17 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
     }
     e->c_freq[r] = freq;
     e->c_monetary[r] = mon;
+    int64_t key = hk_aov_key(mon, freq);
+    int32_t k32 = key == INT64_MIN                     ? INT32_MIN
+                  : key > INT32_MIN && key < INT32_MAX ? (int32_t)key
+                                                       : INT32_MAX;
+    if ((e->c_aov_key[r] == INT32_MAX) != (k32 == INT32_MAX)) {
+        if (k32 == INT32_MAX)
+            __atomic_add_fetch(&e->aov_wide_rows, 1, __ATOMIC_RELAXED);
+        else
+            __atomic_sub_fetch(&e->aov_wide_rows, 1, __ATOMIC_RELAXED);
+    }
+    e->c_aov_key[r] = k32;
     e->c_coupon[r] = coupon;
     e->c_refunds[r] = refunds;
     if (freq) {
@@ -621,7 +644,7 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
     uint16_t best = HK_CAT_NONE;
     for (uint32_t l = ls; l < le; l++)
         if (e->l_day[l] != HK_DAY_NONE && e->l_cat[l] != HK_CAT_NONE)
-            sums[e->l_cat[l]] += e->l_fen[l];
+            sums[e->l_cat[l]] += hk_l_fen(e, l);
     for (uint32_t l = ls; l < le; l++) {
         uint16_t c = e->l_cat[l];
         if (e->l_day[l] == HK_DAY_NONE || c == HK_CAT_NONE || c == best)
@@ -771,17 +794,19 @@ static int regroup_family(struct hk_engine *e, const uint32_t *cust, size_t n,
     return 0;
 }
 
-static int regroup(struct hk_engine *e)
+/* Compacts and groups the history; slack: spare capacity as a fraction 1/slack (0: none). */
+static int regroup(struct hk_engine *e, size_t slack)
 {
     uint32_t *dst = NULL;
     size_t live_o = e->no - e->o_dead, live_l = e->nl - e->l_dead, live_e = e->ne - e->e_dead;
     /* orders */
     if (regroup_family(e, e->o_cust, e->no, e->c_ocount, e->c_ostart, &dst))
         return -1;
-    size_t cap = live_o + live_o / 8 + 16;
+    size_t cap = live_o + (slack ? live_o / slack : 0) + 16;
     int bad = permute((void **)&e->o_id, 8, dst, e->no, cap) ||
               permute((void **)&e->o_paid_at, 8, dst, e->no, cap) ||
-              permute((void **)&e->o_net, 8, dst, e->no, cap) ||
+              (e->amounts_wide ? permute((void **)&e->o_net_w, 8, dst, e->no, cap)
+                               : permute((void **)&e->o_net, 4, dst, e->no, cap)) ||
               permute((void **)&e->o_day, 4, dst, e->no, cap) ||
               permute((void **)&e->o_cust, 4, dst, e->no, cap) ||
               permute((void **)&e->o_flags, 1, dst, e->no, cap) ||
@@ -801,14 +826,14 @@ static int regroup(struct hk_engine *e)
     /* lines */
     if (regroup_family(e, e->l_cust, e->nl, e->c_lcount, e->c_lstart, &dst))
         return -1;
-    cap = live_l + live_l / 8 + 16;
+    cap = live_l + (slack ? live_l / slack : 0) + 16;
     bad = permute((void **)&e->l_cust, 4, dst, e->nl, cap) ||
           permute((void **)&e->l_ord, 4, dst, e->nl, cap) ||
           permute((void **)&e->l_prod, 4, dst, e->nl, cap) ||
           permute((void **)&e->l_day, 4, dst, e->nl, cap) ||
-          permute((void **)&e->l_fen, 8, dst, e->nl, cap) ||
-          permute((void **)&e->l_cat, 2, dst, e->nl, cap) ||
-          permute((void **)&e->l_zone, 1, dst, e->nl, cap);
+          (e->amounts_wide ? permute((void **)&e->l_fen_w, 8, dst, e->nl, cap)
+                           : permute((void **)&e->l_fen, 4, dst, e->nl, cap)) ||
+          permute((void **)&e->l_cat, 2, dst, e->nl, cap);
     free(dst);
     if (bad)
         return -1;
@@ -818,7 +843,7 @@ static int regroup(struct hk_engine *e)
     /* events */
     if (regroup_family(e, e->e_cust, e->ne, e->c_ecount, e->c_estart, &dst))
         return -1;
-    cap = live_e + live_e / 8 + 16;
+    cap = live_e + (slack ? live_e / slack : 0) + 16;
     bad = permute((void **)&e->e_cust, 4, dst, e->ne, cap) ||
           permute((void **)&e->e_type, 2, dst, e->ne, cap) ||
           permute((void **)&e->e_day, 4, dst, e->ne, cap) ||
@@ -838,17 +863,20 @@ static int maybe_compact(struct hk_engine *e, struct hk_err *err)
     size_t total = e->no + e->nl + e->ne;
     if (dead < 4096 || dead * 3 < total)
         return 0;
-    return regroup(e) ? nomem(err) : 0;
+    return regroup(e, 8) ? nomem(err) : 0;
 }
 
 int hk_engine_load_finish(struct hk_engine *e, struct hk_err *err)
 {
     if (e->loaded)
         return hk_err_set(err, HK_E(INVAL), "the engine is already loaded");
-    if (regroup(e))
+    if (regroup(e, 0)) /* shrink to fit: the load is the bulk of the history */
         return nomem(err);
     e->loaded = true;
-    return hk_engine_recompute(e, err);
+    int rc = hk_engine_recompute(e, err);
+    if (!rc && hk_index_build(e))
+        hk_index_free(e); /* out of memory for the index: flat scans answer */
+    return rc;
 }
 
 bool hk_engine_loaded(const struct hk_engine *e)
@@ -876,7 +904,10 @@ static void move_orders(struct hk_engine *e, uint32_t r, uint32_t to, uint32_t s
         uint32_t d = nos + kept_o++;
         e->o_id[d] = e->o_id[o];
         e->o_paid_at[d] = e->o_paid_at[o];
-        e->o_net[d] = e->o_net[o];
+        if (e->amounts_wide)
+            e->o_net_w[d] = e->o_net_w[o];
+        else
+            e->o_net[d] = e->o_net[o];
         e->o_day[d] = e->o_day[o];
         e->o_cust[d] = to;
         e->o_flags[d] = e->o_flags[o];
@@ -893,9 +924,11 @@ static void move_orders(struct hk_engine *e, uint32_t r, uint32_t to, uint32_t s
             e->l_ord[d] = nos + (ord - os) - (skip != HK_DEAD && ord > skip ? 1 : 0);
             e->l_prod[d] = e->l_prod[l];
             e->l_day[d] = e->l_day[l];
-            e->l_fen[d] = e->l_fen[l];
+            if (e->amounts_wide)
+                e->l_fen_w[d] = e->l_fen_w[l];
+            else
+                e->l_fen[d] = e->l_fen[l];
             e->l_cat[d] = e->l_cat[l];
-            e->l_zone[d] = e->l_zone[l];
         }
         e->l_cust[l] = HK_DEAD;
         e->l_day[l] = HK_DAY_NONE;
@@ -974,6 +1007,34 @@ static int events_to_tail(struct hk_engine *e, uint32_t r, size_t extra)
 
 /* ---- orders ------------------------------------------------------------------------------- */
 
+static bool fits32(int64_t v)
+{
+    return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+/* Moves the amount columns to int64 (an amount past +-21,474,836.47 yuan arrived). */
+static int go_wide(struct hk_engine *e)
+{
+    int64_t *on = malloc((e->co ? e->co : 1) * 8), *lf = malloc((e->cl ? e->cl : 1) * 8);
+    if (!on || !lf) {
+        free(on);
+        free(lf);
+        return -1;
+    }
+    for (size_t i = 0; i < e->no; i++)
+        on[i] = e->o_net[i];
+    for (size_t i = 0; i < e->nl; i++)
+        lf[i] = e->l_fen[i];
+    free(e->o_net);
+    free(e->l_fen);
+    e->o_net = NULL;
+    e->l_fen = NULL;
+    e->o_net_w = on;
+    e->l_fen_w = lf;
+    e->amounts_wide = true;
+    return 0;
+}
+
 /* The index of row r's order `id`, or HK_DEAD. Before the load ranges are not formed yet. */
 static uint32_t find_order(const struct hk_engine *e, uint32_t r, int64_t id)
 {
@@ -1002,11 +1063,19 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
                               (long long)o->order_id, (long long)o->lines[i].product_id);
     if (e->no + 1 >= UINT32_MAX / 2 || e->nl + o->n_lines >= UINT32_MAX / 2)
         return hk_err_set(err, HK_E(INVAL), "the engine holds at most 2^31 orders and lines");
+    if (!e->amounts_wide) {
+        bool fits = fits32(o->paid_fen - o->refund_fen);
+        for (size_t i = 0; i < o->n_lines; i++)
+            fits = fits && fits32(o->lines[i].amount_fen);
+        if (!fits && go_wide(e))
+            return nomem(err);
+    }
     uint32_t r = customer_row(e, o->customer_id);
     if (r == HK_DEAD)
         return nomem(err);
+    uint32_t skip = HK_DEAD;
     if (e->loaded) {
-        uint32_t skip = find_order(e, r, o->order_id);
+        skip = find_order(e, r, o->order_id);
         if (orders_to_tail(e, r, skip, 1, o->n_lines))
             return nomem(err);
     } else if (ensure_orders(e, e->no + 1) || ensure_lines(e, e->nl + o->n_lines)) {
@@ -1017,7 +1086,10 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
     uint32_t oi = (uint32_t)e->no++;
     e->o_id[oi] = o->order_id;
     e->o_paid_at[oi] = o->has_paid_at ? o->paid_at : 0;
-    e->o_net[oi] = o->paid_fen - o->refund_fen;
+    if (e->amounts_wide)
+        e->o_net_w[oi] = o->paid_fen - o->refund_fen;
+    else
+        e->o_net[oi] = (int32_t)(o->paid_fen - o->refund_fen);
     e->o_day[oi] = day;
     e->o_cust[oi] = r;
     e->o_zone[oi] = (uint8_t)zone;
@@ -1034,14 +1106,20 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
         e->l_prod[l] = slot == HK_ENGINE_NONE ? HK_ENGINE_NONE : e->p_name[slot];
         e->l_cat[l] = slot == HK_ENGINE_NONE ? HK_CAT_NONE : e->p_cat[slot];
         e->l_day[l] = counted ? day : HK_DAY_NONE;
-        e->l_fen[l] = o->lines[i].amount_fen;
-        e->l_zone[l] = (uint8_t)zone;
+        if (e->amounts_wide)
+            e->l_fen_w[l] = o->lines[i].amount_fen;
+        else
+            e->l_fen[l] = (int32_t)o->lines[i].amount_fen;
     }
     e->c_ocount[r]++;
     e->c_lcount[r] += (uint32_t)o->n_lines;
     if (!e->loaded)
         return 0;
     derive_row(e, r, e->scratch_cat);
+    if (skip == HK_DEAD) /* a new order only adds lines, the tail of the row's range */
+        hk_index_added(e, r, (uint32_t)(e->nl - o->n_lines), (uint32_t)e->nl);
+    else
+        hk_index_dirty(e, r);
     return maybe_compact(e, err);
 }
 
@@ -1071,6 +1149,7 @@ int hk_engine_remove_order(struct hk_engine *e, int64_t customer_id, int64_t ord
     if (orders_to_tail(e, r, skip, 0, 0))
         return nomem(err);
     derive_row(e, r, e->scratch_cat);
+    hk_index_dirty(e, r);
     return maybe_compact(e, err);
 }
 
@@ -1136,6 +1215,8 @@ int hk_engine_merge(struct hk_engine *e, int64_t winner_id, int64_t loser_id, st
     e->live[l >> 6] &= ~lbit;
     derive_row(e, w, e->scratch_cat);
     derive_row(e, l, e->scratch_cat);
+    hk_index_dirty(e, w);
+    hk_index_dirty(e, l);
     return maybe_compact(e, err);
 }
 
@@ -1171,6 +1252,7 @@ int hk_engine_customer_clear(struct hk_engine *e, int64_t customer_id, struct hk
         if (e->tag_bits[t])
             e->tag_bits[t][r >> 6] &= ~bit;
     row_reset_aggregates(e, r);
+    hk_index_dirty(e, r);
     return e->loaded ? maybe_compact(e, err) : 0;
 }
 
@@ -1268,14 +1350,28 @@ void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out)
     out->orders = e->no - e->o_dead;
     out->lines = e->nl - e->l_dead;
     out->events = e->ne - e->e_dead;
-    size_t per_c = 8 + 6 * 4 + 2 * 4 + 2 + 3 * 4 + 8 + 2 + 3 * 4 + 5;
+    /* allocated bytes: capacities times element sizes, as ensure_customers / ensure_* allocate */
+    size_t per_c = 8 + 6 * 4 + 2 * 4 + 2 + 3 * 4 + 8 + 2 + 3 * 4 + 5 + 4;
     size_t tags = 0;
     for (size_t t = 0; t < e->ntag_bits; t++)
         if (e->tag_bits[t])
-            tags += e->cc / 8;
+            tags += (e->cc / 64 + 1) * 8;
     out->bytes_customers = e->cc * per_c + e->cc / 8 + tags + e->cust_map.nslots * 12;
+    size_t amt = e->amounts_wide ? 8 : 4;
     out->bytes_history =
-        e->co * (8 * 3 + 4 * 2 + 2) + e->cl * (4 * 4 + 8 + 2 + 1) + e->ce * (4 + 2 + 4 + 1);
+        e->co * (8 * 2 + amt + 4 * 2 + 2) + e->cl * (4 * 4 + amt + 2) + e->ce * (4 + 2 + 4 + 1);
+    const struct hk_kindex *xs[2] = {&e->ix_cat, &e->ix_prod};
+    size_t ix_lines = 0, ix_cust = e->ix_dirty_words * 8;
+    for (int i = 0; i < 2; i++) {
+        const struct hk_kindex *x = xs[i];
+        if (x->off)
+            ix_lines += ((size_t)x->nkeys + 1) * 4 + (size_t)x->off[x->nkeys] * 6 +
+                        x->dcap * sizeof(struct hk_delta);
+        ix_cust += x->d_cur_n * 4;
+    }
+    out->bytes_index = ix_lines + ix_cust;
+    out->bytes_history += ix_lines;  /* the index grows with lines ... */
+    out->bytes_customers += ix_cust; /* ... and its per-row delta pointers with customers */
     size_t dicts = 0;
     for (int k = 0; k < HK_DICT_COUNT_; k++) {
         const struct hk_dict *d = &e->dicts[k];

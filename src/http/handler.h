@@ -118,6 +118,26 @@ void hk_form_free(struct hk_form *f);
 int hk_reply_json(struct hk_req *req, int status, json_t *body);
 /** Replies with status and no body (204, or a bare 200). */
 int hk_reply_status(struct hk_req *req, int status);
+/**
+ * Pulls the next piece of a streamed reply body: at most max bytes into buf, their number into
+ * *len; *len 0 at the end of the body. A negative return aborts the response (the client sees a
+ * truncated body: the status line has been sent).
+ */
+typedef int (*hk_stream_fn)(void *ctx, char *buf, size_t max, size_t *len);
+/**
+ * Replies with status and a body produced by fn(ctx, ...) as the client reads it (chunked
+ * transfer encoding), with Content-Type type (copied). ctx is taken: release(ctx) runs exactly
+ * once, when the response is done or the request ends without it. A later hk_reply_json or error
+ * replaces the stream.
+ */
+int hk_reply_stream(struct hk_req *req, int status, const char *type, hk_stream_fn fn, void *ctx,
+                    void (*release)(void *ctx));
+/**
+ * Replies with status and the whole of the open file fd (taken: closed when sent or when the
+ * request ends) as Content-Type type (copied). The file may already be unlinked.
+ */
+int hk_reply_fd(struct hk_req *req, int status, const char *type, int fd, uint64_t size);
+
 /** Adds a response header; may be called before the reply is set. Values are copied. */
 int hk_reply_header(struct hk_req *req, const char *name, const char *value);
 

@@ -158,6 +158,8 @@ void hk_req_free(struct hk_req *req)
         req->state_release(req->state);
     if (req->has_file)
         close(req->file_fd);
+    if (req->stream_fn && req->stream_release)
+        req->stream_release(req->stream_ctx);
     json_decref(req->json);
     json_decref(req->reply_body);
     hk_strbuf_release(&req->body);
@@ -484,6 +486,76 @@ int hk_reply_status(struct hk_req *req, int status)
     return 0;
 }
 
+/* What MHD runs when the reply needs more body: the handler's producer. */
+struct stream_box {
+    hk_stream_fn fn;
+    void *ctx;
+    void (*release)(void *ctx);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_box *b = cls;
+    size_t len = 0;
+    if (b->fn(b->ctx, buf, max, &len) < 0)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return len == 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)len;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_box *b = cls;
+    if (b->release)
+        b->release(b->ctx);
+    free(b);
+}
+
+static void drop_stream(struct hk_req *req)
+{
+    if (req->stream_fn && req->stream_release)
+        req->stream_release(req->stream_ctx);
+    req->stream_fn = NULL;
+    req->stream_ctx = NULL;
+    req->stream_release = NULL;
+}
+
+int hk_reply_stream(struct hk_req *req, int status, const char *type, hk_stream_fn fn, void *ctx,
+                    void (*release)(void *ctx))
+{
+    drop_stream(req);
+    req->stream_fn = fn;
+    req->stream_ctx = ctx;
+    req->stream_release = release;
+    if (status < 100 || status > 599 || !fn)
+        return HK_E(INTERNAL);
+    req->file_type = hk_req_strndup(req, type, strlen(type));
+    if (!req->file_type)
+        return HK_E(NOMEM);
+    json_decref(req->reply_body);
+    req->reply_body = NULL;
+    req->status = status;
+    return 0;
+}
+
+int hk_reply_fd(struct hk_req *req, int status, const char *type, int fd, uint64_t size)
+{
+    if (req->has_file)
+        close(req->file_fd);
+    req->has_file = true;
+    req->file_fd = fd;
+    req->file_size = size;
+    if (status < 100 || status > 599)
+        return HK_E(INTERNAL);
+    req->file_type = hk_req_strndup(req, type, strlen(type));
+    if (!req->file_type)
+        return HK_E(NOMEM);
+    json_decref(req->reply_body);
+    req->reply_body = NULL;
+    req->status = status;
+    return 0;
+}
+
 static bool header_text_ok(const char *s, bool is_name)
 {
     if (!*s && is_name)
@@ -559,7 +631,21 @@ int hk_req_send(struct hk_req *req, bool closing)
         if (req->reply_body)
             text = json_dumps(req->reply_body, JSON_COMPACT);
     }
-    if (req->has_file && !req->reply_body) {
+    if (req->stream_fn && !req->reply_body) {
+        struct stream_box *b = malloc(sizeof *b);
+        if (b) {
+            b->fn = req->stream_fn;
+            b->ctx = req->stream_ctx;
+            b->release = req->stream_release;
+            /* MHD owns the box from here on, even when creating the response fails */
+            req->stream_fn = NULL;
+            req->stream_release = NULL;
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, b,
+                                                     stream_free);
+            if (!resp)
+                stream_free(b);
+        }
+    } else if (req->has_file && !req->reply_body) {
         /* MHD owns the descriptor from here on (it closes it with the response) */
         resp = MHD_create_response_from_fd64(req->file_size, req->file_fd);
         if (resp) {

@@ -76,7 +76,12 @@ struct hk_req {
     bool has_file;         /* file_fd is open and is the reply's body */
     int file_fd;           /* valid only when has_file */
     uint64_t file_size;    /* bytes to send from file_fd */
-    const char *file_type; /* static string: the Content-Type */
+    const char *file_type; /* static string or arena: the Content-Type */
+
+    /* a streamed reply (hk_reply_stream): MHD pulls the body from stream_fn, then releases */
+    hk_stream_fn stream_fn; /* non-NULL while the request owns stream_ctx */
+    void *stream_ctx;
+    void (*stream_release)(void *ctx);
 
     int status;                /* 0 until a reply is set */
     json_t *reply_body;        /* owned; NULL for a reply without body */

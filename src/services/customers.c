@@ -830,3 +830,44 @@ done:
     free(rows);
     return rc;
 }
+
+/* ---- contact details for lists and exports ------------------------------------------------- */
+
+int hk_customers_contacts(struct hk_app *app, bool clear, struct hk_customer_contact *items,
+                          size_t n, struct hk_err *err)
+{
+    if (n == 0)
+        return 0;
+    struct hk_db *db;
+    int rc = hk_db_acquire(app->store, &db, err);
+    if (rc)
+        return rc;
+    struct hk_cust_row *row = malloc(sizeof(*row));
+    if (!row) {
+        hk_db_release(db);
+        return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct hk_customer_contact *c = &items[i];
+        c->found = false;
+        c->nick[0] = c->phone[0] = c->province[0] = c->city[0] = '\0';
+        int r = hk_cust_get(db, c->id, row, err);
+        if (r == HK_E(NOTFOUND))
+            continue;
+        if (r) {
+            rc = r;
+            break;
+        }
+        c->found = true;
+        copy_utf8(c->nick, sizeof c->nick, row->nick);
+        copy_utf8(c->province, sizeof c->province, row->province);
+        copy_utf8(c->city, sizeof c->city, row->city);
+        phone_for(app, clear, row->id, row->phone_enc, row->phone_enc_len, row->phone_masked,
+                  c->phone, sizeof c->phone);
+        hk_cust_row_release(row);
+    }
+    sodium_memzero(row, sizeof *row);
+    free(row);
+    hk_db_release(db);
+    return rc;
+}

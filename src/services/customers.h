@@ -219,4 +219,23 @@ int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
                         const struct hk_customer_search *in, struct hk_customer_list *out,
                         struct hk_err *err);
 
+/* ---- contact details for lists and exports ---------------------------------------------- */
+
+/** A customer's nick, phone (clear or masked), province and city, by id. */
+struct hk_customer_contact {
+    int64_t id; /* in: the customer */
+    bool found; /* out: false when there is no such customer (the strings are then "") */
+    char nick[HK_CUSTOMER_TEXT_MAX];
+    char phone[HK_CUSTOMER_SHORT_MAX]; /* clear (+86 form) when clear, else masked; "" unknown */
+    char province[HK_CUSTOMER_SHORT_MAX], city[HK_CUSTOMER_SHORT_MAX];
+};
+
+/**
+ * Fills items[0..n) by their id on one connection. clear: the caller may read PII
+ * (hk_role_may_read_pii); otherwise phones are masked as in the profile. Decrypted values live
+ * only in the items.
+ */
+int hk_customers_contacts(struct hk_app *app, bool clear, struct hk_customer_contact *items,
+                          size_t n, struct hk_err *err);
+
 #endif

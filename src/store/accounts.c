@@ -18,59 +18,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "store/repo_util.h"
 #include "store/store.h"
-
-/* ---- helpers -------------------------------------------------------------------------- */
-
-static int bind_failed(struct hk_err *err, const char *name)
-{
-    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", name);
-}
-
-/* Runs a statement that returns no rows. */
-static int exec_stmt(struct hk_stmt *st, struct hk_err *err)
-{
-    return hk_stmt_exec(st, err);
-}
-
-/* Steps an UPDATE ... RETURNING id: *changed tells whether a row was affected. Resets. */
-static int exec_returning(struct hk_stmt *st, bool *changed, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    hk_stmt_reset(st);
-    if (rc < 0)
-        return rc;
-    if (changed)
-        *changed = rc == HK_ROW;
-    return 0;
-}
-
-/* Steps a statement expected to return one row with one integer column. */
-static int one_int64(struct hk_stmt *st, int64_t *out, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        *out = hk_stmt_int64(st, 0);
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        rc = hk_err_set(err, HK_E(STORE), "a statement returned no row");
-    }
-    hk_stmt_reset(st);
-    return rc;
-}
-
-/* Steps a statement returning at most one row; HK_ROW with the row current, or NOTFOUND. */
-static int step_one(struct hk_stmt *st, const char *what, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    if (rc == HK_DONE) {
-        hk_stmt_reset(st);
-        return hk_err_set(err, HK_E(NOTFOUND), "%s not found", what);
-    }
-    if (rc < 0)
-        hk_stmt_reset(st);
-    return rc;
-}
 
 /* ---- users ---------------------------------------------------------------------------- */
 
@@ -98,7 +47,7 @@ int hk_acct_user_count(struct hk_db *db, int64_t *out, struct hk_err *err)
     int rc = hk_db_stmt(db, "acct_user_count", "SELECT COUNT(*) FROM users", &st, err);
     if (rc != 0)
         return rc;
-    return one_int64(st, out, err);
+    return hk_stmt_one_int64(st, out, err);
 }
 
 int hk_acct_admin_active_count(struct hk_db *db, int64_t *out, struct hk_err *err)
@@ -109,7 +58,7 @@ int hk_acct_admin_active_count(struct hk_db *db, int64_t *out, struct hk_err *er
                    "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0", &st, err);
     if (rc != 0)
         return rc;
-    return one_int64(st, out, err);
+    return hk_stmt_one_int64(st, out, err);
 }
 
 int hk_acct_user_insert(struct hk_db *db, const struct hk_acct_user_row *row, int64_t *id,
@@ -131,11 +80,9 @@ int hk_acct_user_insert(struct hk_db *db, const struct hk_acct_user_row *row, in
     b |= hk_stmt_bind_int64(st, 5, row->disabled ? 1 : 0);
     b |= hk_stmt_bind_int64(st, 6, row->created_at);
     b |= hk_stmt_bind_int64(st, 7, row->updated_at);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return one_int64(st, id, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_one_int64(st, id, err);
 }
 
 static int user_by(struct hk_db *db, const char *name, const char *sql, int64_t id,
@@ -146,11 +93,9 @@ static int user_by(struct hk_db *db, const char *name, const char *sql, int64_t 
     if (rc != 0)
         return rc;
     int b = login ? hk_stmt_bind_text(st, 1, login, (size_t)-1) : hk_stmt_bind_int64(st, 1, id);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    if ((rc = step_one(st, "user", err)) != HK_ROW)
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    if ((rc = hk_stmt_one_row(st, "user", err)) != HK_ROW)
         return rc;
     read_user(st, out);
     hk_stmt_reset(st);
@@ -183,10 +128,8 @@ int hk_acct_user_list(struct hk_db *db, int64_t after_id, size_t cap, struct hk_
         return rc;
     int b = hk_stmt_bind_int64(st, 1, after_id);
     b |= hk_stmt_bind_int64(st, 2, (int64_t)cap);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW)
         read_user(st, &rows[count++]);
@@ -213,12 +156,10 @@ int hk_acct_user_update(struct hk_db *db, const struct hk_acct_user_row *row, st
     b |= hk_stmt_bind_text(st, 4, row->password_hash, (size_t)-1);
     b |= hk_stmt_bind_int64(st, 5, row->disabled ? 1 : 0);
     b |= hk_stmt_bind_int64(st, 6, row->updated_at);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     bool changed = false;
-    if ((rc = exec_returning(st, &changed, err)) != 0)
+    if ((rc = hk_stmt_exec_returning(st, &changed, err)) != 0)
         return rc;
     if (!changed)
         return hk_err_set(err, HK_E(NOTFOUND), "user %lld not found", (long long)row->id);
@@ -235,11 +176,9 @@ static int set_by_id_changed(struct hk_db *db, const char *name, const char *sql
         return rc;
     int b = hk_stmt_bind_int64(st, 1, id);
     b |= text ? hk_stmt_bind_text(st, 2, text, (size_t)-1) : hk_stmt_bind_int64(st, 2, v);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return changed ? exec_returning(st, changed, err) : exec_stmt(st, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return changed ? hk_stmt_exec_returning(st, changed, err) : hk_stmt_exec(st, err);
 }
 
 static int set_by_id(struct hk_db *db, const char *name, const char *sql, int64_t id, int64_t v,
@@ -282,11 +221,9 @@ int hk_acct_session_insert(struct hk_db *db, const char *token_hash, int64_t use
     b |= hk_stmt_bind_int64(st, 4, expires_at);
     b |= hk_stmt_bind_text(st, 5, ip ? ip : "", (size_t)-1);
     b |= hk_stmt_bind_text(st, 6, user_agent ? user_agent : "", (size_t)-1);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return one_int64(st, id, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_one_int64(st, id, err);
 }
 
 int hk_acct_session_lookup(struct hk_db *db, const char *token_hash,
@@ -301,11 +238,9 @@ int hk_acct_session_lookup(struct hk_db *db, const char *token_hash,
                         &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_text(st, 1, token_hash, (size_t)-1) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    if ((rc = step_one(st, "session", err)) != HK_ROW)
+    if (hk_stmt_bind_text(st, 1, token_hash, (size_t)-1) != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    if ((rc = hk_stmt_one_row(st, "session", err)) != HK_ROW)
         return rc;
     memset(out, 0, sizeof *out);
     out->id = hk_stmt_int64(st, 0);
@@ -353,11 +288,9 @@ int hk_acct_sessions_revoke_user(struct hk_db *db, int64_t user_id, int64_t exce
     int b = hk_stmt_bind_int64(st, 1, user_id);
     b |= hk_stmt_bind_int64(st, 2, at);
     b |= hk_stmt_bind_int64(st, 3, except_id);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return exec_stmt(st, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec(st, err);
 }
 
 int hk_acct_sessions_prune_user(struct hk_db *db, int64_t user_id, int64_t before,
@@ -406,11 +339,9 @@ int hk_acct_token_insert(struct hk_db *db, int64_t user_id, const char *name_,
     b |= hk_stmt_bind_text(st, 3, token_hash, (size_t)-1);
     b |= hk_stmt_bind_text(st, 4, prefix, (size_t)-1);
     b |= hk_stmt_bind_int64(st, 5, created_at);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return one_int64(st, id, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_one_int64(st, id, err);
 }
 
 static int token_by(struct hk_db *db, const char *name, const char *sql, int64_t id,
@@ -421,11 +352,9 @@ static int token_by(struct hk_db *db, const char *name, const char *sql, int64_t
     if (rc != 0)
         return rc;
     int b = hash ? hk_stmt_bind_text(st, 1, hash, (size_t)-1) : hk_stmt_bind_int64(st, 1, id);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    if ((rc = step_one(st, "API token", err)) != HK_ROW)
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    if ((rc = hk_stmt_one_row(st, "API token", err)) != HK_ROW)
         return rc;
     read_token(st, out);
     hk_stmt_reset(st);
@@ -455,10 +384,8 @@ int hk_acct_token_list(struct hk_db *db, int64_t after_id, size_t cap,
         return rc;
     int b = hk_stmt_bind_int64(st, 1, after_id);
     b |= hk_stmt_bind_int64(st, 2, (int64_t)cap);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW)
         read_token(st, &rows[count++]);
@@ -502,11 +429,9 @@ int hk_acct_login_failure_insert(struct hk_db *db, const char *login, const char
     int b = hk_stmt_bind_text(st, 1, login, (size_t)-1);
     b |= hk_stmt_bind_text(st, 2, ip ? ip : "", (size_t)-1);
     b |= hk_stmt_bind_int64(st, 3, at);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return exec_stmt(st, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec(st, err);
 }
 
 int hk_acct_login_failure_nth(struct hk_db *db, bool by_ip, const char *key, int64_t since,
@@ -524,10 +449,8 @@ int hk_acct_login_failure_nth(struct hk_db *db, bool by_ip, const char *key, int
     int b = hk_stmt_bind_text(st, 1, key ? key : "", (size_t)-1);
     b |= hk_stmt_bind_int64(st, 2, since);
     b |= hk_stmt_bind_int64(st, 3, n > 0 ? n - 1 : 0);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     rc = hk_stmt_step(st, err);
     int64_t v = rc == HK_ROW ? hk_stmt_int64(st, 0) : 0;
     hk_stmt_reset(st);
@@ -544,11 +467,9 @@ int hk_acct_login_failures_clear(struct hk_db *db, const char *login, struct hk_
     int rc = hk_db_stmt(db, name, "DELETE FROM login_failures WHERE login = $1", &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_text(st, 1, login, (size_t)-1) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return exec_stmt(st, err);
+    if (hk_stmt_bind_text(st, 1, login, (size_t)-1) != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec(st, err);
 }
 
 int hk_acct_login_failures_prune(struct hk_db *db, const char *login, int64_t before,
@@ -562,11 +483,9 @@ int hk_acct_login_failures_prune(struct hk_db *db, const char *login, int64_t be
         return rc;
     int b = hk_stmt_bind_text(st, 1, login, (size_t)-1);
     b |= hk_stmt_bind_int64(st, 2, before);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return exec_stmt(st, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec(st, err);
 }
 
 /* ---- audit log ------------------------------------------------------------------------ */
@@ -589,11 +508,9 @@ int hk_acct_audit_insert(struct hk_db *db, const struct hk_acct_audit_row *row, 
     b |= hk_stmt_bind_text(st, 6, row->ip, (size_t)-1);
     b |= hk_stmt_bind_text(st, 7, row->request_id, (size_t)-1);
     b |= hk_stmt_bind_text(st, 8, row->details[0] ? row->details : "{}", (size_t)-1);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    return exec_stmt(st, err);
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec(st, err);
 }
 
 int hk_acct_audit_list(struct hk_db *db, int64_t before_id, const char *action, size_t cap,
@@ -611,10 +528,8 @@ int hk_acct_audit_list(struct hk_db *db, int64_t before_id, const char *action, 
     int b = hk_stmt_bind_int64(st, 1, before_id > 0 ? before_id : 0);
     b |= hk_stmt_bind_text(st, 2, action ? action : "", (size_t)-1);
     b |= hk_stmt_bind_int64(st, 3, (int64_t)cap);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW) {
         struct hk_acct_audit_row *a = &rows[count++];

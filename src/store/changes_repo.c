@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "store/repo_util.h"
 #include "store/store_int.h"
 
 #define HK_TOUCH_MAX   (1u << 20)
@@ -180,15 +181,10 @@ int hk_changes_max_id(struct hk_db *db, int64_t *out, struct hk_err *err)
     int rc = hk_db_stmt(db, "changes_max", "SELECT COALESCE(MAX(id), 0) FROM changes", &st, err);
     if (rc < 0)
         return rc;
-    rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        *out = hk_stmt_int64(st, 0);
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        *out = 0;
-        rc = 0;
-    }
-    hk_stmt_reset(st);
+    int64_t v = 0; /* no row reads as 0 */
+    bool found = false;
+    if ((rc = hk_stmt_find_int64(st, &v, &found, err)) == 0)
+        *out = v;
     return rc;
 }
 

@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/strbuf.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 /* The statuses that count toward a customer's value (record.h: hk_order_status_counted). */
@@ -34,11 +35,6 @@
 #define LIST_GROW_FIRST 16
 
 /* ---- helpers -------------------------------------------------------------------------- */
-
-static int bind_failed(struct hk_err *err, const char *name)
-{
-    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", name);
-}
 
 static int nomem(struct hk_err *err)
 {
@@ -96,19 +92,6 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Steps a statement returning at most one row; HK_ROW with the row current, or NOTFOUND. */
-static int step_one(struct hk_stmt *st, const char *what, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    if (rc == HK_DONE) {
-        hk_stmt_reset(st);
-        return hk_err_set(err, HK_E(NOTFOUND), "%s not found", what);
-    }
-    if (rc < 0)
-        hk_stmt_reset(st);
-    return rc;
-}
-
 /* ---- customer ------------------------------------------------------------------------- */
 
 void hk_cust_row_release(struct hk_cust_row *row)
@@ -129,11 +112,9 @@ int hk_cust_get(struct hk_db *db, int64_t id, struct hk_cust_row *out, struct hk
                         &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
-    if ((rc = step_one(st, "customer", err)) != HK_ROW)
+    if (hk_stmt_bind_int64(st, 1, id) != 0)
+        return hk_stmt_bind_failed(st, name, err);
+    if ((rc = hk_stmt_one_row(st, "customer", err)) != HK_ROW)
         return rc;
     struct hk_cust_row r;
     memset(&r, 0, sizeof r);
@@ -176,10 +157,8 @@ int hk_cust_merged_ids(struct hk_db *db, int64_t id, size_t cap, int64_t *ids, s
         db, name, "SELECT id FROM customers WHERE merged_into = $1 ORDER BY id LIMIT $2", &st, err);
     if (rc != 0)
         return rc;
-    if ((hk_stmt_bind_int64(st, 1, id) | hk_stmt_bind_int64(st, 2, (int64_t)cap)) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if ((hk_stmt_bind_int64(st, 1, id) | hk_stmt_bind_int64(st, 2, (int64_t)cap)) != 0)
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW)
         ids[count++] = hk_stmt_int64(st, 0);
@@ -201,10 +180,8 @@ int hk_cust_identities(struct hk_db *db, int64_t id, struct hk_cust_identity_row
                         &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (hk_stmt_bind_int64(st, 1, id) != 0)
+        return hk_stmt_bind_failed(st, name, err);
     struct hk_cust_identity_row *rows = NULL;
     size_t count = 0, cap = 0;
     while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
@@ -241,10 +218,8 @@ int hk_cust_tags(struct hk_db *db, int64_t id, struct hk_cust_tag_row **out, siz
                         &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (hk_stmt_bind_int64(st, 1, id) != 0)
+        return hk_stmt_bind_failed(st, name, err);
     struct hk_cust_tag_row *rows = NULL;
     size_t count = 0, cap = 0;
     while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
@@ -291,11 +266,9 @@ int hk_cust_aggregates_get(struct hk_db *db, int64_t id, struct hk_cust_aggregat
                         &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, n_value);
-    }
-    if ((rc = step_one(st, "aggregate", err)) != HK_ROW)
+    if (hk_stmt_bind_int64(st, 1, id) != 0)
+        return hk_stmt_bind_failed(st, n_value, err);
+    if ((rc = hk_stmt_one_row(st, "aggregate", err)) != HK_ROW)
         return rc;
     a.order_count = hk_stmt_int64(st, 0);
     a.first_purchase_at = hk_stmt_int64(st, 1);
@@ -310,11 +283,9 @@ int hk_cust_aggregates_get(struct hk_db *db, int64_t id, struct hk_cust_aggregat
                     &st, err);
     if (rc != 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, n_refunds);
-    }
-    if ((rc = step_one(st, "aggregate", err)) != HK_ROW)
+    if (hk_stmt_bind_int64(st, 1, id) != 0)
+        return hk_stmt_bind_failed(st, n_refunds, err);
+    if ((rc = hk_stmt_one_row(st, "aggregate", err)) != HK_ROW)
         return rc;
     a.refund_count = hk_stmt_int64(st, 0);
     hk_stmt_reset(st);
@@ -331,10 +302,8 @@ int hk_cust_aggregates_get(struct hk_db *db, int64_t id, struct hk_cust_aggregat
                         &st, err);
         if (rc != 0)
             return rc;
-        if (hk_stmt_bind_int64(st, 1, id) != 0) {
-            hk_stmt_reset(st);
-            return bind_failed(err, n_category);
-        }
+        if (hk_stmt_bind_int64(st, 1, id) != 0)
+            return hk_stmt_bind_failed(st, n_category, err);
         rc = hk_stmt_step(st, err);
         if (rc == HK_ROW) {
             copy_utf8(st, 0, a.main_category, sizeof a.main_category);
@@ -396,10 +365,8 @@ int hk_cust_timeline(struct hk_db *db, int64_t id, const struct hk_cust_tl_curso
     b |= hk_stmt_bind_int64(st, 3, after->kind);
     b |= hk_stmt_bind_int64(st, 4, after->id);
     b |= hk_stmt_bind_int64(st, 5, (int64_t)cap);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     struct hk_cust_tl_row *rows = cap ? calloc(cap, sizeof *rows) : NULL;
     if (cap && !rows) {
         hk_stmt_reset(st);
@@ -473,10 +440,8 @@ int hk_cust_order_items(struct hk_db *db, int64_t id, int64_t from, int64_t to,
     int b = hk_stmt_bind_int64(st, 1, id);
     b |= hk_stmt_bind_int64(st, 2, from);
     b |= hk_stmt_bind_int64(st, 3, to);
-    if (b != 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, name);
-    }
+    if (b != 0)
+        return hk_stmt_bind_failed(st, name, err);
     struct hk_cust_item_row *rows = NULL;
     size_t count = 0, cap = 0;
     while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
@@ -626,11 +591,6 @@ static int nick_pattern(const char *prefix, struct hk_strbuf *sb)
     return rc | hk_strbuf_addch(sb, '%');
 }
 
-static int bind_text_or_empty(struct hk_stmt *st, int idx, const char *s)
-{
-    return hk_stmt_bind_text(st, idx, s ? s : "", (size_t)-1);
-}
-
 int hk_cust_search(struct hk_db *db, const struct hk_cust_query *q, size_t cap,
                    struct hk_cust_list_row *rows, size_t *n, struct hk_err *err)
 {
@@ -662,9 +622,9 @@ int hk_cust_search(struct hk_db *db, const struct hk_cust_query *q, size_t cap,
             goto done;
         }
         b |= hk_stmt_bind_text(st, 1, pat.buf, pat.len);
-        b |= bind_text_or_empty(st, 2, q->name_hash);
-        b |= bind_text_or_empty(st, 3, q->phone_hash);
-        b |= bind_text_or_empty(st, 4, q->order_no);
+        b |= hk_stmt_bind_text_or_empty(st, 2, q->name_hash);
+        b |= hk_stmt_bind_text_or_empty(st, 3, q->phone_hash);
+        b |= hk_stmt_bind_text_or_empty(st, 4, q->order_no);
         break;
     case HK_CUST_MATCH_NICK:
         if (nick_pattern(q->nick_prefix ? q->nick_prefix : "", &pat) != 0) {
@@ -675,13 +635,13 @@ int hk_cust_search(struct hk_db *db, const struct hk_cust_query *q, size_t cap,
         b |= hk_stmt_bind_text(st, 1, pat.buf, pat.len);
         break;
     case HK_CUST_MATCH_NAME:
-        b |= bind_text_or_empty(st, 1, q->name_hash);
+        b |= hk_stmt_bind_text_or_empty(st, 1, q->name_hash);
         break;
     case HK_CUST_MATCH_PHONE:
-        b |= bind_text_or_empty(st, 1, q->phone_hash);
+        b |= hk_stmt_bind_text_or_empty(st, 1, q->phone_hash);
         break;
     case HK_CUST_MATCH_ORDER:
-        b |= bind_text_or_empty(st, 1, q->order_no);
+        b |= hk_stmt_bind_text_or_empty(st, 1, q->order_no);
         break;
     case HK_CUST_MATCH_ALL:
     default:
@@ -695,8 +655,7 @@ int hk_cust_search(struct hk_db *db, const struct hk_cust_query *q, size_t cap,
     b |= hk_stmt_bind_int64(st, p_id, after_id);
     b |= hk_stmt_bind_int64(st, p_limit, (int64_t)cap);
     if (b != 0) {
-        hk_stmt_reset(st);
-        rc = bind_failed(err, name);
+        rc = hk_stmt_bind_failed(st, name, err);
         goto done;
     }
     size_t count = 0;

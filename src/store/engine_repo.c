@@ -9,16 +9,11 @@
 #include "store/engine_repo.h"
 
 #include "core/err.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static const char *text_or_empty(struct hk_stmt *st, int col)
-{
-    const char *s = hk_stmt_text(st, col, NULL);
-    return s ? s : "";
-}
 
 /* Runs sql (binding $1 = param when param > 0) and calls row(ctx, st, err) for each row. */
 static int each_row_p(struct hk_db *db, const char *name, const char *sql, int64_t param,
@@ -51,45 +46,46 @@ static int each_row(struct hk_db *db, const char *name, const char *sql,
 
 static int shop_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->shop ? s->shop(s->ctx, hk_stmt_int64(st, 0), text_or_empty(st, 1), err) : 0;
+    return s->shop ? s->shop(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1), err) : 0;
 }
 
 static int product_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->product ? s->product(s->ctx, hk_stmt_int64(st, 0), text_or_empty(st, 1),
-                                   text_or_empty(st, 2), err)
+    return s->product ? s->product(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1),
+                                   hk_stmt_text_or_empty(st, 2), err)
                       : 0;
 }
 
 static int customer_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->customer ? s->customer(s->ctx, hk_stmt_int64(st, 0), text_or_empty(st, 1),
-                                     text_or_empty(st, 2), hk_stmt_int64(st, 3), err)
+    return s->customer ? s->customer(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1),
+                                     hk_stmt_text_or_empty(st, 2), hk_stmt_int64(st, 3), err)
                        : 0;
 }
 
 static int channel_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->channel ? s->channel(s->ctx, hk_stmt_int64(st, 0), text_or_empty(st, 1), err) : 0;
+    return s->channel ? s->channel(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1), err)
+                      : 0;
 }
 
 static int tag_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->tag ? s->tag(s->ctx, text_or_empty(st, 0), err) : 0;
+    return s->tag ? s->tag(s->ctx, hk_stmt_text_or_empty(st, 0), err) : 0;
 }
 
 static int customer_tag_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st,
                             struct hk_err *err)
 {
     return s->customer_tag
-               ? s->customer_tag(s->ctx, hk_stmt_int64(st, 0), text_or_empty(st, 1), err)
+               ? s->customer_tag(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1), err)
                : 0;
 }
 
 static int event_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
     return s->event ? s->event(s->ctx, hk_stmt_int64(st, 0), hk_stmt_int64(st, 1),
-                               text_or_empty(st, 2), hk_stmt_int64(st, 3), err)
+                               hk_stmt_text_or_empty(st, 2), hk_stmt_int64(st, 3), err)
                     : 0;
 }
 

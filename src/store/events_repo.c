@@ -17,42 +17,8 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "store/repo_util.h"
 #include "store/store.h"
-
-static int bind_failed(struct hk_err *err, const char *what)
-{
-    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", what);
-}
-
-/* NULL for NULL and "". */
-static int bind_opt(struct hk_stmt *st, int idx, const char *s)
-{
-    if (!s || !*s)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_text(st, idx, s, (size_t)-1);
-}
-
-/* NULL for NULL only ("" is a value). */
-static int bind_keep(struct hk_stmt *st, int idx, const char *s)
-{
-    if (!s)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_text(st, idx, s, (size_t)-1);
-}
-
-static int bind_opt_int(struct hk_stmt *st, int idx, int64_t v)
-{
-    if (v == 0)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_int64(st, idx, v);
-}
-
-static int bind_blob(struct hk_stmt *st, int idx, const unsigned char *p, size_t len)
-{
-    if (!p)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_blob(st, idx, p, len);
-}
 
 /* ---- events ------------------------------------------------------------------------------ */
 
@@ -66,22 +32,16 @@ int hk_erepo_event_find(struct hk_db *db, const char *type, const char *external
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_text(st, 1, type, (size_t)-1) < 0 ||
-        hk_stmt_bind_text(st, 2, external_id, (size_t)-1) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_event_find");
-    }
-    rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        if (id)
-            *id = hk_stmt_int64(st, 0);
-        if (customer_id)
-            *customer_id = hk_stmt_int64(st, 1);
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        rc = hk_err_set(err, HK_E(NOTFOUND), "event not found");
-    }
+        hk_stmt_bind_text(st, 2, external_id, (size_t)-1) < 0)
+        return hk_stmt_bind_failed(st, "erepo_event_find", err);
+    if ((rc = hk_stmt_one_row(st, "event", err)) != HK_ROW)
+        return rc;
+    if (id)
+        *id = hk_stmt_int64(st, 0);
+    if (customer_id)
+        *customer_id = hk_stmt_int64(st, 1);
     hk_stmt_reset(st);
-    return rc;
+    return 0;
 }
 
 int hk_erepo_event_insert(struct hk_db *db, const struct hk_erepo_event *row, int64_t now,
@@ -95,15 +55,14 @@ int hk_erepo_event_insert(struct hk_db *db, const struct hk_erepo_event *row, in
                         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, row->customer_id) < 0 || bind_opt_int(st, 2, row->shop_id) < 0 ||
+    if (hk_stmt_bind_int64(st, 1, row->customer_id) < 0 ||
+        hk_stmt_bind_opt_int64(st, 2, row->shop_id) < 0 ||
         hk_stmt_bind_text(st, 3, row->type, (size_t)-1) < 0 ||
         hk_stmt_bind_int64(st, 4, row->at) < 0 ||
         hk_stmt_bind_text(st, 5, row->properties ? row->properties : "{}", (size_t)-1) < 0 ||
-        bind_opt(st, 6, row->external_id) < 0 || bind_opt_int(st, 7, row->identity_id) < 0 ||
-        hk_stmt_bind_int64(st, 8, now) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_event_ins");
-    }
+        hk_stmt_bind_opt_text(st, 6, row->external_id) < 0 ||
+        hk_stmt_bind_opt_int64(st, 7, row->identity_id) < 0 || hk_stmt_bind_int64(st, 8, now) < 0)
+        return hk_stmt_bind_failed(st, "erepo_event_ins", err);
     rc = hk_stmt_step(st, err);
     if (rc == HK_ROW) {
         if (id)
@@ -131,10 +90,8 @@ int hk_erepo_profile_get(struct hk_db *db, int64_t id, struct hk_erepo_profile *
                         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_profile_get");
-    }
+    if (hk_stmt_bind_int64(st, 1, id) < 0)
+        return hk_stmt_bind_failed(st, "erepo_profile_get", err);
     rc = hk_stmt_step(st, err);
     if (rc == HK_ROW) {
         struct hk_erepo_profile p;
@@ -190,20 +147,22 @@ int hk_erepo_profile_set(struct hk_db *db, int64_t id, const struct hk_erepo_pro
         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) < 0 || bind_keep(st, 2, p->nick) < 0 ||
-        bind_keep(st, 3, p->email) < 0 || bind_keep(st, 4, p->province) < 0 ||
-        bind_keep(st, 5, p->city) < 0 || bind_keep(st, 6, p->birthday) < 0 ||
-        bind_keep(st, 7, p->gender) < 0 || bind_blob(st, 8, p->name_enc, p->name_enc_len) < 0 ||
-        bind_keep(st, 9, p->name_hash) < 0 ||
-        bind_blob(st, 10, p->phone_enc, p->phone_enc_len) < 0 ||
-        bind_keep(st, 11, p->phone_hash) < 0 || bind_keep(st, 12, p->phone_masked) < 0 ||
-        bind_blob(st, 13, p->address_enc, p->address_enc_len) < 0 ||
+    if (hk_stmt_bind_int64(st, 1, id) < 0 || hk_stmt_bind_text(st, 2, p->nick, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 3, p->email, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 4, p->province, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 5, p->city, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 6, p->birthday, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 7, p->gender, (size_t)-1) < 0 ||
+        hk_stmt_bind_blob(st, 8, p->name_enc, p->name_enc ? p->name_enc_len : 0) < 0 ||
+        hk_stmt_bind_text(st, 9, p->name_hash, (size_t)-1) < 0 ||
+        hk_stmt_bind_blob(st, 10, p->phone_enc, p->phone_enc ? p->phone_enc_len : 0) < 0 ||
+        hk_stmt_bind_text(st, 11, p->phone_hash, (size_t)-1) < 0 ||
+        hk_stmt_bind_text(st, 12, p->phone_masked, (size_t)-1) < 0 ||
+        hk_stmt_bind_blob(st, 13, p->address_enc, p->address_enc ? p->address_enc_len : 0) < 0 ||
         hk_stmt_bind_int64(st, 14, p->consent_sms) < 0 ||
         hk_stmt_bind_int64(st, 15, p->consent_email) < 0 ||
-        hk_stmt_bind_int64(st, 16, p->consent_wechat) < 0 || hk_stmt_bind_int64(st, 17, now) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_profile_set");
-    }
+        hk_stmt_bind_int64(st, 16, p->consent_wechat) < 0 || hk_stmt_bind_int64(st, 17, now) < 0)
+        return hk_stmt_bind_failed(st, "erepo_profile_set", err);
     rc = hk_stmt_exec(st, err);
     if (rc == 0)
         hk_db_touch_customer(db, id); /* region fields feed the engine */
@@ -225,19 +184,13 @@ int hk_erepo_order_customer(struct hk_db *db, const char *channel, const char *s
         return rc;
     if (hk_stmt_bind_text(st, 1, order_no, (size_t)-1) < 0 ||
         hk_stmt_bind_text(st, 2, channel, (size_t)-1) < 0 ||
-        hk_stmt_bind_text(st, 3, shop ? shop : "", (size_t)-1) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_order_customer");
-    }
-    rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        *customer_id = hk_stmt_int64(st, 0);
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        rc = hk_err_set(err, HK_E(NOTFOUND), "order not found");
-    }
+        hk_stmt_bind_text(st, 3, shop ? shop : "", (size_t)-1) < 0)
+        return hk_stmt_bind_failed(st, "erepo_order_customer", err);
+    if ((rc = hk_stmt_one_row(st, "order", err)) != HK_ROW)
+        return rc;
+    *customer_id = hk_stmt_int64(st, 0);
     hk_stmt_reset(st);
-    return rc;
+    return 0;
 }
 
 /* ---- merge history ----------------------------------------------------------------------- */
@@ -270,10 +223,8 @@ int hk_erepo_merges_of(struct hk_db *db, int64_t customer_id, size_t max,
                         &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, customer_id) < 0 || hk_stmt_bind_int64(st, 2, (int64_t)max) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_merges_of");
-    }
+    if (hk_stmt_bind_int64(st, 1, customer_id) < 0 || hk_stmt_bind_int64(st, 2, (int64_t)max) < 0)
+        return hk_stmt_bind_failed(st, "erepo_merges_of", err);
     v = calloc(max, sizeof(*v));
     if (!v) {
         hk_stmt_reset(st);
@@ -302,10 +253,8 @@ int hk_erepo_merge_get(struct hk_db *db, int64_t id, struct hk_erepo_merge *out,
                         "SELECT " MERGE_COLS " FROM customer_merges WHERE id = $1", &st, err);
     if (rc < 0)
         return rc;
-    if (hk_stmt_bind_int64(st, 1, id) < 0) {
-        hk_stmt_reset(st);
-        return bind_failed(err, "erepo_merge_get");
-    }
+    if (hk_stmt_bind_int64(st, 1, id) < 0)
+        return hk_stmt_bind_failed(st, "erepo_merge_get", err);
     rc = hk_stmt_step(st, err);
     if (rc == HK_ROW) {
         read_merge(st, out);

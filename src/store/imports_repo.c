@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 #define JOB_COLUMNS                                                                                \
@@ -22,12 +23,6 @@
     "orders_updated, orders_unchanged, items_created, customers_created, rejected, message, "      \
     "created_by, created_at, started_at, finished_at"
 #define JOB_NCOLUMNS 19 /* the errors column, when read, comes after these */
-
-static int bind_failed(struct hk_stmt *st, struct hk_err *err, const char *name)
-{
-    hk_stmt_reset(st);
-    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", name);
-}
 
 static int out_of_memory(struct hk_err *err)
 {
@@ -99,28 +94,11 @@ int hk_imports_repo_insert(struct hk_db *db, int64_t created_by, int64_t now, in
     int b = created_by > 0 ? hk_stmt_bind_int64(st, 1, created_by) : hk_stmt_bind_null(st, 1);
     b |= hk_stmt_bind_int64(st, 2, now);
     if (b != 0)
-        return bind_failed(st, err, name);
-    rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        *id = hk_stmt_int64(st, 0);
-        rc = 0;
-    } else if (rc == HK_DONE) {
+        return hk_stmt_bind_failed(st, name, err);
+    bool found = false;
+    if ((rc = hk_stmt_find_int64(st, id, &found, err)) == 0 && !found)
         rc = hk_err_set(err, HK_E(STORE), "%s returned no id", name);
-    }
-    hk_stmt_reset(st);
     return rc;
-}
-
-/* Steps an UPDATE/DELETE ... RETURNING id; *changed tells whether a row was affected. Resets. */
-static int exec_returning(struct hk_stmt *st, bool *changed, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    hk_stmt_reset(st);
-    if (rc < 0)
-        return rc;
-    if (changed)
-        *changed = rc == HK_ROW;
-    return 0;
 }
 
 int hk_imports_repo_queue(struct hk_db *db, int64_t id, const char *format, const char *shop,
@@ -141,8 +119,8 @@ int hk_imports_repo_queue(struct hk_db *db, int64_t id, const char *format, cons
     b |= hk_stmt_bind_text(st, 4, files_json, (size_t)-1);
     b |= hk_stmt_bind_int64(st, 5, bytes_total);
     if (b != 0)
-        return bind_failed(st, err, name);
-    return exec_returning(st, changed, err);
+        return hk_stmt_bind_failed(st, name, err);
+    return hk_stmt_exec_returning(st, changed, err);
 }
 
 int hk_imports_repo_delete_uploading(struct hk_db *db, int64_t id, struct hk_err *err)
@@ -154,7 +132,7 @@ int hk_imports_repo_delete_uploading(struct hk_db *db, int64_t id, struct hk_err
     if (rc != 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, id) != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);
 }
 
@@ -169,7 +147,7 @@ int hk_imports_repo_get(struct hk_db *db, int64_t id, bool with_errors, struct h
     if (rc != 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, id) != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     rc = hk_stmt_step(st, err);
     if (rc == HK_ROW) {
         struct hk_import_job job;
@@ -197,7 +175,7 @@ int hk_imports_repo_list(struct hk_db *db, int64_t before_id, size_t cap,
     int b = hk_stmt_bind_int64(st, 1, before_id > 0 ? before_id : 0);
     b |= hk_stmt_bind_int64(st, 2, (int64_t)cap);
     if (b != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW) {
         if ((rc = read_job(st, false, &rows[count], err)) != 0)
@@ -227,7 +205,7 @@ int hk_imports_repo_claim(struct hk_db *db, int64_t now, bool *found, struct hk_
     if (rc != 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, now) != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     rc = hk_stmt_step(st, err);
     int64_t id = rc == HK_ROW ? hk_stmt_int64(st, 0) : 0;
     hk_stmt_reset(st);
@@ -258,7 +236,7 @@ int hk_imports_repo_progress(struct hk_db *db, int64_t id, int64_t bytes_done, i
     b |= hk_stmt_bind_int64(st, 2, bytes_done);
     b |= hk_stmt_bind_int64(st, 3, rows);
     if (b != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);
 }
 
@@ -291,7 +269,7 @@ int hk_imports_repo_finish(struct hk_db *db, int64_t id, const char *status,
     b |= hk_stmt_bind_int64(st, 12, bytes_done);
     b |= hk_stmt_bind_int64(st, 13, finished_at);
     if (b != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);
 }
 
@@ -308,7 +286,7 @@ int hk_imports_repo_requeue(struct hk_db *db, int64_t id, const char *message, s
     int b = hk_stmt_bind_int64(st, 1, id);
     b |= hk_stmt_bind_text(st, 2, message, (size_t)-1);
     if (b != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);
 }
 
@@ -324,7 +302,7 @@ int hk_imports_repo_requeue_running(struct hk_db *db, const char *message, int64
     if (rc != 0)
         return rc;
     if (hk_stmt_bind_text(st, 1, message, (size_t)-1) != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     if ((rc = hk_stmt_exec(st, err)) != 0)
         return rc;
     *n = hk_stmt_changes(st);
@@ -342,7 +320,7 @@ int hk_imports_repo_list_uploading(struct hk_db *db, int64_t *ids, size_t cap, s
     if (rc != 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, (int64_t)cap) != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     size_t count = 0;
     while (count < cap && (rc = hk_stmt_step(st, err)) == HK_ROW)
         ids[count++] = hk_stmt_int64(st, 0);
@@ -368,7 +346,7 @@ int hk_imports_repo_fail_uploading(struct hk_db *db, int64_t id, const char *mes
     b |= hk_stmt_bind_text(st, 2, message, (size_t)-1);
     b |= hk_stmt_bind_int64(st, 3, now);
     if (b != 0)
-        return bind_failed(st, err, name);
+        return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);
 }
 

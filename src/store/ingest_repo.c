@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/strbuf.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 /* Rows per multi-row INSERT and keys per look-up, largest first. */
@@ -29,47 +30,6 @@ static const size_t INSERT_CHUNKS[] = {256, 64, 16, 4, 1};
 static const size_t FIND_CHUNKS[] = {128, 16, 1};
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static int bind_failed(struct hk_err *err, const char *what)
-{
-    return hk_err_set(err, HK_E(STORE), "%s: cannot bind parameters", what);
-}
-
-/* "" for NULL and empty: the NOT NULL DEFAULT '' text columns. */
-static int bind_str(struct hk_stmt *st, int idx, const char *s)
-{
-    return hk_stmt_bind_text(st, idx, s ? s : "", (size_t)-1);
-}
-
-/* NULL for NULL and empty: the nullable text columns. */
-static int bind_opt(struct hk_stmt *st, int idx, const char *s)
-{
-    if (!s || !*s)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_text(st, idx, s, (size_t)-1);
-}
-
-/* NULL for 0: the nullable time and id columns. */
-static int bind_opt_int(struct hk_stmt *st, int idx, int64_t v)
-{
-    if (v == 0)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_int64(st, idx, v);
-}
-
-static int bind_opt_blob(struct hk_stmt *st, int idx, const unsigned char *p, size_t len)
-{
-    if (!p || !len)
-        return hk_stmt_bind_null(st, idx);
-    return hk_stmt_bind_blob(st, idx, p, len);
-}
-
-/* A text column of the current row ("" for NULL); borrowed until the next step. */
-static const char *col_text(struct hk_stmt *st, int col)
-{
-    const char *s = hk_stmt_text(st, col, NULL);
-    return s ? s : "";
-}
 
 /* The smallest look-up chunk that holds remaining keys (padding fills the rest), capped. */
 static size_t pick_find_chunk(size_t remaining)
@@ -189,8 +149,7 @@ static int insert_rows(struct hk_db *db, const struct insert_spec *spec, size_t 
             goto fail;
         for (size_t r = 0; r < k; r++) {
             if (spec->bind_row(st, 1 + (int)r * spec->ncols, done + r, arg) < 0) {
-                hk_stmt_reset(st);
-                rc = bind_failed(err, spec->name);
+                rc = hk_stmt_bind_failed(st, spec->name, err);
                 goto fail;
             }
         }
@@ -277,8 +236,7 @@ static int find_keys(struct hk_db *db, const struct find_spec *spec, size_t n, c
             b = spec->bind_key(st, spec->nfixed + 1 + (int)j, done + (j < real ? j : real - 1),
                                arg);
         if (b < 0) {
-            hk_stmt_reset(st);
-            rc = bind_failed(err, spec->name);
+            rc = hk_stmt_bind_failed(st, spec->name, err);
             goto fail;
         }
         while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
@@ -299,22 +257,6 @@ fail:
     return rc;
 }
 
-/* Steps a statement expected to return at most one row with an integer in column 0. */
-static int one_int64(struct hk_stmt *st, int64_t *out, bool *found, struct hk_err *err)
-{
-    int rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        *out = hk_stmt_int64(st, 0);
-        *found = true;
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        *found = false;
-        rc = 0;
-    }
-    hk_stmt_reset(st);
-    return rc;
-}
-
 /* ---- shops and products ------------------------------------------------------------------ */
 
 int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name,
@@ -330,9 +272,10 @@ int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name
                         "SELECT id FROM shops WHERE channel = $1 AND name = $2", &st, err);
         if (rc < 0)
             return rc;
-        if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, name) < 0)
-            return bind_failed(err, "irepo_shop_get");
-        if ((rc = one_int64(st, &v, &found, err)) < 0)
+        if (hk_stmt_bind_text_or_empty(st, 1, channel) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 2, name) < 0)
+            return hk_stmt_bind_failed(st, "irepo_shop_get", err);
+        if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
             return rc;
         if (found) {
             *id = v;
@@ -345,11 +288,13 @@ int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name
                         &st, err);
         if (rc < 0)
             return rc;
-        if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, name) < 0 ||
-            bind_str(st, 3, tz_name && *tz_name ? tz_name : "Asia/Shanghai") < 0 ||
+        if (hk_stmt_bind_text_or_empty(st, 1, channel) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 2, name) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 3, tz_name && *tz_name ? tz_name : "Asia/Shanghai") <
+                0 ||
             hk_stmt_bind_int64(st, 4, now) < 0)
-            return bind_failed(err, "irepo_shop_ins");
-        if ((rc = one_int64(st, &v, &found, err)) < 0)
+            return hk_stmt_bind_failed(st, "irepo_shop_ins", err);
+        if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
             return rc;
         if (found) {
             *id = v;
@@ -374,13 +319,14 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
                         &st, err);
         if (rc < 0)
             return rc;
-        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 || bind_str(st, 2, external_id) < 0)
-            return bind_failed(err, "irepo_product_get");
+        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 2, external_id) < 0)
+            return hk_stmt_bind_failed(st, "irepo_product_get", err);
         rc = hk_stmt_step(st, err);
         if (rc == HK_ROW) {
             int64_t v = hk_stmt_int64(st, 0);
-            bool fill = (!*col_text(st, 1) && title && *title) ||
-                        (!*col_text(st, 2) && category && *category);
+            bool fill = (!*hk_stmt_text_or_empty(st, 1) && title && *title) ||
+                        (!*hk_stmt_text_or_empty(st, 2) && category && *category);
             hk_stmt_reset(st);
             if (fill) {
                 rc = hk_db_stmt(db, "irepo_product_fill",
@@ -391,9 +337,10 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
                                 &st, err);
                 if (rc < 0)
                     return rc;
-                if (hk_stmt_bind_int64(st, 1, v) < 0 || bind_str(st, 2, title) < 0 ||
-                    bind_str(st, 3, category) < 0)
-                    return bind_failed(err, "irepo_product_fill");
+                if (hk_stmt_bind_int64(st, 1, v) < 0 ||
+                    hk_stmt_bind_text_or_empty(st, 2, title) < 0 ||
+                    hk_stmt_bind_text_or_empty(st, 3, category) < 0)
+                    return hk_stmt_bind_failed(st, "irepo_product_fill", err);
                 if ((rc = hk_stmt_exec(st, err)) < 0)
                     return rc;
             }
@@ -411,13 +358,14 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
                         &st, err);
         if (rc < 0)
             return rc;
-        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 || bind_str(st, 2, external_id) < 0 ||
-            bind_str(st, 3, title) < 0 || bind_str(st, 4, category) < 0 ||
-            hk_stmt_bind_int64(st, 5, now) < 0)
-            return bind_failed(err, "irepo_product_ins");
+        if (hk_stmt_bind_int64(st, 1, shop_id) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 2, external_id) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 3, title) < 0 ||
+            hk_stmt_bind_text_or_empty(st, 4, category) < 0 || hk_stmt_bind_int64(st, 5, now) < 0)
+            return hk_stmt_bind_failed(st, "irepo_product_ins", err);
         int64_t v = 0;
         bool found = false;
-        if ((rc = one_int64(st, &v, &found, err)) < 0)
+        if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
             return rc;
         if (found) {
             *id = v;
@@ -451,16 +399,16 @@ static int bind_customer(struct hk_stmt *st, int p, size_t i, const void *arg)
     const struct customers_arg *a = arg;
     const struct hk_irepo_customer *c = &a->rows[i];
     int rc = 0;
-    rc |= bind_str(st, p + 0, c->nick);
-    rc |= bind_opt_blob(st, p + 1, c->name_enc, c->name_enc_len);
-    rc |= bind_opt_blob(st, p + 2, c->phone_enc, c->phone_enc_len);
-    rc |= bind_opt(st, p + 3, c->phone_hash);
-    rc |= bind_opt(st, p + 4, c->name_hash);
-    rc |= bind_opt(st, p + 5, c->phone_masked);
-    rc |= bind_opt(st, p + 6, c->email);
-    rc |= bind_str(st, p + 7, c->province);
-    rc |= bind_str(st, p + 8, c->city);
-    rc |= bind_opt_blob(st, p + 9, c->address_enc, c->address_enc_len);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 0, c->nick);
+    rc |= hk_stmt_bind_opt_blob(st, p + 1, c->name_enc, c->name_enc_len);
+    rc |= hk_stmt_bind_opt_blob(st, p + 2, c->phone_enc, c->phone_enc_len);
+    rc |= hk_stmt_bind_opt_text(st, p + 3, c->phone_hash);
+    rc |= hk_stmt_bind_opt_text(st, p + 4, c->name_hash);
+    rc |= hk_stmt_bind_opt_text(st, p + 5, c->phone_masked);
+    rc |= hk_stmt_bind_opt_text(st, p + 6, c->email);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 7, c->province);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 8, c->city);
+    rc |= hk_stmt_bind_opt_blob(st, p + 9, c->address_enc, c->address_enc_len);
     rc |= hk_stmt_bind_int64(st, p + 10, a->now);
     rc |= hk_stmt_bind_int64(st, p + 11, a->now);
     return rc ? -1 : 0;
@@ -512,19 +460,19 @@ int hk_irepo_customer_fill(struct hk_db *db, int64_t id, const struct hk_irepo_c
         return rc;
     rc = 0;
     rc |= hk_stmt_bind_int64(st, 1, id);
-    rc |= bind_opt(st, 2, c->nick);
-    rc |= bind_opt_blob(st, 3, c->name_enc, c->name_enc_len);
-    rc |= bind_opt(st, 4, c->name_hash);
-    rc |= bind_opt_blob(st, 5, c->phone_enc, c->phone_enc_len);
-    rc |= bind_opt(st, 6, c->phone_hash);
-    rc |= bind_opt(st, 7, c->phone_masked);
-    rc |= bind_opt(st, 8, c->email);
-    rc |= bind_opt(st, 9, c->province);
-    rc |= bind_opt(st, 10, c->city);
-    rc |= bind_opt_blob(st, 11, c->address_enc, c->address_enc_len);
+    rc |= hk_stmt_bind_opt_text(st, 2, c->nick);
+    rc |= hk_stmt_bind_opt_blob(st, 3, c->name_enc, c->name_enc_len);
+    rc |= hk_stmt_bind_opt_text(st, 4, c->name_hash);
+    rc |= hk_stmt_bind_opt_blob(st, 5, c->phone_enc, c->phone_enc_len);
+    rc |= hk_stmt_bind_opt_text(st, 6, c->phone_hash);
+    rc |= hk_stmt_bind_opt_text(st, 7, c->phone_masked);
+    rc |= hk_stmt_bind_opt_text(st, 8, c->email);
+    rc |= hk_stmt_bind_opt_text(st, 9, c->province);
+    rc |= hk_stmt_bind_opt_text(st, 10, c->city);
+    rc |= hk_stmt_bind_opt_blob(st, 11, c->address_enc, c->address_enc_len);
     rc |= hk_stmt_bind_int64(st, 12, now);
     if (rc)
-        return bind_failed(err, "irepo_customer_fill");
+        return hk_stmt_bind_failed(st, "irepo_customer_fill", err);
     hk_db_touch_customer(db, id); /* change log: province, city */
     return hk_stmt_exec(st, err);
 }
@@ -579,10 +527,10 @@ int hk_irepo_customer_root(struct hk_db *db, int64_t id, int64_t *root, struct h
         if (rc < 0)
             return rc;
         if (hk_stmt_bind_int64(st, 1, cur) < 0)
-            return bind_failed(err, "irepo_customer_parent");
+            return hk_stmt_bind_failed(st, "irepo_customer_parent", err);
         int64_t parent = 0;
         bool found = false;
-        if ((rc = one_int64(st, &parent, &found, err)) < 0)
+        if ((rc = hk_stmt_find_int64(st, &parent, &found, err)) < 0)
             return rc;
         if (!found)
             return hk_err_set(err, HK_E(NOTFOUND), "customer %lld not found", (long long)cur);
@@ -608,13 +556,16 @@ struct ident_find_arg {
 static int ident_bind_fixed(struct hk_stmt *st, const void *arg)
 {
     const struct ident_find_arg *a = arg;
-    return (bind_str(st, 1, a->channel) | bind_str(st, 2, a->kind)) ? -1 : 0;
+    return (hk_stmt_bind_text_or_empty(st, 1, a->channel) |
+            hk_stmt_bind_text_or_empty(st, 2, a->kind))
+               ? -1
+               : 0;
 }
 
 static int ident_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
 {
     const struct ident_find_arg *a = arg;
-    return bind_str(st, idx, a->values[i]);
+    return hk_stmt_bind_text_or_empty(st, idx, a->values[i]);
 }
 
 static int ident_row(struct hk_stmt *st, const void *arg)
@@ -623,9 +574,9 @@ static int ident_row(struct hk_stmt *st, const void *arg)
     struct hk_irepo_identity r = {
         .id = hk_stmt_int64(st, 0),
         .customer_id = hk_stmt_int64(st, 1),
-        .channel = col_text(st, 2),
-        .kind = col_text(st, 3),
-        .value = col_text(st, 4),
+        .channel = hk_stmt_text_or_empty(st, 2),
+        .kind = hk_stmt_text_or_empty(st, 3),
+        .value = hk_stmt_text_or_empty(st, 4),
         .merged_into = hk_stmt_int64(st, 5),
         .missing = (unsigned)hk_stmt_int64(st, 6),
     };
@@ -662,9 +613,9 @@ static int bind_identity(struct hk_stmt *st, int p, size_t i, const void *arg)
     const struct hk_irepo_identity *r = &a->rows[i];
     int rc = 0;
     rc |= hk_stmt_bind_int64(st, p + 0, r->customer_id);
-    rc |= bind_str(st, p + 1, r->channel);
-    rc |= bind_str(st, p + 2, r->kind);
-    rc |= bind_str(st, p + 3, r->value);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 1, r->channel);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 2, r->kind);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 3, r->value);
     rc |= hk_stmt_bind_int64(st, p + 4, a->now);
     return rc ? -1 : 0;
 }
@@ -708,25 +659,25 @@ static void read_order(struct hk_stmt *st, struct hk_irepo_order *o)
 {
     o->id = hk_stmt_int64(st, 0);
     o->shop_id = hk_stmt_int64(st, 1);
-    o->external_no = col_text(st, 2);
+    o->external_no = hk_stmt_text_or_empty(st, 2);
     o->customer_id = hk_stmt_int64(st, 3);
     o->identity_id = hk_stmt_int64(st, 4);
-    o->status = col_text(st, 5);
+    o->status = hk_stmt_text_or_empty(st, 5);
     o->total_fen = hk_stmt_int64(st, 6);
     o->discount_fen = hk_stmt_int64(st, 7);
     o->postage_fen = hk_stmt_int64(st, 8);
     o->paid_fen = hk_stmt_int64(st, 9);
     o->refund_fen = hk_stmt_int64(st, 10);
-    o->coupon_code = col_text(st, 11);
+    o->coupon_code = hk_stmt_text_or_empty(st, 11);
     o->created_at = hk_stmt_int64(st, 12);
     o->paid_at = hk_stmt_int64(st, 13);
     o->shipped_at = hk_stmt_int64(st, 14);
     o->received_at = hk_stmt_int64(st, 15);
     o->refunded_at = hk_stmt_int64(st, 16);
     o->cancelled_at = hk_stmt_int64(st, 17);
-    o->buyer_note = col_text(st, 18);
-    o->seller_note = col_text(st, 19);
-    o->source = col_text(st, 20);
+    o->buyer_note = hk_stmt_text_or_empty(st, 18);
+    o->seller_note = hk_stmt_text_or_empty(st, 19);
+    o->source = hk_stmt_text_or_empty(st, 20);
     o->updated_at = hk_stmt_int64(st, 21);
 }
 
@@ -747,13 +698,13 @@ static int order_bind_shop(struct hk_stmt *st, const void *arg)
 static int order_bind_channel(struct hk_stmt *st, const void *arg)
 {
     const struct order_find_arg *a = arg;
-    return bind_str(st, 1, a->channel);
+    return hk_stmt_bind_text_or_empty(st, 1, a->channel);
 }
 
 static int order_bind_key(struct hk_stmt *st, int idx, size_t i, const void *arg)
 {
     const struct order_find_arg *a = arg;
-    return bind_str(st, idx, a->nos[i]);
+    return hk_stmt_bind_text_or_empty(st, idx, a->nos[i]);
 }
 
 static int order_row(struct hk_stmt *st, const void *arg)
@@ -801,22 +752,22 @@ static int bind_order_values(struct hk_stmt *st, int p, const struct hk_irepo_or
 {
     /* status .. updated_at: the columns both insert and update write, in this order */
     int rc = 0;
-    rc |= bind_str(st, p + 0, o->status);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 0, o->status);
     rc |= hk_stmt_bind_int64(st, p + 1, o->total_fen);
     rc |= hk_stmt_bind_int64(st, p + 2, o->discount_fen);
     rc |= hk_stmt_bind_int64(st, p + 3, o->postage_fen);
     rc |= hk_stmt_bind_int64(st, p + 4, o->paid_fen);
     rc |= hk_stmt_bind_int64(st, p + 5, o->refund_fen);
-    rc |= bind_opt(st, p + 6, o->coupon_code);
+    rc |= hk_stmt_bind_opt_text(st, p + 6, o->coupon_code);
     rc |= hk_stmt_bind_int64(st, p + 7, o->created_at);
-    rc |= bind_opt_int(st, p + 8, o->paid_at);
-    rc |= bind_opt_int(st, p + 9, o->shipped_at);
-    rc |= bind_opt_int(st, p + 10, o->received_at);
-    rc |= bind_opt_int(st, p + 11, o->refunded_at);
-    rc |= bind_opt_int(st, p + 12, o->cancelled_at);
-    rc |= bind_str(st, p + 13, o->buyer_note);
-    rc |= bind_str(st, p + 14, o->seller_note);
-    rc |= bind_str(st, p + 15, o->source);
+    rc |= hk_stmt_bind_opt_int64(st, p + 8, o->paid_at);
+    rc |= hk_stmt_bind_opt_int64(st, p + 9, o->shipped_at);
+    rc |= hk_stmt_bind_opt_int64(st, p + 10, o->received_at);
+    rc |= hk_stmt_bind_opt_int64(st, p + 11, o->refunded_at);
+    rc |= hk_stmt_bind_opt_int64(st, p + 12, o->cancelled_at);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 13, o->buyer_note);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 14, o->seller_note);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 15, o->source);
     rc |= hk_stmt_bind_int64(st, p + 16, o->updated_at);
     return rc ? -1 : 0;
 }
@@ -826,9 +777,9 @@ static int bind_order(struct hk_stmt *st, int p, size_t i, const void *arg)
     const struct hk_irepo_order *o = &((const struct hk_irepo_order *)arg)[i];
     int rc = 0;
     rc |= hk_stmt_bind_int64(st, p + 0, o->shop_id);
-    rc |= bind_str(st, p + 1, o->external_no);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 1, o->external_no);
     rc |= hk_stmt_bind_int64(st, p + 2, o->customer_id);
-    rc |= bind_opt_int(st, p + 3, o->identity_id);
+    rc |= hk_stmt_bind_opt_int64(st, p + 3, o->identity_id);
     rc |= bind_order_values(st, p + 4, o);
     return rc ? -1 : 0;
 }
@@ -870,7 +821,7 @@ int hk_irepo_order_update(struct hk_db *db, const struct hk_irepo_order *row, st
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, row->id) < 0 || bind_order_values(st, 2, row) < 0)
-        return bind_failed(err, "irepo_order_update");
+        return hk_stmt_bind_failed(st, "irepo_order_update", err);
     hk_db_touch_order(db, row->id); /* change log */
     return hk_stmt_exec(st, err);
 }
@@ -899,17 +850,17 @@ static int items_row(struct hk_stmt *st, const void *arg)
     struct hk_irepo_item it = {
         .order_id = hk_stmt_int64(st, 0),
         .line_no = (int32_t)hk_stmt_int64(st, 1),
-        .item_key = col_text(st, 2),
+        .item_key = hk_stmt_text_or_empty(st, 2),
         .placeholder = hk_stmt_int64(st, 3) != 0,
         .product_id = hk_stmt_int64(st, 4),
-        .title = col_text(st, 5),
-        .sku = col_text(st, 6),
+        .title = hk_stmt_text_or_empty(st, 5),
+        .sku = hk_stmt_text_or_empty(st, 6),
         .quantity = (int32_t)hk_stmt_int64(st, 7),
         .unit_price_fen = hk_stmt_int64(st, 8),
         .paid_fen = hk_stmt_int64(st, 9),
         .refund_fen = hk_stmt_int64(st, 10),
-        .variant = col_text(st, 11),
-        .category = col_text(st, 12),
+        .variant = hk_stmt_text_or_empty(st, 11),
+        .category = hk_stmt_text_or_empty(st, 12),
     };
     return a->cb(a->arg, &it);
 }
@@ -936,17 +887,17 @@ static int bind_item(struct hk_stmt *st, int p, size_t i, const void *arg)
     int rc = 0;
     rc |= hk_stmt_bind_int64(st, p + 0, it->order_id);
     rc |= hk_stmt_bind_int64(st, p + 1, it->line_no);
-    rc |= bind_str(st, p + 2, it->item_key);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 2, it->item_key);
     rc |= hk_stmt_bind_int64(st, p + 3, it->placeholder ? 1 : 0);
-    rc |= bind_opt_int(st, p + 4, it->product_id);
-    rc |= bind_str(st, p + 5, it->title);
-    rc |= bind_str(st, p + 6, it->sku);
+    rc |= hk_stmt_bind_opt_int64(st, p + 4, it->product_id);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 5, it->title);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 6, it->sku);
     rc |= hk_stmt_bind_int64(st, p + 7, it->quantity);
     rc |= hk_stmt_bind_int64(st, p + 8, it->unit_price_fen);
     rc |= hk_stmt_bind_int64(st, p + 9, it->paid_fen);
     rc |= hk_stmt_bind_int64(st, p + 10, it->refund_fen);
-    rc |= bind_str(st, p + 11, it->variant);
-    rc |= bind_str(st, p + 12, it->category);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 11, it->variant);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 12, it->category);
     return rc ? -1 : 0;
 }
 
@@ -979,19 +930,19 @@ int hk_irepo_item_update(struct hk_db *db, const struct hk_irepo_item *row, stru
         return rc;
     rc = 0;
     rc |= hk_stmt_bind_int64(st, 1, row->order_id);
-    rc |= bind_str(st, 2, row->item_key);
+    rc |= hk_stmt_bind_text_or_empty(st, 2, row->item_key);
     rc |= hk_stmt_bind_int64(st, 3, row->placeholder ? 1 : 0);
-    rc |= bind_opt_int(st, 4, row->product_id);
-    rc |= bind_str(st, 5, row->title);
-    rc |= bind_str(st, 6, row->sku);
+    rc |= hk_stmt_bind_opt_int64(st, 4, row->product_id);
+    rc |= hk_stmt_bind_text_or_empty(st, 5, row->title);
+    rc |= hk_stmt_bind_text_or_empty(st, 6, row->sku);
     rc |= hk_stmt_bind_int64(st, 7, row->quantity);
     rc |= hk_stmt_bind_int64(st, 8, row->unit_price_fen);
     rc |= hk_stmt_bind_int64(st, 9, row->paid_fen);
     rc |= hk_stmt_bind_int64(st, 10, row->refund_fen);
-    rc |= bind_str(st, 11, row->variant);
-    rc |= bind_str(st, 12, row->category);
+    rc |= hk_stmt_bind_text_or_empty(st, 11, row->variant);
+    rc |= hk_stmt_bind_text_or_empty(st, 12, row->category);
     if (rc)
-        return bind_failed(err, "irepo_item_update");
+        return hk_stmt_bind_failed(st, "irepo_item_update", err);
     hk_db_touch_order(db, row->order_id); /* change log */
     return hk_stmt_exec(st, err);
 }
@@ -1006,7 +957,7 @@ int hk_irepo_items_delete_placeholders(struct hk_db *db, int64_t order_id, int64
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, order_id) < 0)
-        return bind_failed(err, "irepo_items_del_placeholders");
+        return hk_stmt_bind_failed(st, "irepo_items_del_placeholders", err);
     hk_db_touch_order(db, order_id); /* change log */
     if ((rc = hk_stmt_exec(st, err)) < 0)
         return rc;
@@ -1023,10 +974,10 @@ static int bind_history(struct hk_stmt *st, int p, size_t i, const void *arg)
     int rc = 0;
     rc |= hk_stmt_bind_int64(st, p + 0, h->order_id);
     rc |= hk_stmt_bind_int64(st, p + 1, h->at);
-    rc |= bind_str(st, p + 2, h->change);
-    rc |= bind_str(st, p + 3, h->old_value);
-    rc |= bind_str(st, p + 4, h->new_value);
-    rc |= bind_str(st, p + 5, h->source);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 2, h->change);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 3, h->old_value);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 4, h->new_value);
+    rc |= hk_stmt_bind_text_or_empty(st, p + 5, h->source);
     return rc ? -1 : 0;
 }
 
@@ -1077,22 +1028,22 @@ int hk_irepo_staged_put(struct hk_db *db, const struct hk_irepo_staged *row, int
     if (rc < 0)
         return rc;
     rc = 0;
-    rc |= bind_str(st, 1, row->channel);
-    rc |= bind_str(st, 2, row->order_no);
-    rc |= bind_str(st, 3, row->item_key);
-    rc |= bind_str(st, 4, row->product_ext_id);
-    rc |= bind_str(st, 5, row->sku);
-    rc |= bind_str(st, 6, row->title);
-    rc |= bind_str(st, 7, row->variant);
-    rc |= bind_str(st, 8, row->category);
+    rc |= hk_stmt_bind_text_or_empty(st, 1, row->channel);
+    rc |= hk_stmt_bind_text_or_empty(st, 2, row->order_no);
+    rc |= hk_stmt_bind_text_or_empty(st, 3, row->item_key);
+    rc |= hk_stmt_bind_text_or_empty(st, 4, row->product_ext_id);
+    rc |= hk_stmt_bind_text_or_empty(st, 5, row->sku);
+    rc |= hk_stmt_bind_text_or_empty(st, 6, row->title);
+    rc |= hk_stmt_bind_text_or_empty(st, 7, row->variant);
+    rc |= hk_stmt_bind_text_or_empty(st, 8, row->category);
     rc |= hk_stmt_bind_int64(st, 9, row->quantity);
     rc |= hk_stmt_bind_int64(st, 10, row->unit_price_fen);
     rc |= hk_stmt_bind_int64(st, 11, row->paid_fen);
     rc |= hk_stmt_bind_int64(st, 12, row->refund_fen);
-    rc |= bind_str(st, 13, row->status);
+    rc |= hk_stmt_bind_text_or_empty(st, 13, row->status);
     rc |= hk_stmt_bind_int64(st, 14, now);
     if (rc)
-        return bind_failed(err, "irepo_staged_put");
+        return hk_stmt_bind_failed(st, "irepo_staged_put", err);
     if ((rc = hk_stmt_exec(st, err)) < 0)
         return rc;
     if (changed)
@@ -1108,7 +1059,7 @@ int hk_irepo_staged_any(struct hk_db *db, bool *out, struct hk_err *err)
     int rc = hk_db_stmt(db, "irepo_staged_any", "SELECT 1 FROM staged_items LIMIT 1", &st, err);
     if (rc < 0)
         return rc;
-    if ((rc = one_int64(st, &v, &found, err)) < 0)
+    if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
         return rc;
     *out = found;
     return 0;
@@ -1124,24 +1075,25 @@ int hk_irepo_staged_take(struct hk_db *db, const char *channel, const char *orde
                         &st, err);
     if (rc < 0)
         return rc;
-    if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, order_no) < 0)
-        return bind_failed(err, "irepo_staged_get");
+    if (hk_stmt_bind_text_or_empty(st, 1, channel) < 0 ||
+        hk_stmt_bind_text_or_empty(st, 2, order_no) < 0)
+        return hk_stmt_bind_failed(st, "irepo_staged_get", err);
     bool any = false;
     while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
         struct hk_irepo_staged s = {
-            .channel = col_text(st, 0),
-            .order_no = col_text(st, 1),
-            .item_key = col_text(st, 2),
-            .product_ext_id = col_text(st, 3),
-            .sku = col_text(st, 4),
-            .title = col_text(st, 5),
-            .variant = col_text(st, 6),
-            .category = col_text(st, 7),
+            .channel = hk_stmt_text_or_empty(st, 0),
+            .order_no = hk_stmt_text_or_empty(st, 1),
+            .item_key = hk_stmt_text_or_empty(st, 2),
+            .product_ext_id = hk_stmt_text_or_empty(st, 3),
+            .sku = hk_stmt_text_or_empty(st, 4),
+            .title = hk_stmt_text_or_empty(st, 5),
+            .variant = hk_stmt_text_or_empty(st, 6),
+            .category = hk_stmt_text_or_empty(st, 7),
             .quantity = (int32_t)hk_stmt_int64(st, 8),
             .unit_price_fen = hk_stmt_int64(st, 9),
             .paid_fen = hk_stmt_int64(st, 10),
             .refund_fen = hk_stmt_int64(st, 11),
-            .status = col_text(st, 12),
+            .status = hk_stmt_text_or_empty(st, 12),
         };
         any = true;
         if ((rc = cb(arg, &s)) < 0)
@@ -1156,8 +1108,9 @@ int hk_irepo_staged_take(struct hk_db *db, const char *channel, const char *orde
                     "DELETE FROM staged_items WHERE channel = $1 AND order_no = $2", &st, err);
     if (rc < 0)
         return rc;
-    if (bind_str(st, 1, channel) < 0 || bind_str(st, 2, order_no) < 0)
-        return bind_failed(err, "irepo_staged_del");
+    if (hk_stmt_bind_text_or_empty(st, 1, channel) < 0 ||
+        hk_stmt_bind_text_or_empty(st, 2, order_no) < 0)
+        return hk_stmt_bind_failed(st, "irepo_staged_del", err);
     return hk_stmt_exec(st, err);
 }
 
@@ -1173,7 +1126,7 @@ static int exec_ints(struct hk_db *db, const char *name, const char *sql, const 
         return rc;
     for (int i = 0; i < n; i++)
         if (hk_stmt_bind_int64(st, i + 1, v[i]) < 0)
-            return bind_failed(err, name);
+            return hk_stmt_bind_failed(st, name, err);
     if ((rc = hk_stmt_exec(st, err)) < 0)
         return rc;
     if (changes)
@@ -1198,9 +1151,9 @@ int hk_irepo_merge(struct hk_db *db, int64_t winner, int64_t loser, const char *
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, winner) < 0 || hk_stmt_bind_int64(st, 2, loser) < 0 ||
-        bind_str(st, 3, reason) < 0 || hk_stmt_bind_int64(st, 4, now) < 0)
-        return bind_failed(err, "irepo_merge_ins");
-    if ((rc = one_int64(st, &mid, &found, err)) < 0)
+        hk_stmt_bind_text_or_empty(st, 3, reason) < 0 || hk_stmt_bind_int64(st, 4, now) < 0)
+        return hk_stmt_bind_failed(st, "irepo_merge_ins", err);
+    if ((rc = hk_stmt_find_int64(st, &mid, &found, err)) < 0)
         return rc;
     if (!found)
         return hk_err_set(err, HK_E(STORE), "irepo_merge_ins: no id returned");
@@ -1267,20 +1220,17 @@ int hk_irepo_merge(struct hk_db *db, int64_t winner, int64_t loser, const char *
 
 static int read_merge(struct hk_stmt *st, struct hk_irepo_merge_row *out, struct hk_err *err)
 {
-    int rc = hk_stmt_step(st, err);
-    if (rc == HK_ROW) {
-        out->id = hk_stmt_int64(st, 0);
-        out->winner_id = hk_stmt_int64(st, 1);
-        out->loser_id = hk_stmt_int64(st, 2);
-        hk_stmt_text_copy(st, 3, out->reason, sizeof out->reason);
-        out->at = hk_stmt_int64(st, 4);
-        out->undone_at = hk_stmt_int64(st, 5);
-        rc = 0;
-    } else if (rc == HK_DONE) {
-        rc = hk_err_set(err, HK_E(NOTFOUND), "merge not found");
-    }
+    int rc = hk_stmt_one_row(st, "merge", err);
+    if (rc != HK_ROW)
+        return rc;
+    out->id = hk_stmt_int64(st, 0);
+    out->winner_id = hk_stmt_int64(st, 1);
+    out->loser_id = hk_stmt_int64(st, 2);
+    hk_stmt_text_copy(st, 3, out->reason, sizeof out->reason);
+    out->at = hk_stmt_int64(st, 4);
+    out->undone_at = hk_stmt_int64(st, 5);
     hk_stmt_reset(st);
-    return rc;
+    return 0;
 }
 
 int hk_irepo_merge_active_for_loser(struct hk_db *db, int64_t loser_id,
@@ -1295,7 +1245,7 @@ int hk_irepo_merge_active_for_loser(struct hk_db *db, int64_t loser_id,
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, loser_id) < 0)
-        return bind_failed(err, "irepo_merge_active");
+        return hk_stmt_bind_failed(st, "irepo_merge_active", err);
     return read_merge(st, out, err);
 }
 
@@ -1311,7 +1261,7 @@ int hk_irepo_merge_latest_for_winner(struct hk_db *db, int64_t winner_id,
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, winner_id) < 0)
-        return bind_failed(err, "irepo_merge_latest_won");
+        return hk_stmt_bind_failed(st, "irepo_merge_latest_won", err);
     return read_merge(st, out, err);
 }
 
@@ -1326,7 +1276,7 @@ int hk_irepo_merge_get(struct hk_db *db, int64_t id, struct hk_irepo_merge_row *
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, id) < 0)
-        return bind_failed(err, "irepo_merge_get");
+        return hk_stmt_bind_failed(st, "irepo_merge_get", err);
     return read_merge(st, out, err);
 }
 
@@ -1349,8 +1299,8 @@ int hk_irepo_unmerge(struct hk_db *db, int64_t merge_id, const char *by, int64_t
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, m.winner_id) < 0)
-        return bind_failed(err, "irepo_customer_parent");
-    if ((rc = one_int64(st, &parent, &found, err)) < 0)
+        return hk_stmt_bind_failed(st, "irepo_customer_parent", err);
+    if ((rc = hk_stmt_find_int64(st, &parent, &found, err)) < 0)
         return rc;
     if (found && parent != 0)
         return hk_err_set(err, HK_E(CONFLICT),
@@ -1399,8 +1349,8 @@ int hk_irepo_unmerge(struct hk_db *db, int64_t merge_id, const char *by, int64_t
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, merge_id) < 0 || hk_stmt_bind_int64(st, 2, now) < 0 ||
-        bind_str(st, 3, by) < 0)
-        return bind_failed(err, "irepo_unmerge_done");
+        hk_stmt_bind_text_or_empty(st, 3, by) < 0)
+        return hk_stmt_bind_failed(st, "irepo_unmerge_done", err);
     if ((rc = hk_stmt_exec(st, err)) < 0)
         return rc;
     return hk_irepo_never_merge_add(db, m.winner_id, m.loser_id, "unmerge", now, err);
@@ -1419,9 +1369,9 @@ int hk_irepo_never_merge_add(struct hk_db *db, int64_t a, int64_t b, const char 
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, a < b ? a : b) < 0 ||
-        hk_stmt_bind_int64(st, 2, a < b ? b : a) < 0 || bind_str(st, 3, reason) < 0 ||
-        hk_stmt_bind_int64(st, 4, now) < 0)
-        return bind_failed(err, "irepo_never_merge_add");
+        hk_stmt_bind_int64(st, 2, a < b ? b : a) < 0 ||
+        hk_stmt_bind_text_or_empty(st, 3, reason) < 0 || hk_stmt_bind_int64(st, 4, now) < 0)
+        return hk_stmt_bind_failed(st, "irepo_never_merge_add", err);
     return hk_stmt_exec(st, err);
 }
 
@@ -1445,8 +1395,8 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
     if (rc < 0)
         return rc;
     if (hk_stmt_bind_int64(st, 1, a) < 0 || hk_stmt_bind_int64(st, 2, b) < 0)
-        return bind_failed(err, "irepo_never_merge_blocked");
-    if ((rc = one_int64(st, &n, &found, err)) < 0)
+        return hk_stmt_bind_failed(st, "irepo_never_merge_blocked", err);
+    if ((rc = hk_stmt_find_int64(st, &n, &found, err)) < 0)
         return rc;
     *blocked = found && n > 0;
     return 0;

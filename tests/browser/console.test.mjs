@@ -7,13 +7,16 @@
 //     HUIKE_ARTIFACTS  where screenshots go (default: a temp dir)
 //     CHROMIUM         the browser (default /usr/bin/chromium)
 //
-// Checks: sign-in (wrong password shown in place, Enter submits), the dashboard without console
-// errors, its first load under 1 s and its JS+CSS under 1 MB gzipped, search by nick and the 360
-// view, an upload on the import page finishing with counters and the rejected row, settings, the
-// placeholders, English after the language switch (kept across reloads), an agent seeing masked
-// phones, and the customers page at tablet width. One screenshot per page.
+// Checks: sign-in (wrong password shown in place, Enter submits), the dashboard's real numbers
+// (customers and buyers equal the RFM report's) without console errors, its first load under 1 s
+// and its JS+CSS under 1 MB gzipped, search by nick and the 360 view, an upload on the import page
+// finishing with counters and the rejected row, settings, the segment editor (a parse error
+// underlined in place, fixed through its suggestion, the live count equal to the API's; saved and
+// exported as XLSX when the saved-segments API exists), the RFM heat map and a threshold change
+// through its preview, English after the language switch (kept across reloads), an agent seeing
+// masked phones, and the customers page at tablet width. One screenshot per page.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -135,8 +138,15 @@ try {
 
   // ---- dashboard ----------------------------------------------------------------------------
   await page.click('[data-nav=dashboard]')
-  await page.waitForSelector('[data-test=engine-placeholder]')
+  await page.waitForSelector('[data-test=dashboard-kpis]')
   await page.waitForLoadState('networkidle')
+  const rfmReport = await (await admin.request.get(`${base}/api/v1/rfm/report`)).json()
+  await page.waitForFunction(() => !/—/.test(document.querySelector('[data-test=kpi-repurchase] .kpi-value')?.textContent || '—'))
+  const kpi = async (k) => (await page.textContent(`[data-test=kpi-${k}] .kpi-value`)).trim().replace(/,/g, '')
+  assert.equal(await kpi('customers'), String(rfmReport.customers), 'dashboard customers = the RFM report\'s')
+  assert.equal(await kpi('buyers'), String(rfmReport.buyers), 'dashboard buyers = the RFM report\'s')
+  assert.match(await kpi('repurchase'), /^\d+\.\d%$/)
+  await page.waitForSelector('[data-test=dashboard-kpis] canvas') // the tier-share chart
   await shot(page, '02-dashboard')
   noConsoleErrors('on the dashboard')
 
@@ -158,7 +168,7 @@ try {
       files.push([r.url().replace(base, ''), Number(h['content-length'] || 0), h['content-encoding'] || 'identity'])
     })
     await fp.goto(`${base}/dashboard`)
-    await fp.waitForSelector('[data-test=engine-placeholder]')
+    await fp.waitForSelector('[data-test=dashboard-kpis]')
     await fp.waitForLoadState('networkidle')
     const nav = await fp.evaluate(() => {
       const e = performance.getEntriesByType('navigation')[0]
@@ -223,17 +233,91 @@ try {
   await shot(page, '05-import')
   log('import finished: 3 rows, 2 orders created, 1 rejected')
 
-  // ---- settings, placeholders --------------------------------------------------------------
+  // ---- settings -----------------------------------------------------------------------------
   await page.click('[data-nav=settings]')
   await page.waitForSelector('[data-test=users-table] .el-table__row')
   assert.ok(await page.locator('[data-test=users-table]').getByText('agent1').count())
   await shot(page, '06-settings')
-  await page.click('[data-nav=segments]')
-  await page.waitForSelector('[data-test=coming-soon]')
-  await shot(page, '07-segments')
-  await page.click('[data-nav=rfm]')
-  await page.waitForSelector('[data-test=coming-soon]')
   noConsoleErrors('as admin')
+
+  // ---- segments: a parse error in place, fixed; the live count equals the API's --------------
+  const savedApi = (await admin.request.get(`${base}/api/v1/segments`)).ok()
+  // the browser logs every 4xx response: a parse error is a 400 by design (and a 404 while the
+  // saved-segments API is not there yet)
+  allowedErrors = ['status of 400', ...(savedApi ? [] : ['status of 404'])]
+  await page.click('[data-nav=segments]')
+  await page.waitForSelector('[data-test=segment-empty] [data-test=segment-example]')
+  await page.click('[data-test=segment-editor]')
+  const bad = 'recency_days > 30 and frequncy >= 2'
+  await page.keyboard.type(bad)
+  const perr = await page.waitForSelector('[data-test=segment-error]')
+  const badRes = await admin.request.post(`${base}/api/v1/segments/preview`, { data: { expression: bad } })
+  assert.equal(badRes.status(), 400)
+  const where = (await badRes.json()).error
+  assert.match(await perr.textContent(), new RegExp(`第 ${where.line} 行第 ${where.column} 列`))
+  assert.match(await perr.textContent(), /frequncy/)
+  assert.equal((await page.textContent('.tk-err')).trim(), 'frequncy', 'the unknown field is underlined in place')
+  await shot(page, '07a-segment-error')
+  await page.click('[data-test=apply-suggestion]') // "did you mean frequency"
+  await page.waitForSelector('[data-test=segment-error]', { state: 'detached' })
+  await page.waitForSelector('[data-test=segment-count][data-state=ok]')
+  const expr = await page.inputValue('[data-test=segment-editor]')
+  assert.equal(expr, 'recency_days > 30 and frequency >= 2')
+  const apiCount = (await (await admin.request.post(`${base}/api/v1/segments/preview`, { data: { expression: expr } })).json()).count
+  const liveCount = Number((await page.textContent('[data-test=segment-count]')).replace(/,/g, ''))
+  assert.equal(liveCount, apiCount, 'live count = POST /segments/preview')
+  assert.ok(apiCount > 0, 'the demo shop has such customers')
+  await page.waitForSelector('[data-test=segment-members] .el-table__row')
+  log(`segment "${expr}": live count ${liveCount} = the API's`)
+
+  if (savedApi) {
+    await page.click('[data-test=segment-save]')
+    await page.fill('input[data-test=segment-name]', '浏览器测试分群')
+    await page.click('[data-test=segment-save-confirm]')
+    await page.waitForSelector('[data-test=saved-item] >> text=浏览器测试分群')
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=export-xlsx] button')])
+    const xlsx = join(work, 'segment.xlsx')
+    await dl.saveAs(xlsx)
+    const buf = readFileSync(xlsx)
+    assert.equal(buf.subarray(0, 2).toString('latin1'), 'PK', 'the XLSX download is a zip')
+    const unzip = spawnSync('unzip', ['-p', xlsx, 'xl/worksheets/sheet1.xml'], { encoding: 'utf8', maxBuffer: 64 << 20 })
+    if (unzip.status === 0) {
+      const rows = (unzip.stdout.match(/<row[ >]/g) || []).length
+      assert.equal(rows, apiCount + 1, 'sheet1 has a header row and one row per member')
+      log(`saved and exported XLSX: ${rows - 1} rows`)
+    } else log('saved and exported XLSX (no unzip here: rows not counted)')
+  } else {
+    await page.waitForSelector('[data-test=saved-error]') // shown in place, the page still works
+    log('saved-segments API not there yet: its error is shown in place; save/export not tested')
+  }
+  await shot(page, '07-segments')
+  noConsoleErrors('on the segments page')
+  allowedErrors = []
+
+  // ---- RFM: the heat map, a threshold changed through the preview --------------------------
+  await page.click('[data-nav=rfm]')
+  await page.waitForSelector('[data-test=rfm-heatmap] canvas')
+  await page.waitForSelector('[data-test=rfm-segments] .el-table__row')
+  assert.equal(await page.locator('[data-test=rfm-segments] .el-table__body tr').count(), 8, 'the eight segments')
+  await page.waitForTimeout(300) // chart animation
+  await shot(page, '08-rfm')
+  const before = await (await admin.request.get(`${base}/api/v1/rfm/config`)).json()
+  const r0 = before.thresholds.r_days[0] === 21 ? 22 : 21
+  await page.click('[data-test=rfm-edit]')
+  await page.fill('[data-test=rfm-r0] input', String(r0))
+  await page.press('[data-test=rfm-r0] input', 'Tab')
+  await page.click('[data-test=rfm-preview]')
+  await page.waitForSelector('[data-test=rfm-diff] .el-table__row')
+  assert.match(await page.textContent('[data-test=rfm-diff]'), new RegExp(`${before.thresholds.r_days.join(' / ')}[\\s\\S]*${r0} / `))
+  await shot(page, '08a-rfm-preview')
+  await page.click('[data-test=rfm-confirm]')
+  await page.waitForSelector('[data-test=rfm-diff]', { state: 'detached' })
+  const after = await (await admin.request.get(`${base}/api/v1/rfm/config`)).json()
+  assert.equal(after.thresholds.r_days[0], r0, 'the new threshold is saved')
+  assert.deepEqual(after.thresholds.r_days.slice(1), before.thresholds.r_days.slice(1))
+  await page.waitForSelector('[data-test=rfm-edit]')
+  log(`RFM: heat map drawn; R threshold ${before.thresholds.r_days[0]} → ${r0} saved`)
+  noConsoleErrors('on the RFM page')
 
   // ---- English ------------------------------------------------------------------------------
   await page.click('[data-test=lang-switch]')
@@ -247,7 +331,7 @@ try {
   }
   assert.ok(await page.getByRole('button', { name: 'Search' }).count(), 'the Search button in English')
   assert.ok(await page.getByText('Net spend').count(), 'column header in English')
-  await shot(page, '08-customers-en')
+  await shot(page, '09-customers-en')
   log('switched to English')
 
   // sign out through the user menu
@@ -270,14 +354,14 @@ try {
   const phones = (await ap.locator('[data-test=phone]').allTextContents()).map((s) => s.trim()).filter((s) => s !== '—')
   assert.ok(phones.length > 0, 'phones listed')
   for (const p of phones) assert.match(p, /\*\*\*\*/, `masked phone: ${p}`)
-  await shot(ap, '09-customers-agent')
+  await shot(ap, '10-customers-agent')
   log(`agent sees ${phones.length} masked phones, e.g. ${phones[0]}`)
 
   // tablet width
   await ap.setViewportSize({ width: 820, height: 1180 })
   await ap.reload()
   await ap.waitForSelector('[data-test=customer-table] .el-table__row')
-  await shot(ap, '10-customers-tablet')
+  await shot(ap, '11-customers-tablet')
   noConsoleErrors('as agent')
   await agentCtx.close()
 

@@ -12,6 +12,7 @@
 #include "core/tz.h"
 #include "core/util.h"
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 #include "engine/segment.h"
 
 #include <stdio.h>
@@ -30,6 +31,17 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+static void print_memory(const struct hk_engine *e, const char *when)
+{
+    struct hk_engine_memory mem;
+    hk_engine_memory(e, &mem);
+    printf("memory %s: total %.1f MB; history+index %.1f bytes per order line (%zu lines, index "
+           "%.1f MB); customers %.1f bytes per customer (%zu)\n",
+           when, (double)mem.bytes_total / 1e6, (double)mem.bytes_history / (double)mem.lines,
+           mem.lines, (double)mem.bytes_index / 1e6,
+           (double)mem.bytes_customers / (double)mem.customers, mem.customers);
 }
 
 static int64_t parse_i64(const char *s, size_t n)
@@ -123,7 +135,12 @@ int main(int argc, char **argv)
     int64_t now;
     hk_time_parse("2025-01-01T00:00:00Z", 20, NULL, &now, &err);
     printf("orders %zu  customers %zu\n", n, hk_engine_rows(e));
-    printf("load: parse+append %.0f ms, group+aggregates %.0f ms\n", t_parse, t_finish);
+    printf("load: parse+append %.0f ms, group+aggregates+index %.0f ms\n", t_parse, t_finish);
+    print_memory(e, "after load");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (hk_index_build(e))
+        return 1;
+    printf("bought() index rebuild: %.1f ms\n", ms_since(&t0));
 
     double *times = calloc((size_t)reps, sizeof(double));
     double *t2 = calloc((size_t)reps, sizeof(double));
@@ -195,12 +212,8 @@ int main(int argc, char **argv)
     printf("apply one order: %.2f us average over %zu (random existing customers)\n",
            t_apply * 1e3 / (double)m, m);
 
-    struct hk_engine_memory mem;
-    hk_engine_memory(e, &mem);
-    printf("memory: total %.1f MB; history %.1f bytes per order line; customers %.1f bytes per "
-           "customer\n",
-           (double)mem.bytes_total / 1e6, (double)mem.bytes_history / (double)mem.lines,
-           (double)mem.bytes_customers / (double)mem.customers);
+    printf("bought() index builds so far: %zu\n", e->ix_builds);
+    print_memory(e, "after the applies");
     free(times);
     free(t2);
     free(t3);

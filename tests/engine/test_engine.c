@@ -165,6 +165,74 @@ static void engine__money_literals_are_exact_yuan(void **state)
     hk_engine_free(e);
 }
 
+/* Amounts past int32 fen move the amount columns to int64; an aov past the int32 key takes the
+ * exact path. Both before and after the load, and with the bought() index answering. */
+static void engine__huge_amounts_stay_exact(void **state)
+{
+    (void)state;
+    struct hk_engine *e = new_engine();
+    order(e, 1, 10, HK_ORDER_PAID, "2026-02-01T10:00:00+08:00", 50000, 0, 101);
+    finish(e);
+    assert_int_equal(count(e, "aov >= 500 and aov <= 500"), 1);
+    /* 30,000,000.01 yuan: past int32 fen */
+    order(e, 2, 11, HK_ORDER_PAID, "2026-02-20T10:00:00+08:00", 3000000001LL, 0, 102);
+    order(e, 3, 12, HK_ORDER_PAID, "2026-02-21T10:00:00+08:00", 1000, 0, 103);
+    struct hk_engine_aggregates a;
+    struct hk_err err;
+    assert_int_equal(hk_engine_customer_get(e, 11, NOW, &a, &err), 0);
+    assert_int_equal(a.monetary_fen, 3000000001LL);
+    assert_string_equal(a.main_category, "phone_accessories");
+    assert_int_equal(count(e, "aov > 30000000"), 1);
+    assert_int_equal(count(e, "aov > 30000000.01"), 0);
+    assert_int_equal(count(e, "aov >= 30000000.01"), 1);
+    assert_int_equal(count(e, "aov < 500"), 1);
+    assert_int_equal(count(e, "aov = 500"), 1);
+    assert_int_equal(count(e, "bought(category=\"phone_accessories\", within=30d)"), 1);
+    assert_int_equal(count(e, "bought(product=\"P3003\") and not bought(category=\"phones\")"), 1);
+    /* clearing the big customer brings the fast aov path back */
+    assert_int_equal(hk_engine_customer_clear(e, 11, &err), 0);
+    assert_int_equal(count(e, "aov > 400"), 1);
+    assert_int_equal(count(e, "bought(category=\"phone_accessories\")"), 0);
+    hk_engine_free(e);
+}
+
+/* The bought() index after the load: keys newer than the index, removals, merges, rebuilds. */
+static void engine__bought_index_follows_changes(void **state)
+{
+    (void)state;
+    struct hk_engine *e = new_engine();
+    struct hk_err err;
+    order(e, 1, 10, HK_ORDER_PAID, "2026-02-27T10:00:00+08:00", 1000, 0, 101);
+    order(e, 2, 11, HK_ORDER_PAID, "2025-02-27T10:00:00+08:00", 1000, 0, 102);
+    finish(e);
+    assert_true(hk_engine_loaded(e));
+    /* a category and a product the index has never seen */
+    assert_int_equal(hk_engine_add_product(e, 104, "P4004", "零食", &err), 0);
+    order(e, 3, 11, HK_ORDER_PAID, "2026-02-28T10:00:00+08:00", 500, 0, 104);
+    order(e, 4, 12, HK_ORDER_CANCELLED, "2026-02-28T10:00:00+08:00", 500, 0, 104);
+    assert_int_equal(count(e, "bought(category=\"零食\", within=7d)"), 1);
+    assert_int_equal(count(e, "bought(product=\"P4004\")"), 1);
+    assert_int_equal(count(e, "bought(category=\"phone_accessories\", within=30d)"), 0);
+    assert_int_equal(count(e, "bought(category=\"phone_accessories\")"), 1);
+    /* a removed order no longer counts; a replaced one counts as it is now */
+    assert_int_equal(hk_engine_remove_order(e, 10, 1, &err), 0);
+    assert_int_equal(count(e, "bought(category=\"phones\")"), 0);
+    order(e, 2, 11, HK_ORDER_PAID, "2026-02-28T10:00:00+08:00", 1000, 0, 102);
+    assert_int_equal(count(e, "bought(category=\"phone_accessories\", within=30d)"), 1);
+    order(e, 5, 13, HK_ORDER_PAID, "2026-02-28T10:00:00+08:00", 1000, 0, 101);
+    /* merging 13 into 12 moves the phones purchase */
+    assert_int_equal(hk_engine_merge(e, 12, 13, &err), 0);
+    assert_int_equal(count(e, "bought(category=\"phones\", within=30d)"), 1);
+    assert_int_equal(hk_engine_row_of(e, 12) >= 0, 1);
+    size_t n = 0;
+    assert_int_equal(hk_segment_count(e, "bought(product=\"P1001\")", NULL, NOW, &n, &err), 0);
+    assert_int_equal(n, 1);
+    struct hk_engine_memory m;
+    hk_engine_memory(e, &m);
+    assert_true(m.bytes_index > 0);
+    hk_engine_free(e);
+}
+
 static void engine__quintile_scores_follow_the_formula_with_ties(void **state)
 {
     (void)state;
@@ -462,6 +530,8 @@ int main(void)
         cmocka_unit_test(engine__refunds_cancellations_and_missing_values),
         cmocka_unit_test(engine__empty_engine_answers_zero),
         cmocka_unit_test(engine__money_literals_are_exact_yuan),
+        cmocka_unit_test(engine__huge_amounts_stay_exact),
+        cmocka_unit_test(engine__bought_index_follows_changes),
         cmocka_unit_test(engine__quintile_scores_follow_the_formula_with_ties),
         cmocka_unit_test(engine__eight_segments_and_four_tiers),
         cmocka_unit_test(engine__mean_split_segments),

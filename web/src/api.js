@@ -2,11 +2,12 @@
 // {"error": {"code", "message"}} turned into ApiError. A 401 on any call but sign-in sends the
 // user back to the sign-in page (see main.js).
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, detail) {
     super(message || code || `HTTP ${status}`)
     this.status = status
     this.code = code || ''
     this.retryAfter = retryAfter
+    this.detail = detail || null // the whole {error: {...}} object (e.g. line/column of a parse error)
   }
 }
 
@@ -26,20 +27,21 @@ function query(params) {
 }
 
 async function toError(res) {
-  let code = '', message = ''
+  let code = '', message = '', detail = null
   try {
     const j = await res.json()
     code = j?.error?.code || ''
     message = j?.error?.message || ''
+    detail = j?.error || null
   } catch {
     /* not JSON */
   }
   const ra = parseInt(res.headers.get('Retry-After') || '', 10)
-  return new ApiError(res.status, code, message, Number.isFinite(ra) ? ra : undefined)
+  return new ApiError(res.status, code, message, Number.isFinite(ra) ? ra : undefined, detail)
 }
 
-export async function api(method, path, { body, params, allow401 = false } = {}) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } }
+export async function api(method, path, { body, params, allow401 = false, signal } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal }
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(body)
@@ -48,6 +50,7 @@ export async function api(method, path, { body, params, allow401 = false } = {})
   try {
     res = await fetch(`/api/v1${path}${query(params)}`, init)
   } catch (e) {
+    if (e?.name === 'AbortError') throw e // a stale request the caller cancelled
     throw new ApiError(0, 'network', e?.message || 'network error')
   }
   if (!res.ok) {
@@ -63,6 +66,7 @@ export async function api(method, path, { body, params, allow401 = false } = {})
 export const get = (path, params, opts) => api('GET', path, { params, ...opts })
 export const post = (path, body, opts) => api('POST', path, { body, ...opts })
 export const patch = (path, body) => api('PATCH', path, { body })
+export const put = (path, body) => api('PUT', path, { body })
 export const del = (path) => api('DELETE', path)
 
 // multipart upload with progress (fetch has no upload progress): resolves with the job JSON.
