@@ -21,6 +21,7 @@
 #include "services/engine_svc.h"
 #include "services/rfm_svc.h"
 #include "services/segment_svc.h"
+#include "services/segments.h"
 
 /* Takes --now T and --json out of argv; the rest (after argv[0]) goes to rest[]. */
 static int common_args(struct hk_app *app, int argc, char **argv, bool *json, char **rest,
@@ -154,15 +155,24 @@ int cmd_segment(struct hk_app *app, int argc, char **argv)
         fputs(usage, stderr);
         return HK_EXIT_USAGE;
     }
-    struct hk_engine_svc *svc;
-    if ((rc = load(app, &svc)) != 0)
-        return rc;
     struct hk_err err;
     hk_err_clear(&err);
+    struct hk_saved_segments *saved = NULL;
+    if (hk_saved_segments_load(app, &saved, &err) != 0) {
+        fprintf(stderr, "huike segment: %s\n", hk_err_message(&err));
+        return HK_EXIT_FAIL;
+    }
+    struct hk_engine_svc *svc;
+    if ((rc = load(app, &svc)) != 0) {
+        hk_saved_segments_free(saved);
+        return rc;
+    }
     struct hk_segment_error where;
     size_t count = 0;
-    rc = hk_segment_svc_count(svc, rest[1], hk_clock_now(&app->clock), &count, &where, &err);
+    rc = hk_segment_svc_count(svc, hk_saved_segments_resolver(saved), rest[1],
+                              hk_clock_now(&app->clock), &count, &where, &err);
     hk_engine_svc_stop(svc);
+    hk_saved_segments_free(saved);
     if (rc) {
         fprintf(stderr, "huike segment: %s\n", hk_err_message(&err));
         return rc == HK_E(INVAL) ? HK_EXIT_USAGE : HK_EXIT_FAIL;

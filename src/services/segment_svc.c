@@ -17,6 +17,7 @@
 #include "engine/segment.h"
 #include "services/app.h"
 #include "services/engine_svc.h"
+#include "services/segments.h"
 #include "store/customers_repo.h"
 #include "store/store.h"
 
@@ -55,11 +56,12 @@ static void parse_where(const char *msg, struct hk_segment_error *w)
     }
 }
 
-int hk_segment_svc_count(struct hk_engine_svc *s, const char *expr, int64_t now, size_t *count,
+int hk_segment_svc_count(struct hk_engine_svc *s, const struct hk_segment_resolver *resolver,
+                         const char *expr, int64_t now, size_t *count,
                          struct hk_segment_error *where, struct hk_err *err)
 {
     const struct hk_engine *e = hk_engine_svc_read(s);
-    int rc = hk_segment_count(e, expr, NULL, now, count, err);
+    int rc = hk_segment_count(e, expr, resolver, now, count, err);
     hk_engine_svc_read_end(s);
     if (rc == HK_E(INVAL))
         parse_where(hk_err_message(err), where);
@@ -78,10 +80,14 @@ int hk_segment_svc_preview(struct hk_app *app, const char *expr, size_t limit,
     int64_t t0 = now_us();
     memset(out, 0, offsetof(struct hk_segment_preview, members));
 
+    struct hk_saved_segments *saved = NULL;
+    int rc = hk_saved_segments_load(app, &saved, err);
+    if (rc)
+        return rc;
     const struct hk_engine *e = hk_engine_svc_read(app->engine);
     struct hk_segment *seg = NULL;
     uint64_t *bits = NULL;
-    int rc = hk_segment_compile(e, expr, NULL, &seg, err);
+    rc = hk_segment_compile(e, expr, hk_saved_segments_resolver(saved), &seg, err);
     if (!rc) {
         bits = malloc((hk_segment_words(e) + 1) * sizeof(*bits));
         if (!bits)
@@ -114,6 +120,7 @@ int hk_segment_svc_preview(struct hk_app *app, const char *expr, size_t limit,
     }
     hk_engine_svc_read_end(app->engine);
     hk_segment_free(seg);
+    hk_saved_segments_free(saved);
     free(bits);
     out->eval_us = now_us() - t0;
     if (rc) {

@@ -44,8 +44,14 @@ struct hk_segment_preview {
     int64_t eval_us; /* compile + evaluate, microseconds */
 };
 
-/** Number of live customers matching expr as of now. */
-int hk_segment_svc_count(struct hk_engine_svc *s, const char *expr, int64_t now, size_t *count,
+struct hk_segment_resolver;
+
+/**
+ * Number of live customers matching expr as of now. resolver: how in_segment("name") finds
+ * saved segments (hk_saved_segments_resolver), or NULL when none may be used.
+ */
+int hk_segment_svc_count(struct hk_engine_svc *s, const struct hk_segment_resolver *resolver,
+                         const char *expr, int64_t now, size_t *count,
                          struct hk_segment_error *where, struct hk_err *err);
 /**
  * Count and the first limit (1..HK_SEGMENT_PAGE_MAX) members in customer-id order, with their

@@ -79,6 +79,45 @@ static void resolve_free(struct resolve *rs)
     rs->names = NULL;
 }
 
+struct hk_saved_segments {
+    struct hk_segment_row *rows;
+    size_t n;
+    struct resolve rs; /* rs.r.ctx points here: the struct never moves once allocated */
+};
+
+static int list_rows(struct hk_app *app, struct hk_segment_row **rows, size_t *n,
+                     struct hk_err *err);
+
+int hk_saved_segments_load(struct hk_app *app, struct hk_saved_segments **out, struct hk_err *err)
+{
+    struct hk_saved_segments *s = calloc(1, sizeof(*s));
+    if (!s)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    int rc = list_rows(app, &s->rows, &s->n, err);
+    if (!rc)
+        rc = resolve_init(&s->rs, s->rows, s->n, err);
+    if (rc) {
+        hk_saved_segments_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+const struct hk_segment_resolver *hk_saved_segments_resolver(const struct hk_saved_segments *s)
+{
+    return &s->rs.r;
+}
+
+void hk_saved_segments_free(struct hk_saved_segments *s)
+{
+    if (!s)
+        return;
+    resolve_free(&s->rs);
+    hk_segment_rows_free(s->rows, s->n);
+    free(s);
+}
+
 /* Takes "line L, column C: expected X, found Y (did you mean 'Z'?)" apart (as segment_svc.c). */
 static void parse_where(const char *msg, struct hk_segment_error *w)
 {

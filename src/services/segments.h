@@ -156,4 +156,18 @@ void hk_segments_counter_stop(struct hk_segments_counter *c);
  */
 void hk_segments_counter_free(struct hk_segments_counter *c);
 
+/* ---- in_segment everywhere --------------------------------------------------------------- */
+
+struct hk_saved_segments; /* the saved segments, as a resolver for in_segment("name") */
+
+/**
+ * Loads the saved segments (new; free with hk_saved_segments_free), so that preview and
+ * `huike segment count` resolve in_segment exactly as saved segments do. Read it before taking
+ * the engine's read lock.
+ */
+int hk_saved_segments_load(struct hk_app *app, struct hk_saved_segments **out, struct hk_err *err);
+/** The resolver to hand to hk_segment_compile / hk_segment_count (borrowed from s). */
+const struct hk_segment_resolver *hk_saved_segments_resolver(const struct hk_saved_segments *s);
+void hk_saved_segments_free(struct hk_saved_segments *s);
+
 #endif

@@ -197,6 +197,9 @@ static void crud__validation_conflicts_and_in_segment(void **state)
     assert_int_equal(json_integer_value(json_object_get(r.json, "count")),
                      preview_count("monetary >= 100 and recency_days < 20"));
     ht_resp_free(&r);
+    /* the live preview resolves saved segments too, exactly as saving does */
+    assert_int_equal(preview_count("in_segment(\"大额近客\")"),
+                     preview_count("monetary >= 100 and recency_days < 20"));
 
     /* delete and rename of a used segment: 409; a cycle: 400 */
     snprintf(path, sizeof path, "/api/v1/segments/%lld", (long long)big);
