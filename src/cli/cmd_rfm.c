@@ -80,6 +80,26 @@ static void json_count_map(struct hk_strbuf *sb, const struct hk_rfm_group *g, s
 
 static int print_report(const struct hk_rfm_report *rp, bool json);
 
+/* Terminal columns a UTF-8 string takes: CJK characters (3-byte sequences here) take two. */
+static int display_width(const char *s)
+{
+    int w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) == 0x80)
+            continue; /* continuation byte */
+        w += (*p >= 0xE0) ? 2 : 1;
+    }
+    return w;
+}
+
+/* One aligned line of the text report: name padded to 16 columns, count, share. */
+static void print_row(const char *name, uint64_t customers, double share)
+{
+    int pad = 16 - display_width(name);
+    printf("  %s%*s %8llu  %5.1f%%\n", name, pad > 0 ? pad : 0, "", (unsigned long long)customers,
+           share * 100.0);
+}
+
 int cmd_rfm(struct hk_app *app, int argc, char **argv)
 {
     bool json = false;
@@ -129,12 +149,10 @@ static int print_report(const struct hk_rfm_report *rp, bool json)
     printf("customers %llu, buyers %llu\n\nsegments\n", (unsigned long long)r.customers,
            (unsigned long long)r.buyers);
     for (int i = 0; i < HK_RFM_SEGMENTS; i++)
-        printf("  %-24s %8llu  %5.1f%%\n", r.segments[i].name,
-               (unsigned long long)r.segments[i].customers, r.segments[i].share * 100.0);
+        print_row(r.segments[i].name, r.segments[i].customers, r.segments[i].share);
     printf("\ntiers\n");
     for (size_t i = 0; i < r.n_tiers; i++)
-        printf("  %-24s %8llu  %5.1f%%\n", r.tiers[i].name,
-               (unsigned long long)r.tiers[i].customers, r.tiers[i].share * 100.0);
+        print_row(r.tiers[i].name, r.tiers[i].customers, r.tiers[i].share);
     return HK_EXIT_OK;
 }
 

@@ -40,6 +40,8 @@ export function clearSession() {
 }
 
 export const IMPORT_ROLES = ['admin', 'manager', 'operator']
+// Segments and RFM read the engine's analytics, which the API allows to these roles only.
+export const ANALYTICS_ROLES = ['admin', 'manager', 'operator']
 export function hasRole(...roles) {
   return !!session.user && roles.includes(session.user.role)
 }
