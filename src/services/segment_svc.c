@@ -28,14 +28,20 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Takes "line L, column C: expected X, found Y (did you mean 'Z'?)" apart. */
-static void parse_where(const char *msg, struct hk_segment_error *w)
+void hk_segment_error_parse(const char *msg, struct hk_segment_error *w)
 {
     if (!w)
         return;
     memset(w, 0, sizeof *w);
-    sscanf(msg, "line %d, column %d", &w->line, &w->column);
-    const char *e = strstr(msg, "expected ");
+    const char *m = msg;
+    if (strncmp(m, "in segment \"", 12) == 0) { /* an error inside a used saved segment */
+        const char *colon = strstr(m, "\": ");
+        if (colon)
+            m = colon + 3;
+    }
+    if (sscanf(m, "line %d, column %d", &w->line, &w->column) != 2)
+        w->line = w->column = 0;
+    const char *e = strstr(m, "expected ");
     if (e) {
         e += 9;
         size_t len = strcspn(e, "\n");
@@ -46,7 +52,7 @@ static void parse_where(const char *msg, struct hk_segment_error *w)
             len = sizeof w->expected - 1;
         memcpy(w->expected, e, len);
     }
-    const char *d = strstr(msg, "did you mean '");
+    const char *d = strstr(m, "did you mean '");
     if (d) {
         d += 14;
         size_t len = strcspn(d, "'");
@@ -64,7 +70,7 @@ int hk_segment_svc_count(struct hk_engine_svc *s, const struct hk_segment_resolv
     int rc = hk_segment_count(e, expr, resolver, now, count, err);
     hk_engine_svc_read_end(s);
     if (rc == HK_E(INVAL))
-        parse_where(hk_err_message(err), where);
+        hk_segment_error_parse(hk_err_message(err), where);
     return rc;
 }
 
@@ -125,7 +131,7 @@ int hk_segment_svc_preview(struct hk_app *app, const char *expr, size_t limit,
     out->eval_us = now_us() - t0;
     if (rc) {
         if (rc == HK_E(INVAL))
-            parse_where(hk_err_message(err), where);
+            hk_segment_error_parse(hk_err_message(err), where);
         return rc;
     }
     if (out->n == 0)

@@ -47,6 +47,13 @@ struct hk_segment_preview {
 struct hk_segment_resolver;
 
 /**
+ * Fills w (line, column, expected, suggestion) from an engine compile error message ("line L,
+ * column C: expected X, found Y (did you mean 'Z'?)", possibly prefixed by 'in segment "N": ').
+ * Fields the message lacks are left zero/empty. w may be NULL.
+ */
+void hk_segment_error_parse(const char *msg, struct hk_segment_error *w);
+
+/**
  * Number of live customers matching expr as of now. resolver: how in_segment("name") finds
  * saved segments (hk_saved_segments_resolver), or NULL when none may be used.
  */

@@ -118,41 +118,6 @@ void hk_saved_segments_free(struct hk_saved_segments *s)
     free(s);
 }
 
-/* Takes "line L, column C: expected X, found Y (did you mean 'Z'?)" apart (as segment_svc.c). */
-static void parse_where(const char *msg, struct hk_segment_error *w)
-{
-    if (!w)
-        return;
-    memset(w, 0, sizeof *w);
-    const char *m = msg;
-    if (strncmp(m, "in segment \"", 12) == 0) { /* an error inside a used segment */
-        const char *colon = strstr(m, "\": ");
-        if (colon)
-            m = colon + 3;
-    }
-    if (sscanf(m, "line %d, column %d", &w->line, &w->column) != 2)
-        w->line = w->column = 0;
-    const char *e = strstr(m, "expected ");
-    if (e) {
-        e += 9;
-        size_t len = strcspn(e, "\n");
-        const char *f = strstr(e, ", found");
-        if (f && (size_t)(f - e) < len)
-            len = (size_t)(f - e);
-        if (len >= sizeof w->expected)
-            len = sizeof w->expected - 1;
-        memcpy(w->expected, e, len);
-    }
-    const char *d = strstr(m, "did you mean '");
-    if (d) {
-        d += 14;
-        size_t len = strcspn(d, "'");
-        if (len >= sizeof w->suggestion)
-            len = sizeof w->suggestion - 1;
-        memcpy(w->suggestion, d, len);
-    }
-}
-
 /* Compiles expr with rs on an engine the caller has read-locked; counts it when count != NULL. */
 static int count_locked(const struct hk_engine *e, struct resolve *rs, const char *expr,
                         int64_t now, size_t *count, struct hk_err *err)
@@ -313,7 +278,7 @@ int hk_segments_create(struct hk_app *app, int64_t user_id, const char *name,
         hk_engine_svc_read_end(app->engine);
         resolve_free(&rs);
         if (rc == HK_E(INVAL))
-            parse_where(hk_err_message(err), where);
+            hk_segment_error_parse(hk_err_message(err), where);
     }
     hk_segment_rows_free(rows, n);
     int64_t id = 0;
@@ -366,7 +331,7 @@ int hk_segments_update(struct hk_app *app, int64_t id, const char *name, const c
             rs.self_expr = new_expr;
             rc = count_locked(e, &rs, new_expr, hk_clock_now(&app->clock), &count, err);
             if (rc == HK_E(INVAL))
-                parse_where(hk_err_message(err), where);
+                hk_segment_error_parse(hk_err_message(err), where);
         }
         hk_engine_svc_read_end(app->engine);
         resolve_free(&rs);
@@ -585,7 +550,7 @@ static int ordered_members(struct hk_app *app, int64_t id, const char *expr,
     size_t nk = 0;
     rc = hk_segment_compile(e, expr, &rs.r, &seg, err);
     if (rc == HK_E(INVAL))
-        parse_where(hk_err_message(err), where);
+        hk_segment_error_parse(hk_err_message(err), where);
     if (!rc && !(bits = malloc((hk_segment_words(e) + 1) * sizeof(*bits))))
         rc = hk_err_set(err, HK_E(NOMEM), "out of memory evaluating a segment");
     if (!rc)
