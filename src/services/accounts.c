@@ -38,7 +38,9 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/jsontext.h"
 #include "core/log.h"
+#include "core/strbuf.h"
 #include "core/util.h"
 #include "services/app.h"
 #include "store/accounts.h"
@@ -337,24 +339,16 @@ static void det_init(struct details *d)
     det_raw(d, "{", 1);
 }
 
+/* The JSON escaping is core/jsontext's (control characters escaped, bad UTF-8 replaced). */
 static void det_string(struct details *d, const char *s)
 {
-    det_raw(d, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            det_raw(d, esc, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            int n = snprintf(esc, sizeof esc, "\\u%04x", c);
-            det_raw(d, esc, (size_t)n);
-        } else {
-            det_raw(d, s, 1);
-        }
-    }
-    det_raw(d, "\"", 1);
+    struct hk_strbuf sb;
+    hk_strbuf_init(&sb, sizeof d->buf);
+    if (hk_json_text_string(&sb, s, (size_t)-1) != 0)
+        d->overflow = true;
+    else
+        det_raw(d, sb.buf, sb.len);
+    hk_strbuf_release(&sb);
 }
 
 static void det_key(struct details *d, const char *key)
