@@ -182,3 +182,17 @@ int hk_cli_opt_value(int argc, char **argv, int *i, const char *name, const char
     *out = argv[++*i];
     return 1;
 }
+
+int hk_cli_usage(const char *cmd, const char *usage_text, const char *why)
+{
+    if (why)
+        fprintf(stderr, "huike %s: %s\n", cmd, why);
+    fputs(usage_text, stderr);
+    return HK_EXIT_USAGE;
+}
+
+int hk_cli_fail(const char *cmd, const struct hk_err *err)
+{
+    fprintf(stderr, "huike %s: %s\n", cmd, hk_err_message(err));
+    return HK_EXIT_FAIL;
+}

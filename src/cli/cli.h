@@ -11,6 +11,7 @@
 #define HK_CLI_CLI_H
 
 struct hk_app;
+struct hk_err;
 struct hk_principal;
 
 #define HK_EXIT_OK      0
@@ -38,6 +39,10 @@ void hk_cli_principal(struct hk_principal *p);
  * a match (value in *out), 0 when argv[*i] is another argument, -1 when the value is missing.
  */
 int hk_cli_opt_value(int argc, char **argv, int *i, const char *name, const char **out);
+/** Prints "huike CMD: WHY" (when why is not NULL) and the usage text on stderr; HK_EXIT_USAGE. */
+int hk_cli_usage(const char *cmd, const char *usage_text, const char *why);
+/** Prints "huike CMD: <the error's message>" on stderr; HK_EXIT_FAIL. */
+int hk_cli_fail(const char *cmd, const struct hk_err *err);
 
 /* Commands (one file each: cmd_<name>.c). */
 int cmd_serve(struct hk_app *app, int argc, char **argv);

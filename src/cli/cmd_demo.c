@@ -38,10 +38,7 @@ static const char usage_text[] =
 
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "huike demo: %s\n", why);
-    fputs(usage_text, stderr);
-    return HK_EXIT_USAGE;
+    return hk_cli_usage("demo", usage_text, why);
 }
 
 /* Prints import progress on stderr when it is a terminal: one line, rewritten. */

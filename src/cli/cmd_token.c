@@ -29,16 +29,12 @@ static const char usage_text[] = "usage: huike token create NAME [--user LOGIN]\
 
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "huike token: %s\n", why);
-    fputs(usage_text, stderr);
-    return HK_EXIT_USAGE;
+    return hk_cli_usage("token", usage_text, why);
 }
 
 static int fail(const struct hk_err *err)
 {
-    fprintf(stderr, "huike token: %s\n", hk_err_message(err));
-    return HK_EXIT_FAIL;
+    return hk_cli_fail("token", err);
 }
 
 /* The oldest active admin, the default user of a token made from the CLI. */

@@ -36,16 +36,12 @@ static const char usage_text[] =
 
 static int usage(const char *why)
 {
-    if (why)
-        fprintf(stderr, "huike user: %s\n", why);
-    fputs(usage_text, stderr);
-    return HK_EXIT_USAGE;
+    return hk_cli_usage("user", usage_text, why);
 }
 
 static int fail(const struct hk_err *err)
 {
-    fprintf(stderr, "huike user: %s\n", hk_err_message(err));
-    return HK_EXIT_FAIL;
+    return hk_cli_fail("user", err);
 }
 
 /* The first line of stdin, without its line ending, into buf. */

@@ -298,6 +298,26 @@ static void disposition(int64_t id, const char *name, const char *ext, char *out
     snprintf(out + pos, size - pos, ".%s", ext);
 }
 
+/* Every export is audited (who took which customers, how many, and whether phones were in the
+ * clear), before the first byte leaves; a failure to audit does not stop the export. */
+static void audit_export(struct hk_req *req, const struct hk_export_opts *o, bool xlsx, size_t n)
+{
+    struct hk_app *app = hk_req_app(req);
+    struct hk_actor actor = hk_req_actor(req);
+    char target[64];
+    snprintf(target, sizeof target, "segment:%lld", (long long)o->segment_id);
+    json_t *d = json_pack("{s:s, s:I, s:b, s:s}", "format", xlsx ? "xlsx" : "csv", "count",
+                          (json_int_t)n, "clear_pii", o->clear ? 1 : 0, "columns",
+                          o->columns && o->columns[0] ? o->columns : "");
+    char *details = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    struct hk_err aerr;
+    hk_err_clear(&aerr);
+    (void)hk_accounts_audit_record(app, &actor, "segment.export", target, details ? details : "{}",
+                                   &aerr);
+    free(details);
+}
+
 int h_segments_export(struct hk_req *req, struct hk_err *err)
 {
     struct hk_export_opts o = {0};
@@ -320,6 +340,7 @@ int h_segments_export(struct hk_req *req, struct hk_err *err)
     struct hk_segment_error where;
     if ((rc = hk_export_open(app, &o, &x, &where, err)) != 0)
         return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+    audit_export(req, &o, xlsx, hk_export_count(x));
     char cd[1024];
     disposition(o.segment_id, hk_export_name(x), xlsx ? "xlsx" : "csv", cd, sizeof cd);
     char count[24];

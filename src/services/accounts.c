@@ -312,6 +312,66 @@ static int page_limit(int limit)
     return (limit < 1 || limit > PAGE_MAX) ? PAGE_DEFAULT : limit;
 }
 
+/*
+ * One page of a list (users, tokens, the audit log): fetches limit + 1 rows after the cursor
+ * into a row array, converts the first limit of them into items, and sets the next cursor to the
+ * last item's id when there was one more row. The row array is wiped before it is freed when the
+ * kind says its rows hold secrets.
+ */
+struct page_kind {
+    const char *what; /* for the out-of-memory message */
+    size_t row_size, item_size;
+    bool wipe_rows;
+    int (*fetch)(struct hk_db *db, const void *arg, int64_t cursor, size_t cap, void *rows,
+                 size_t *n, struct hk_err *err);
+    int64_t (*row_id)(const void *row);
+    int (*convert)(const void *row, void *item, struct hk_err *err);
+};
+
+static int list_page(struct hk_app *app, const struct page_kind *k, const void *arg, int64_t cursor,
+                     int limit, void **out, size_t *n, int64_t *next_cursor, struct hk_err *err)
+{
+    size_t cap = (size_t)page_limit(limit) + 1;
+    unsigned char *rows = calloc(cap, k->row_size);
+    unsigned char *items = NULL;
+    struct hk_db *db = NULL;
+    size_t count = 0;
+    int64_t next = 0;
+    int rc;
+    if (!rows) {
+        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing %s", k->what);
+        goto done;
+    }
+    if ((rc = hk_db_acquire(app->store, &db, err)) != 0 ||
+        (rc = k->fetch(db, arg, cursor, cap, rows, &count, err)) != 0)
+        goto done;
+    hk_db_release(db);
+    db = NULL;
+    if (count == cap) {
+        count--;
+        next = k->row_id(rows + (count - 1) * k->row_size);
+    }
+    if (count > 0 && !(items = calloc(count, k->item_size))) {
+        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing %s", k->what);
+        goto done;
+    }
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = k->convert(rows + i * k->row_size, items + i * k->item_size, err);
+done:
+    hk_db_release(db);
+    if (rows && k->wipe_rows)
+        sodium_memzero(rows, cap * k->row_size);
+    free(rows);
+    if (rc != 0) {
+        free(items);
+        return rc;
+    }
+    *out = items;
+    *n = count;
+    *next_cursor = next;
+    return 0;
+}
+
 /* ---- audit details: a tiny JSON object writer (no jansson below http/) ----------------- */
 
 struct details {
@@ -442,61 +502,48 @@ int hk_accounts_audit_record(struct hk_app *app, const struct hk_actor *actor, c
     return rc;
 }
 
+static int audit_fetch(struct hk_db *db, const void *arg, int64_t cursor, size_t cap, void *rows,
+                       size_t *n, struct hk_err *err)
+{
+    return hk_acct_audit_list(db, cursor, arg, cap, rows, n, err);
+}
+
+static int64_t audit_row_id(const void *row)
+{
+    return ((const struct hk_acct_audit_row *)row)->id;
+}
+
+static int audit_from_row(const void *row, void *item, struct hk_err *err)
+{
+    (void)err;
+    const struct hk_acct_audit_row *r = row;
+    struct hk_audit_entry *e = item;
+    e->id = r->id;
+    e->at = r->at;
+    e->actor_id = r->actor_id;
+    hk_strlcpy(e->actor, r->actor, sizeof e->actor);
+    hk_strlcpy(e->action, r->action, sizeof e->action);
+    hk_strlcpy(e->target, r->target, sizeof e->target);
+    hk_strlcpy(e->ip, r->ip, sizeof e->ip);
+    hk_strlcpy(e->request_id, r->request_id, sizeof e->request_id);
+    hk_strlcpy(e->details, r->details, sizeof e->details);
+    return 0;
+}
+
 int hk_accounts_audit_list(struct hk_app *app, int64_t cursor, int limit, const char *action,
                            struct hk_audit_entry **out, size_t *n, int64_t *next_cursor,
                            struct hk_err *err)
 {
-    size_t cap = (size_t)page_limit(limit) + 1;
-    struct hk_acct_audit_row *rows = calloc(cap, sizeof *rows);
-    struct hk_audit_entry *items = NULL;
-    struct hk_db *db = NULL;
-    size_t count = 0;
-    int rc;
-    if (!rows) {
-        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing the audit log");
-        goto fail;
-    }
-    if ((rc = hk_db_acquire(app->store, &db, err)) != 0)
-        goto fail;
-    if ((rc = hk_acct_audit_list(db, cursor, action, cap, rows, &count, err)) != 0)
-        goto fail;
-    hk_db_release(db);
-    db = NULL;
-    int64_t next = 0;
-    if (count == cap) {
-        count--;
-        next = rows[count - 1].id;
-    }
-    if (count > 0) {
-        items = calloc(count, sizeof *items);
-        if (!items) {
-            rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing the audit log");
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < count; i++) {
-        const struct hk_acct_audit_row *r = &rows[i];
-        struct hk_audit_entry *e = &items[i];
-        e->id = r->id;
-        e->at = r->at;
-        e->actor_id = r->actor_id;
-        hk_strlcpy(e->actor, r->actor, sizeof e->actor);
-        hk_strlcpy(e->action, r->action, sizeof e->action);
-        hk_strlcpy(e->target, r->target, sizeof e->target);
-        hk_strlcpy(e->ip, r->ip, sizeof e->ip);
-        hk_strlcpy(e->request_id, r->request_id, sizeof e->request_id);
-        hk_strlcpy(e->details, r->details, sizeof e->details);
-    }
-    free(rows);
-    *out = items;
-    *n = count;
-    *next_cursor = next;
-    return 0;
-
-fail:
-    hk_db_release(db);
-    free(rows);
-    free(items);
+    static const struct page_kind kind = {"the audit log",
+                                          sizeof(struct hk_acct_audit_row),
+                                          sizeof(struct hk_audit_entry),
+                                          false,
+                                          audit_fetch,
+                                          audit_row_id,
+                                          audit_from_row};
+    void *items;
+    int rc = list_page(app, &kind, action, cursor, limit, &items, n, next_cursor, err);
+    *out = rc == 0 ? items : NULL;
     return rc;
 }
 
@@ -956,49 +1003,37 @@ int hk_accounts_user_get_by_login(struct hk_app *app, const char *login, struct 
     return user_get(app, 0, key, out, err);
 }
 
+static int user_fetch(struct hk_db *db, const void *arg, int64_t cursor, size_t cap, void *rows,
+                      size_t *n, struct hk_err *err)
+{
+    (void)arg;
+    return hk_acct_user_list(db, cursor > 0 ? cursor : 0, cap, rows, n, err);
+}
+
+static int64_t user_row_id(const void *row)
+{
+    return ((const struct hk_acct_user_row *)row)->id;
+}
+
+static int user_from_row(const void *row, void *item, struct hk_err *err)
+{
+    return row_to_user(row, item, err);
+}
+
 int hk_accounts_user_list(struct hk_app *app, int64_t cursor, int limit, struct hk_user **out,
                           size_t *n, int64_t *next_cursor, struct hk_err *err)
 {
-    size_t cap = (size_t)page_limit(limit) + 1;
-    struct hk_acct_user_row *rows = calloc(cap, sizeof *rows);
-    struct hk_user *items = NULL;
-    struct hk_db *db = NULL;
-    size_t count = 0;
-    int rc;
-    if (!rows) {
-        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing users");
-        goto fail;
-    }
-    if ((rc = hk_db_acquire(app->store, &db, err)) != 0)
-        goto fail;
-    if ((rc = hk_acct_user_list(db, cursor > 0 ? cursor : 0, cap, rows, &count, err)) != 0)
-        goto fail;
-    hk_db_release(db);
-    db = NULL;
-    int64_t next = 0;
-    if (count == cap) {
-        count--;
-        next = rows[count - 1].id;
-    }
-    if (count > 0 && !(items = calloc(count, sizeof *items))) {
-        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing users");
-        goto fail;
-    }
-    for (size_t i = 0; i < count; i++)
-        if ((rc = row_to_user(&rows[i], &items[i], err)) != 0)
-            goto fail;
-    sodium_memzero(rows, cap * sizeof *rows);
-    free(rows);
-    *out = items;
-    *n = count;
-    *next_cursor = next;
-    return 0;
-fail:
-    hk_db_release(db);
-    if (rows)
-        sodium_memzero(rows, cap * sizeof *rows);
-    free(rows);
-    free(items);
+    /* rows carry password hashes: wiped before they are freed */
+    static const struct page_kind kind = {"users",
+                                          sizeof(struct hk_acct_user_row),
+                                          sizeof(struct hk_user),
+                                          true,
+                                          user_fetch,
+                                          user_row_id,
+                                          user_from_row};
+    void *items;
+    int rc = list_page(app, &kind, NULL, cursor, limit, &items, n, next_cursor, err);
+    *out = rc == 0 ? items : NULL;
     return rc;
 }
 
@@ -1215,45 +1250,38 @@ fail:
     return rc;
 }
 
+static int token_fetch(struct hk_db *db, const void *arg, int64_t cursor, size_t cap, void *rows,
+                       size_t *n, struct hk_err *err)
+{
+    (void)arg;
+    return hk_acct_token_list(db, cursor > 0 ? cursor : 0, cap, rows, n, err);
+}
+
+static int64_t token_row_id(const void *row)
+{
+    return ((const struct hk_acct_token_row *)row)->id;
+}
+
+static int token_item_from_row(const void *row, void *item, struct hk_err *err)
+{
+    (void)err;
+    token_from_row(row, item);
+    return 0;
+}
+
 int hk_accounts_token_list(struct hk_app *app, int64_t cursor, int limit, struct hk_api_token **out,
                            size_t *n, int64_t *next_cursor, struct hk_err *err)
 {
-    size_t cap = (size_t)page_limit(limit) + 1;
-    struct hk_acct_token_row *rows = calloc(cap, sizeof *rows);
-    struct hk_api_token *items = NULL;
-    struct hk_db *db = NULL;
-    size_t count = 0;
-    int rc;
-    if (!rows) {
-        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing API tokens");
-        goto fail;
-    }
-    if ((rc = hk_db_acquire(app->store, &db, err)) != 0)
-        goto fail;
-    if ((rc = hk_acct_token_list(db, cursor > 0 ? cursor : 0, cap, rows, &count, err)) != 0)
-        goto fail;
-    hk_db_release(db);
-    db = NULL;
-    int64_t next = 0;
-    if (count == cap) {
-        count--;
-        next = rows[count - 1].id;
-    }
-    if (count > 0 && !(items = calloc(count, sizeof *items))) {
-        rc = hk_err_set(err, HK_E(NOMEM), "out of memory listing API tokens");
-        goto fail;
-    }
-    for (size_t i = 0; i < count; i++)
-        token_from_row(&rows[i], &items[i]);
-    free(rows);
-    *out = items;
-    *n = count;
-    *next_cursor = next;
-    return 0;
-fail:
-    hk_db_release(db);
-    free(rows);
-    free(items);
+    static const struct page_kind kind = {"API tokens",
+                                          sizeof(struct hk_acct_token_row),
+                                          sizeof(struct hk_api_token),
+                                          false,
+                                          token_fetch,
+                                          token_row_id,
+                                          token_item_from_row};
+    void *items;
+    int rc = list_page(app, &kind, NULL, cursor, limit, &items, n, next_cursor, err);
+    *out = rc == 0 ? items : NULL;
     return rc;
 }
 

@@ -414,6 +414,25 @@ static void export__csv_has_bom_one_row_per_member_and_masks_by_role(void **stat
     snprintf(path, sizeof path, "/api/v1/segments/%lld/export", (long long)id);
     r = req(fx->agent, "GET", path, NULL, 403);
     ht_resp_free(&r);
+
+    /* both exports are audited, newest first: the operator's with masked phones, then the
+     * manager's with clear ones; the refused and the failed ones are not */
+    r = req(fx->admin, "GET", "/api/v1/audit?action=segment.export&limit=10", NULL, 200);
+    json_t *items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), 2);
+    char target[64];
+    snprintf(target, sizeof target, "segment:%lld", (long long)id);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(items, i);
+        assert_string_equal(json_string_value(json_object_get(e, "target")), target);
+        const char *d = json_string_value(json_object_get(e, "details"));
+        json_t *dj = d ? json_loads(d, 0, NULL) : json_incref(json_object_get(e, "details"));
+        assert_non_null(dj);
+        assert_int_equal(json_integer_value(json_object_get(dj, "count")), count);
+        assert_int_equal(json_is_true(json_object_get(dj, "clear_pii")), i == 1);
+        json_decref(dj);
+    }
+    ht_resp_free(&r);
 }
 
 static void export__xlsx_is_a_workbook_with_one_row_per_member(void **state)
