@@ -55,6 +55,7 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv);
 int cmd_segment(struct hk_app *app, int argc, char **argv);
 /** `huike segment export ...` (cmd_segment.c), reached through cmd_segment. */
 int cmd_segment_export(struct hk_app *app, int argc, char **argv);
+int cmd_tag(struct hk_app *app, int argc, char **argv);
 int cmd_version(struct hk_app *app, int argc, char **argv);
 int cmd_help(struct hk_app *app, int argc, char **argv);
 

@@ -1,8 +1,9 @@
 /*
- * cmd_segment.c — `huike segment export EXPR|--id N [--format csv|xlsx] [--columns C,...]
- * [--sort S] [--order asc|desc] [--now T] [-o FILE]`: the members of an expression or of a
- * saved segment as CSV (to stdout or FILE) or XLSX (to FILE, default segment.xlsx), through the
- * same export as the API (services/segments.h). The CLI acts as admin: PII in clear.
+ * cmd_segment.c — `huike segment export EXPR|--id N [--format csv|xlsx] [--lang zh-CN|en]
+ * [--columns C,...] [--sort S] [--order asc|desc] [--now T] [-o FILE]`: the members of an
+ * expression or of a saved segment as CSV (to stdout or FILE) or XLSX (to FILE, default
+ * segment.xlsx), through the same export as the API (services/segments.h). Headers in zh-CN
+ * unless --lang en. The CLI acts as admin: PII in clear.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,9 @@
 
 static int usage(void)
 {
-    fputs("usage: huike segment export EXPR|--id N [--format csv|xlsx] [--columns C,...]\n"
-          "                            [--sort S] [--order asc|desc] [--now T] [-o FILE]\n",
+    fputs("usage: huike segment export EXPR|--id N [--format csv|xlsx] [--lang zh-CN|en]\n"
+          "                            [--columns C,...] [--sort S] [--order asc|desc] [--now T]\n"
+          "                            [-o FILE]\n",
           stderr);
     return HK_EXIT_USAGE;
 }
@@ -59,6 +61,11 @@ int cmd_segment_export(struct hk_app *app, int argc, char **argv)
                 return usage();
         } else if (strcmp(a, "--format") == 0) {
             format = v;
+        } else if (strcmp(a, "--lang") == 0) {
+            if (hk_export_lang_parse(v, &o.lang, &err) != 0) {
+                fprintf(stderr, "huike segment export: %s\n", hk_err_message(&err));
+                return HK_EXIT_USAGE;
+            }
         } else if (strcmp(a, "--columns") == 0) {
             o.columns = v;
         } else if (strcmp(a, "--sort") == 0) {

@@ -28,6 +28,7 @@
 #include "services/app.h"
 #include "services/engine_svc.h"
 #include "services/segments.h"
+#include "services/tags.h"
 
 static int bootstrap_admin(struct hk_app *app)
 {
@@ -105,6 +106,12 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     snprintf(live, sizeof live, "%zu", es.live);
     hk_log_kv(&app->log, HK_LOG_INFO, "engine.loaded", NULL, "ms", ms, "mib", mib, "customers",
               live, NULL);
+    /* Tags: presets made once; new main categories get theirs as they appear. */
+    struct hk_tags_watch *tags_watch = NULL;
+    if (hk_tags_presets_ensure(app, NULL, &err) != 0 ||
+        hk_tags_watch_start(app, &tags_watch, &err) != 0)
+        hk_log_kv(&app->log, HK_LOG_WARN, "tags.presets_failed", NULL, "error",
+                  hk_err_message(&err), NULL);
     /* Saved segments' counts, recounted after the engine applies changes. */
     struct hk_segments_counter *counter = NULL;
     if (hk_segments_counter_start(app, &counter, &err) != 0)
@@ -114,8 +121,10 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
     if (hk_server_start(app, &server, &err) != 0) {
         fprintf(stderr, "huike: %s\n", hk_err_message(&err));
         hk_segments_counter_stop(counter);
+        hk_tags_watch_stop(tags_watch);
         hk_engine_svc_stop(app->engine);
         hk_segments_counter_free(counter);
+        hk_tags_watch_free(tags_watch);
         app->engine = NULL;
         pthread_sigmask(SIG_SETMASK, &old_set, NULL);
         return HK_EXIT_FAIL;
@@ -136,8 +145,10 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
               sig == SIGINT ? "SIGINT" : "SIGTERM", NULL);
     hk_server_stop(server);
     hk_segments_counter_stop(counter);
+    hk_tags_watch_stop(tags_watch);
     hk_engine_svc_stop(app->engine);
     hk_segments_counter_free(counter);
+    hk_tags_watch_free(tags_watch);
     app->engine = NULL;
     /* The mask stays: a second SIGTERM sent while stopping must not kill us on the way out. */
     return HK_EXIT_OK;

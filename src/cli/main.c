@@ -43,6 +43,8 @@ static const struct hk_cmd commands[] = {
     {"segment", cmd_segment, HK_NEEDS_STORE,
      "segment count EXPR [--now T] [--json] | export EXPR|--id N [--format csv|xlsx] [-o F]",
      "count a segment expression's customers, or export them as CSV or XLSX"},
+    {"tag", cmd_tag, HK_NEEDS_STORE, "tag list|create|add|remove|apply ...",
+     "customer tags: list, create (manual or --rule EXPR), put on or take off customers"},
     {"version", cmd_version, HK_NEEDS_NOTHING, "version", "print the version"},
     {"help", cmd_help, HK_NEEDS_NOTHING, "help [COMMAND]", "show this help"},
 };

@@ -267,5 +267,28 @@ struct hk_rfm_report {
 
 /** Builds the report from the current scores (call hk_engine_rescore first). */
 void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out);
+/**
+ * Dry run: the report hk_engine_rfm_report would give after configuring c and rescoring as of
+ * now, computed into temporary columns — the engine's configuration and scores are unchanged,
+ * so readers may call it concurrently. HK_E(INVAL) for an invalid c (hk_rfm_config_validate).
+ */
+int hk_engine_rfm_preview(const struct hk_engine *e, const struct hk_rfm_config *c, int64_t now,
+                          struct hk_rfm_report *out, struct hk_err *err);
+
+/* ---- tags as whole bitmaps (tags.c) ------------------------------------------------------- */
+
+/**
+ * Replaces tag `name`'s members by the rows set in bits[0..words) (a segment result; rows past
+ * words and merged-away rows are cleared), defining the tag if new. bits NULL: nobody carries
+ * it. *changed (may be NULL) tells whether any membership changed. For rule tags (services).
+ */
+int hk_engine_tag_assign(struct hk_engine *e, const char *name, const uint64_t *bits, size_t words,
+                         bool *changed, struct hk_err *err);
+/** True when the live customer carries tag (a HK_DICT_TAG id). */
+bool hk_engine_tag_has(const struct hk_engine *e, uint32_t tag, int64_t customer_id);
+/** Live customers carrying tag (a HK_DICT_TAG id). */
+size_t hk_engine_tag_count(const struct hk_engine *e, uint32_t tag);
+/** counts[c] = live customers whose main_category is category id c, for c < n. */
+void hk_engine_main_category_counts(const struct hk_engine *e, uint64_t *counts, size_t n);
 
 #endif

@@ -61,6 +61,7 @@ struct hk_kindex {
     uint32_t *off; /* nkeys + 1 */
     uint32_t *row;
     uint16_t *day; /* day - ix_epoch */
+    uint8_t *cnt;  /* distinct counted orders of the key, saturating at 255 */
     /* delta for dirty rows: entry i = (key, row, day) of batch d_batch[i]; only the row's
      * latest batch is current: d_batch[i] + 1 == d_cur[row] */
     struct hk_delta {
@@ -89,7 +90,11 @@ struct hk_engine {
     size_t np, cp;
 
     /* customers */
+    /* customer id -> row: ids below cust_dense_n index cust_dense directly (store ids are
+     * dense: one memory access, 4 bytes per id); any other id is in cust_map */
     struct hk_i64map cust_map;
+    uint32_t *cust_dense; /* HK_ENGINE_NONE = no such customer */
+    size_t cust_dense_n;
     size_t nc, cc;
     int64_t *c_id;
     uint32_t *c_ostart, *c_ocount, *c_lstart, *c_lcount, *c_estart, *c_ecount;
@@ -191,6 +196,13 @@ void hk_index_free(struct hk_engine *e);
  */
 bool hk_index_bought(const struct hk_engine *e, bool product, uint32_t key, int32_t cut,
                      uint64_t *out, size_t words);
+/**
+ * bought(key, day > cut) with min_count: rows certainly in (by the entries' order counts) into
+ * sure, rows whose history must be walked to count (a window, a saturated count, a row changed
+ * since the build) into maybe; every other row is out. -1 when the index is off.
+ */
+int hk_index_bought_count(const struct hk_engine *e, bool product, uint32_t key, int32_t cut,
+                          uint32_t min_count, uint64_t *sure, uint64_t *maybe, size_t words);
 /** Computes row r's aov key from c_monetary / c_freq. */
 static inline int64_t hk_aov_key(int64_t mon, uint32_t freq)
 {

@@ -30,6 +30,7 @@ static void kindex_free(struct hk_kindex *x)
     free(x->off);
     free(x->row);
     free(x->day);
+    free(x->cnt);
     free(x->d);
     free(x->d_cur);
     free(x->d_pos);
@@ -71,9 +72,10 @@ static void *build_main(void *arg)
     x.nkeys = nk;
     uint32_t *stamp = malloc(((size_t)nk + 1) * sizeof(uint32_t));
     uint32_t *cur = malloc(((size_t)nk + 1) * sizeof(uint32_t));
+    uint32_t *lord = malloc(((size_t)nk + 1) * sizeof(uint32_t)); /* the entry's last order */
     x.off = calloc((size_t)nk + 1, sizeof(uint32_t));
     j->rc = -1;
-    if (!stamp || !cur || !x.off)
+    if (!stamp || !cur || !lord || !x.off)
         goto out;
     for (uint32_t k = 0; k < nk; k++)
         stamp[k] = HK_DEAD;
@@ -93,7 +95,8 @@ static void *build_main(void *arg)
     size_t n = x.off[nk];
     x.row = malloc((n ? n : 1) * sizeof(uint32_t));
     x.day = malloc((n ? n : 1) * sizeof(uint16_t));
-    if (!x.row || !x.day)
+    x.cnt = malloc(n ? n : 1);
+    if (!x.row || !x.day || !x.cnt)
         goto out;
     for (uint32_t k = 0; k < nk; k++) {
         stamp[k] = HK_DEAD;
@@ -108,22 +111,29 @@ static void *build_main(void *arg)
             if (d == HK_DAY_NONE || k >= nk)
                 continue;
             uint16_t rel = (uint16_t)(d - j->epoch);
-            uint32_t at = stamp[k];
+            uint32_t at = stamp[k], ord = e->l_ord[l];
             if (at != HK_DEAD && x.row[at] == (uint32_t)r) {
                 if (rel > x.day[at])
                     x.day[at] = rel;
+                if (lord[k] != ord) { /* another order of the key (an order's lines are adjacent) */
+                    lord[k] = ord;
+                    x.cnt[at] += x.cnt[at] < UINT8_MAX;
+                }
                 continue;
             }
             at = cur[k]++;
             stamp[k] = at;
+            lord[k] = ord;
             x.row[at] = (uint32_t)r;
             x.day[at] = rel;
+            x.cnt[at] = 1;
         }
     }
     j->rc = 0;
 out:
     free(stamp);
     free(cur);
+    free(lord);
     if (j->rc)
         kindex_free(&x);
     j->x = x;
@@ -322,4 +332,43 @@ bool hk_index_bought(const struct hk_engine *e, bool product, uint32_t key, int3
             out[d->row >> 6] |= (uint64_t)1 << (d->row & 63);
     }
     return true;
+}
+
+int hk_index_bought_count(const struct hk_engine *e, bool product, uint32_t key, int32_t cut,
+                          uint32_t min_count, uint64_t *sure, uint64_t *maybe, size_t words)
+{
+    if (!e->ix_valid)
+        return -1;
+    memset(sure, 0, words * 8);
+    memset(maybe, 0, words * 8);
+    const struct hk_kindex *x = product ? &e->ix_prod : &e->ix_cat;
+    int64_t t = (int64_t)cut - e->ix_epoch;
+    bool window = cut != INT32_MIN && t >= 0;
+    if (key < x->nkeys && t < 65535) {
+        int32_t t32 = window ? (int32_t)t : -1;
+        /* a count below min_count rules the row out; at or above it (not saturated) and no
+         * window, the row is in; else its history says */
+        bool exact = !window && min_count < UINT8_MAX;
+        uint8_t need = min_count < UINT8_MAX ? (uint8_t)min_count : UINT8_MAX;
+        uint64_t *dst = exact ? sure : maybe;
+        for (uint32_t i = x->off[key], end = x->off[key + 1]; i < end; i++) {
+            uint32_t r = x->row[i];
+            dst[r >> 6] |= (uint64_t)((int32_t)x->day[i] > t32 && x->cnt[i] >= need) << (r & 63);
+        }
+    }
+    size_t dw = e->ix_dirty_words < words ? e->ix_dirty_words : words;
+    for (size_t w = 0; w < dw; w++) {
+        sure[w] &= ~e->ix_dirty[w];
+        maybe[w] &= ~e->ix_dirty[w];
+    }
+    /* rows with delta entries of the key (new orders, or dirty rows' current pairs): walk */
+    for (size_t i = 0; i < x->dn; i++) {
+        const struct hk_delta *d = &x->d[i];
+        if (d->key == key && d->day > cut &&
+            (d->batch == HK_DELTA_ADD ? !row_dirty(e, d->row) : x->d_cur[d->row] == d->batch + 1)) {
+            sure[d->row >> 6] &= ~((uint64_t)1 << (d->row & 63));
+            maybe[d->row >> 6] |= (uint64_t)1 << (d->row & 63);
+        }
+    }
+    return 0;
 }

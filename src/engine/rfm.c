@@ -5,8 +5,8 @@
  * keeps 0, which the segment language reads as "missing".
  *   - quintiles: score = 1 + floor(5 * w / n), n = number of buyers, w = number of buyers
  *     strictly worse (R: more recency days; F: fewer orders; M: less money). Ties share a score.
- *     Implemented by one LSD radix sort per dimension (11-bit digits over value - min), then a
- *     walk over runs of equal keys: w is the run's start position.
+ *     Implemented without sorting: four order statistics per dimension (radix select) are the
+ *     cut keys, and a buyer's score is 1 + the number of cut keys strictly below its key.
  *   - thresholds: the seller's four cut points per dimension (engine.h).
  * Segments: high/low per dimension against the mean over buyers (or thresholds); id =
  * 1 + 4*(M low) + 2*(R low) + (F low), so 1 = 重要价值客户 ... 8 = 一般挽留客户.
@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,50 +124,88 @@ const struct hk_rfm_config *hk_engine_rfm_config(const struct hk_engine *e)
 /* ---- quintiles ---------------------------------------------------------------------------- */
 
 /*
- * Scores n values (larger key = better) into out[idx[i]]: 1 + floor(5 * strictly-worse / n).
- * keys/idx are permuted; tk/ti are scratch of n elements.
+ * A buyer's quintile score is 1 + floor(5 w / n), w = buyers with a strictly smaller key (worse).
+ * floor(5 w / n) >= k <=> w >= c_k = ceil(k n / 5) <=> the c_k-th smallest key a[c_k - 1] < key.
+ * So the score is 1 + the number of the four cut keys a[c_k - 1] (k = 1..4) below the key: four
+ * order statistics per dimension (radix select, no sort) and one comparison pass.
  */
-static void quintiles(uint64_t *keys, uint32_t *idx, uint64_t *tk, uint32_t *ti, size_t n,
-                      uint8_t *out)
+
+/*
+ * out[j] = the ranks[j]-th smallest of keys[0..n) (0-based, ascending; m <= 4 ranks < n).
+ * Counting when the keys are small, else a 16-bit histogram of the top bits and the same again
+ * over the keys of each bucket that holds a rank. -1 on OOM.
+ */
+static int select_ranks(const uint64_t *keys, size_t n, const size_t *ranks, int m, uint64_t *out)
 {
     uint64_t maxk = 0;
     for (size_t i = 0; i < n; i++)
-        if (keys[i] > maxk)
-            maxk = keys[i];
-    enum { BITS = 11, RADIX = 1 << BITS };
-    static const size_t zero_counts[RADIX];
-    size_t counts[RADIX];
-    for (unsigned shift = 0; shift < 64 && (maxk >> shift) != 0; shift += BITS) {
-        memcpy(counts, zero_counts, sizeof(counts));
+        maxk = keys[i] > maxk ? keys[i] : maxk;
+    if (maxk < (1u << 20)) { /* counting */
+        uint32_t *cnt = calloc(maxk + 1, sizeof(uint32_t));
+        if (!cnt)
+            return -1;
         for (size_t i = 0; i < n; i++)
-            counts[(keys[i] >> shift) & (RADIX - 1)]++;
-        size_t sum = 0;
-        for (size_t d = 0; d < RADIX; d++) {
-            size_t c = counts[d];
-            counts[d] = sum;
-            sum += c;
+            cnt[keys[i]]++;
+        size_t seen = 0;
+        int j = 0;
+        for (uint64_t v = 0; v <= maxk && j < m; v++) {
+            seen += cnt[v];
+            while (j < m && ranks[j] < seen)
+                out[j++] = v;
         }
-        for (size_t i = 0; i < n; i++) {
-            size_t p = counts[(keys[i] >> shift) & (RADIX - 1)]++;
-            tk[p] = keys[i];
-            ti[p] = idx[i];
+        free(cnt);
+        return 0;
+    }
+    unsigned shift = 64 - (unsigned)__builtin_clzll(maxk) - 16;
+    size_t *cnt = calloc((size_t)1 << 16, sizeof(size_t));
+    if (!cnt)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        cnt[keys[i] >> shift]++;
+    size_t below = 0; /* keys in the buckets before b */
+    int j = 0, rc = 0;
+    for (uint64_t b = 0; b < ((uint64_t)1 << 16) && j < m && !rc; b++) {
+        size_t c = cnt[b];
+        if (ranks[j] < below + c) { /* ranks inside bucket b: select among its low bits */
+            size_t sub_ranks[4];
+            int sm = 0;
+            while (j + sm < m && ranks[j + sm] < below + c) {
+                sub_ranks[sm] = ranks[j + sm] - below;
+                sm++;
+            }
+            uint64_t *sub = malloc(c * sizeof(uint64_t)), low = (UINT64_C(1) << shift) - 1;
+            if (!sub) {
+                rc = -1;
+                break;
+            }
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if ((keys[i] >> shift) == b)
+                    sub[k++] = keys[i] & low;
+            rc = select_ranks(sub, k, sub_ranks, sm, out + j);
+            free(sub);
+            for (int q = 0; q < sm; q++)
+                out[j + q] += b << shift;
+            j += sm;
         }
-        uint64_t *sk = keys;
-        keys = tk;
-        tk = sk;
-        uint32_t *si = idx;
-        idx = ti;
-        ti = si;
+        below += c;
     }
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        while (j < n && keys[j] == keys[i])
-            j++;
-        uint8_t s = (uint8_t)(1 + (5 * (uint64_t)i) / n);
-        for (size_t k = i; k < j; k++)
-            out[idx[k]] = s;
-        i = j;
-    }
+    free(cnt);
+    return rc;
+}
+
+/* The four cut keys of keys[0..n) (see above); n > 0. */
+static int quintile_cuts(const uint64_t *keys, size_t n, uint64_t cuts[4])
+{
+    size_t ranks[4];
+    for (size_t k = 1; k <= 4; k++)
+        ranks[k - 1] = (k * n + 4) / 5 - 1; /* ceil(k n / 5) - 1 */
+    return select_ranks(keys, n, ranks, 4, cuts);
+}
+
+static inline uint8_t score_of_cuts(uint64_t key, const uint64_t cuts[4])
+{
+    return (uint8_t)(1 + (key > cuts[0]) + (key > cuts[1]) + (key > cuts[2]) + (key > cuts[3]));
 }
 
 static uint8_t score_up(int64_t v, const int64_t *cuts)
@@ -182,123 +221,193 @@ static bool in_range(uint8_t v, uint8_t lo, uint8_t hi)
     return v >= lo && v <= hi;
 }
 
-int hk_engine_rescore(struct hk_engine *e, int64_t now, struct hk_err *err)
-{
+/* Score columns: the engine's own (rescore) or temporary ones (preview). */
+struct scores {
+    uint8_t *r, *f, *m, *seg, *tier;
+    double mean_r;
+};
+
+/* What the scoring pass over the rows needs. */
+struct score_pass {
+    const struct hk_engine *e;
+    const struct hk_rfm_config *c;
+    struct scores *sc;
     int32_t today[HK_MAX_ZONES];
-    hk_engine_today(e, now, today);
-    size_t nb = 0;
-    for (size_t r = 0; r < e->nc; r++) {
-        e->c_r[r] = e->c_f[r] = e->c_m[r] = e->c_seg[r] = e->c_tier[r] = 0;
-        e->mean_recency_days = 0;
-        nb += e->c_freq[r] > 0 && hk_bit_get(e->live, r);
-    }
-    if (nb == 0)
-        return 0;
-    uint32_t *rows = malloc(nb * sizeof(uint32_t));
-    int32_t *rec = malloc(nb * sizeof(int32_t));
-    uint64_t *keys = malloc(nb * sizeof(uint64_t)), *tk = malloc(nb * sizeof(uint64_t));
-    uint32_t *idx = malloc(nb * sizeof(uint32_t)), *ti = malloc(nb * sizeof(uint32_t));
-    uint8_t *sc = malloc(nb);
-    if (!rows || !rec || !keys || !tk || !idx || !ti || !sc) {
-        free(rows);
-        free(rec);
-        free(keys);
-        free(tk);
-        free(idx);
-        free(ti);
-        free(sc);
-        return hk_err_set(err, HK_E(NOMEM), "out of memory scoring RFM");
-    }
-    size_t k = 0;
-    long double sum_r = 0, sum_f = 0, sum_m = 0;
-    int64_t min_m = INT64_MAX;
-    for (size_t r = 0; r < e->nc; r++) {
-        if (!(e->c_freq[r] > 0 && hk_bit_get(e->live, r)))
+    int32_t max_rec;
+    int64_t min_m;
+    uint64_t cut_r[4], cut_f[4], cut_m[4]; /* quintiles: cut keys, as the keys are made here */
+    double mean_r, mean_f, mean_m;
+    uint8_t tier_of[5][5][5]; /* [r - 1][f - 1][m - 1] -> tier id */
+};
+
+static inline bool is_buyer(const struct hk_engine *e, size_t r)
+{
+    return e->c_freq[r] > 0 && hk_bit_get(e->live, r);
+}
+
+static void score_rows(void *arg, size_t lo, size_t hi)
+{
+    const struct score_pass *p = arg;
+    const struct hk_engine *e = p->e;
+    const struct hk_rfm_config *c = p->c;
+    struct scores *sc = p->sc;
+    bool quint = c->score_mode == HK_RFM_QUINTILES, mean = c->high_mode == HK_RFM_HIGH_MEAN;
+    for (size_t r = lo; r < hi; r++) {
+        if (!is_buyer(e, r)) {
+            sc->r[r] = sc->f[r] = sc->m[r] = sc->seg[r] = sc->tier[r] = 0;
             continue;
-        rows[k] = (uint32_t)r;
-        rec[k] = today[e->c_last_zone[r]] - e->c_last_day[r];
-        sum_r += rec[k];
+        }
+        uint32_t freq = e->c_freq[r];
+        int32_t rec = p->today[e->c_last_zone[r]] - e->c_last_day[r];
+        int64_t mon = e->c_monetary[r];
+        uint8_t sr, sf, sm;
+        if (quint) {
+            sr = score_of_cuts((uint64_t)((int64_t)p->max_rec - rec), p->cut_r);
+            sf = score_of_cuts(freq, p->cut_f);
+            sm = score_of_cuts((uint64_t)mon - (uint64_t)p->min_m, p->cut_m);
+        } else {
+            sr = (uint8_t)(1 + (rec <= c->r_cuts_days[3]) + (rec <= c->r_cuts_days[2]) +
+                           (rec <= c->r_cuts_days[1]) + (rec <= c->r_cuts_days[0]));
+            sf = score_up(freq, c->f_cuts);
+            sm = score_up(mon, c->m_cuts_fen);
+        }
+        bool rh, fh, mh;
+        if (mean) {
+            rh = rec <= p->mean_r;
+            fh = freq >= p->mean_f;
+            mh = (double)mon >= p->mean_m;
+        } else {
+            rh = rec <= c->r_high_max_days;
+            fh = freq >= c->f_high_min;
+            mh = mon >= c->m_high_min_fen;
+        }
+        sc->r[r] = sr;
+        sc->f[r] = sf;
+        sc->m[r] = sm;
+        sc->seg[r] = (uint8_t)(1 + (mh ? 0 : 4) + (rh ? 0 : 2) + (fh ? 0 : 1));
+        sc->tier[r] = p->tier_of[sr - 1][sf - 1][sm - 1];
+    }
+}
+
+/* The quintile cut keys of dimension d (0 R, 1 F, 2 M) over the nb buyers into p. */
+static int dimension_cuts(struct score_pass *p, int d, uint64_t *keys, size_t nb)
+{
+    const struct hk_engine *e = p->e;
+    size_t k = 0;
+    for (size_t r = 0; r < e->nc; r++) {
+        if (!is_buyer(e, r))
+            continue;
+        if (d == 0) /* R: fewer days is better, so the key is max - days */
+            keys[k++] =
+                (uint64_t)((int64_t)p->max_rec - (p->today[e->c_last_zone[r]] - e->c_last_day[r]));
+        else if (d == 1)
+            keys[k++] = e->c_freq[r];
+        else
+            keys[k++] = (uint64_t)e->c_monetary[r] - (uint64_t)p->min_m;
+    }
+    return quintile_cuts(keys, nb, d == 0 ? p->cut_r : d == 1 ? p->cut_f : p->cut_m);
+}
+
+struct cuts_job {
+    struct score_pass *p;
+    size_t nb;
+    int rc;
+};
+
+/* M's cut keys on a thread of their own (the widest keys: the radix path). */
+static void *money_cuts_main(void *arg)
+{
+    struct cuts_job *j = arg;
+    uint64_t *keys = malloc(j->nb * sizeof(uint64_t));
+    j->rc = keys ? dimension_cuts(j->p, 2, keys, j->nb) : -1;
+    free(keys);
+    return NULL;
+}
+
+/*
+ * Scores every live buyer of e under configuration c as of now into sc (rows of non-buyers get
+ * 0). Reads the engine only, so a preview may run under the read lock. A pass for the means,
+ * for quintiles one radix select per dimension over the buyers' keys, then the scoring pass on
+ * the engine's threads.
+ */
+static int score_all(const struct hk_engine *e, const struct hk_rfm_config *c, int64_t now,
+                     struct scores *sc, struct hk_err *err)
+{
+    struct score_pass *p = calloc(1, sizeof(*p));
+    if (!p)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory scoring RFM");
+    p->e = e;
+    p->c = c;
+    p->sc = sc;
+    hk_engine_today(e, now, p->today);
+    size_t nb = 0;
+    int64_t sum_r = 0;
+    uint64_t sum_f = 0;
+    long double sum_m = 0;
+    p->max_rec = INT32_MIN;
+    p->min_m = INT64_MAX;
+    for (size_t r = 0; r < e->nc; r++) {
+        if (!is_buyer(e, r))
+            continue;
+        int32_t rec = p->today[e->c_last_zone[r]] - e->c_last_day[r];
+        nb++;
+        sum_r += rec;
         sum_f += e->c_freq[r];
         sum_m += e->c_monetary[r];
-        if (e->c_monetary[r] < min_m)
-            min_m = e->c_monetary[r];
-        k++;
+        p->max_rec = rec > p->max_rec ? rec : p->max_rec;
+        p->min_m = e->c_monetary[r] < p->min_m ? e->c_monetary[r] : p->min_m;
     }
-    double mean_r = (double)(sum_r / nb), mean_f = (double)(sum_f / nb),
-           mean_m = (double)(sum_m / nb);
-    const struct hk_rfm_config *c = &e->rfm;
-    if (c->score_mode == HK_RFM_QUINTILES) {
-        int32_t max_r = INT32_MIN;
-        for (size_t i = 0; i < nb; i++)
-            max_r = rec[i] > max_r ? rec[i] : max_r;
-        /* R: fewer days is better, so the key is max - days */
-        for (size_t i = 0; i < nb; i++) {
-            keys[i] = (uint64_t)((int64_t)max_r - rec[i]);
-            idx[i] = (uint32_t)i;
+    if (nb) {
+        p->mean_r = (double)sum_r / (double)nb;
+        p->mean_f = (double)sum_f / (double)nb;
+        p->mean_m = (double)(sum_m / nb);
+    }
+    if (nb && c->score_mode == HK_RFM_QUINTILES) {
+        /* M on a second thread while this one does R and F (each writes its own cuts) */
+        struct cuts_job mj = {p, nb, 0};
+        pthread_t tid;
+        bool threaded =
+            e->threads > 1 && nb >= 65536 && pthread_create(&tid, NULL, money_cuts_main, &mj) == 0;
+        uint64_t *keys = malloc(nb * sizeof(uint64_t));
+        int bad = !keys;
+        for (int d = 0; d < (threaded ? 2 : 3) && !bad; d++)
+            bad = dimension_cuts(p, d, keys, nb);
+        free(keys);
+        if (threaded) {
+            pthread_join(tid, NULL);
+            bad = bad || mj.rc;
         }
-        quintiles(keys, idx, tk, ti, nb, sc);
-        for (size_t i = 0; i < nb; i++)
-            e->c_r[rows[i]] = sc[i];
-        for (size_t i = 0; i < nb; i++) {
-            keys[i] = e->c_freq[rows[i]];
-            idx[i] = (uint32_t)i;
-        }
-        quintiles(keys, idx, tk, ti, nb, sc);
-        for (size_t i = 0; i < nb; i++)
-            e->c_f[rows[i]] = sc[i];
-        for (size_t i = 0; i < nb; i++) {
-            keys[i] = (uint64_t)e->c_monetary[rows[i]] - (uint64_t)min_m;
-            idx[i] = (uint32_t)i;
-        }
-        quintiles(keys, idx, tk, ti, nb, sc);
-        for (size_t i = 0; i < nb; i++)
-            e->c_m[rows[i]] = sc[i];
-    } else {
-        for (size_t i = 0; i < nb; i++) {
-            uint32_t r = rows[i];
-            uint8_t s = 1;
-            for (int j = 3; j >= 0; j--)
-                if (rec[i] <= c->r_cuts_days[j])
-                    s = (uint8_t)(5 - j);
-            e->c_r[r] = s;
-            e->c_f[r] = score_up(e->c_freq[r], c->f_cuts);
-            e->c_m[r] = score_up(e->c_monetary[r], c->m_cuts_fen);
+        if (bad) {
+            free(p);
+            return hk_err_set(err, HK_E(NOMEM), "out of memory scoring RFM");
         }
     }
-    for (size_t i = 0; i < nb; i++) {
-        uint32_t r = rows[i];
-        bool rh, fh, mh;
-        if (c->high_mode == HK_RFM_HIGH_MEAN) {
-            rh = rec[i] <= mean_r;
-            fh = e->c_freq[r] >= mean_f;
-            mh = (double)e->c_monetary[r] >= mean_m;
-        } else {
-            rh = rec[i] <= c->r_high_max_days;
-            fh = e->c_freq[r] >= c->f_high_min;
-            mh = e->c_monetary[r] >= c->m_high_min_fen;
-        }
-        e->c_seg[r] = (uint8_t)(1 + (mh ? 0 : 4) + (rh ? 0 : 2) + (fh ? 0 : 1));
-        uint8_t tier = (uint8_t)(c->n_tiers + 1);
-        for (size_t t = 0; t < c->n_tiers; t++) {
-            const struct hk_rfm_tier_rule *ru = &c->tiers[t];
-            if (in_range(e->c_r[r], ru->r_min, ru->r_max) &&
-                in_range(e->c_f[r], ru->f_min, ru->f_max) &&
-                in_range(e->c_m[r], ru->m_min, ru->m_max)) {
-                tier = (uint8_t)(t + 1);
-                break;
+    for (uint8_t r = 1; r <= 5; r++)
+        for (uint8_t f = 1; f <= 5; f++)
+            for (uint8_t m = 1; m <= 5; m++) {
+                uint8_t tier = (uint8_t)(c->n_tiers + 1);
+                for (size_t t = 0; t < c->n_tiers; t++) {
+                    const struct hk_rfm_tier_rule *ru = &c->tiers[t];
+                    if (in_range(r, ru->r_min, ru->r_max) && in_range(f, ru->f_min, ru->f_max) &&
+                        in_range(m, ru->m_min, ru->m_max)) {
+                        tier = (uint8_t)(t + 1);
+                        break;
+                    }
+                }
+                p->tier_of[r - 1][f - 1][m - 1] = tier;
             }
-        }
-        e->c_tier[r] = tier;
-    }
-    e->mean_recency_days = mean_r;
-    free(rows);
-    free(rec);
-    free(keys);
-    free(tk);
-    free(idx);
-    free(ti);
-    free(sc);
+    hk_engine_parallel(e, e->nc, score_rows, p);
+    sc->mean_r = p->mean_r;
+    free(p);
     return 0;
+}
+
+int hk_engine_rescore(struct hk_engine *e, int64_t now, struct hk_err *err)
+{
+    struct scores sc = {e->c_r, e->c_f, e->c_m, e->c_seg, e->c_tier, 0};
+    int rc = score_all(e, &e->rfm, now, &sc, err);
+    e->mean_recency_days = rc ? 0 : sc.mean_r;
+    return rc;
 }
 
 /* ---- report ------------------------------------------------------------------------------- */
@@ -310,10 +419,11 @@ static void finish_group(struct hk_rfm_group *g, uint64_t buyers, int64_t spend)
     g->aov_fen = g->orders ? (double)g->spend_fen / (double)g->orders : 0;
 }
 
-void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out)
+/* The report of scores sc made under configuration c. */
+static void report_of(const struct hk_engine *e, const struct hk_rfm_config *c,
+                      const struct scores *sc, struct hk_rfm_report *out)
 {
     memset(out, 0, sizeof(*out));
-    const struct hk_rfm_config *c = &e->rfm;
     for (int s = 0; s < HK_RFM_SEGMENTS; s++)
         hk_strlcpy(out->segments[s].name, segment_names[s], HK_RFM_NAME_MAX);
     for (size_t t = 0; t < c->n_tiers; t++)
@@ -331,13 +441,13 @@ void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out)
         out->spend_fen += e->c_monetary[r];
         sum_f += e->c_freq[r];
         sum_m += e->c_monetary[r];
-        if (e->c_r[r] && e->c_f[r])
-            out->grid[e->c_r[r] - 1][e->c_f[r] - 1]++;
+        if (sc->r[r] && sc->f[r])
+            out->grid[sc->r[r] - 1][sc->f[r] - 1]++;
         struct hk_rfm_group *g[2] = {NULL, NULL};
-        if (e->c_seg[r])
-            g[0] = &out->segments[e->c_seg[r] - 1];
-        if (e->c_tier[r] && e->c_tier[r] <= out->n_tiers)
-            g[1] = &out->tiers[e->c_tier[r] - 1];
+        if (sc->seg[r])
+            g[0] = &out->segments[sc->seg[r] - 1];
+        if (sc->tier[r] && sc->tier[r] <= out->n_tiers)
+            g[1] = &out->tiers[sc->tier[r] - 1];
         for (int i = 0; i < 2; i++) {
             if (!g[i])
                 continue;
@@ -347,7 +457,7 @@ void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out)
         }
     }
     if (out->buyers) {
-        out->mean_recency_days = e->mean_recency_days;
+        out->mean_recency_days = sc->mean_r;
         out->mean_frequency = (double)(sum_f / out->buyers);
         out->mean_monetary_fen = (double)(sum_m / out->buyers);
     }
@@ -355,4 +465,28 @@ void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out)
         finish_group(&out->segments[s], out->buyers, out->spend_fen);
     for (size_t t = 0; t < out->n_tiers; t++)
         finish_group(&out->tiers[t], out->buyers, out->spend_fen);
+}
+
+void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out)
+{
+    struct scores sc = {e->c_r, e->c_f, e->c_m, e->c_seg, e->c_tier, e->mean_recency_days};
+    report_of(e, &e->rfm, &sc, out);
+}
+
+int hk_engine_rfm_preview(const struct hk_engine *e, const struct hk_rfm_config *c, int64_t now,
+                          struct hk_rfm_report *out, struct hk_err *err)
+{
+    int rc = hk_rfm_config_validate(c, err);
+    if (rc)
+        return rc;
+    uint8_t *cols = malloc(5 * (e->nc ? e->nc : 1));
+    if (!cols)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory previewing RFM");
+    struct scores sc = {cols, cols + e->nc, cols + 2 * e->nc, cols + 3 * e->nc, cols + 4 * e->nc,
+                        0};
+    rc = score_all(e, c, now, &sc, err);
+    if (!rc)
+        report_of(e, c, &sc, out);
+    free(cols);
+    return rc;
 }

@@ -1452,40 +1452,77 @@ static void orders_range(void *arg, size_t lo, size_t hi)
     stash(c, bits);
 }
 
+/* min_count: the count of row r's qualifying orders (or events), from its history (a
+ * customer's lines are grouped by order). */
+static uint32_t row_count(const struct ev *ev, const struct node *n, size_t r, const int32_t *cut)
+{
+    const struct hk_engine *e = ev->e;
+    bool is_event = n->kind == N_EVENT;
+    uint32_t cnt = 0;
+    if (is_event) {
+        for (uint32_t i = e->c_estart[r]; i < e->c_estart[r] + e->c_ecount[r]; i++)
+            if (e->e_day[i] != HK_DAY_NONE &&
+                (n->type == HK_ENGINE_NONE || e->e_type[i] == n->type) &&
+                e->e_day[i] > cut[e->e_zone[i]])
+                cnt++;
+    } else if (n->product == HK_ENGINE_NONE && n->category == HK_ENGINE_NONE) {
+        for (uint32_t o = e->c_ostart[r]; o < e->c_ostart[r] + e->c_ocount[r]; o++)
+            cnt += (e->o_flags[o] & HK_OF_COUNTED) && e->o_day[o] > cut[e->o_zone[o]];
+    } else {
+        uint32_t last = HK_DEAD;
+        for (uint32_t l = e->c_lstart[r]; l < e->c_lstart[r] + e->c_lcount[r]; l++) {
+            if (e->l_day[l] == HK_DAY_NONE ||
+                (n->category != HK_ENGINE_NONE && e->l_cat[l] != n->category) ||
+                (n->product != HK_ENGINE_NONE && e->l_prod[l] != n->product) ||
+                e->l_day[l] <= cut[e->o_zone[e->l_ord[l]]] || e->l_ord[l] == last)
+                continue;
+            last = e->l_ord[l];
+            cnt++;
+        }
+    }
+    return cnt;
+}
+
 static void eval_bought_counted(const struct ev *ev, const struct node *n, uint64_t *out)
 {
     const struct hk_engine *e = ev->e;
     memset(out, 0, ev->words * 8);
     int32_t cut[HK_MAX_ZONES];
     cutoffs(ev, n->within_days, cut);
-    bool is_event = n->kind == N_EVENT;
-    /* min_count: walk each customer's range (its lines are grouped by order). */
-    for (size_t r = 0; r < e->nc; r++) {
-        uint32_t cnt = 0;
-        if (is_event) {
-            for (uint32_t i = e->c_estart[r]; i < e->c_estart[r] + e->c_ecount[r]; i++)
-                if (e->e_day[i] != HK_DAY_NONE &&
-                    (n->type == HK_ENGINE_NONE || e->e_type[i] == n->type) &&
-                    e->e_day[i] > cut[e->e_zone[i]])
-                    cnt++;
-        } else if (n->product == HK_ENGINE_NONE && n->category == HK_ENGINE_NONE) {
-            for (uint32_t o = e->c_ostart[r]; o < e->c_ostart[r] + e->c_ocount[r]; o++)
-                cnt += (e->o_flags[o] & HK_OF_COUNTED) && e->o_day[o] > cut[e->o_zone[o]];
-        } else {
-            uint32_t last = HK_DEAD;
-            for (uint32_t l = e->c_lstart[r]; l < e->c_lstart[r] + e->c_lcount[r]; l++) {
-                if (e->l_day[l] == HK_DAY_NONE ||
-                    (n->category != HK_ENGINE_NONE && e->l_cat[l] != n->category) ||
-                    (n->product != HK_ENGINE_NONE && e->l_prod[l] != n->product) ||
-                    e->l_day[l] <= cut[e->o_zone[e->l_ord[l]]] || e->l_ord[l] == last)
-                    continue;
-                last = e->l_ord[l];
-                cnt++;
-            }
-        }
-        if (cnt >= n->min_count)
+    for (size_t r = 0; r < e->nc; r++)
+        if (row_count(ev, n, r, cut) >= n->min_count)
             out[r >> 6] |= (uint64_t)1 << (r & 63);
+}
+
+/*
+ * min_count for one category or product at one cut-off day: the index's per-entry order counts
+ * settle most rows; only the candidates it cannot settle (a window, a changed row) are walked.
+ * False when the index cannot answer (then every row is walked).
+ */
+static bool eval_bought_counted_ix(const struct ev *ev, const struct node *n, uint64_t *out)
+{
+    const struct hk_engine *e = ev->e;
+    if (n->kind != N_BOUGHT || !ev->one_today ||
+        (n->product == HK_ENGINE_NONE) == (n->category == HK_ENGINE_NONE))
+        return false;
+    bool prod = n->product != HK_ENGINE_NONE;
+    int32_t cut1 = n->within_days ? ev->today[0] - n->within_days : INT32_MIN;
+    uint64_t *maybe = malloc(ev->words * 8);
+    if (!maybe || hk_index_bought_count(e, prod, prod ? n->product : n->category, cut1,
+                                        n->min_count, out, maybe, ev->words)) {
+        free(maybe);
+        return false;
     }
+    int32_t cut[HK_MAX_ZONES];
+    cutoffs(ev, n->within_days, cut);
+    for (size_t w = 0; w < ev->words; w++)
+        for (uint64_t b = maybe[w]; b; b &= b - 1) {
+            size_t r = w * 64 + (size_t)__builtin_ctzll(b);
+            if (row_count(ev, n, r, cut) >= n->min_count)
+                out[w] |= (uint64_t)1 << (r & 63);
+        }
+    free(maybe);
+    return true;
 }
 
 static void event_range(void *arg, size_t lo, size_t hi)
@@ -1515,7 +1552,8 @@ static int eval_scan(const struct ev *ev, const struct node *n, uint64_t *out)
 {
     const struct hk_engine *e = ev->e;
     if (n->min_count > 1) {
-        eval_bought_counted(ev, n, out);
+        if (!eval_bought_counted_ix(ev, n, out))
+            eval_bought_counted(ev, n, out);
         return 0;
     }
     /* one category or one product, one cut-off day for every zone: the index */

@@ -289,6 +289,7 @@ void hk_engine_free(struct hk_engine *e)
     map_free(&e->shop_zone);
     map_free(&e->product_map);
     map_free(&e->cust_map);
+    free(e->cust_dense);
     free(e->p_name);
     free(e->p_cat);
     void *cols[] = {e->c_id,        e->c_ostart,   e->c_ocount,    e->c_lstart,   e->c_lcount,
@@ -418,16 +419,48 @@ static void row_reset_aggregates(struct hk_engine *e, uint32_t r)
     e->c_r[r] = e->c_f[r] = e->c_m[r] = e->c_seg[r] = e->c_tier[r] = 0;
 }
 
+/* The row of a customer id, or HK_ENGINE_NONE. */
+static uint32_t cust_get(const struct hk_engine *e, int64_t id)
+{
+    if (id >= 0 && (uint64_t)id < e->cust_dense_n) {
+        uint32_t r = e->cust_dense[id];
+        if (r != HK_ENGINE_NONE || e->cust_map.n == 0)
+            return r;
+    } /* ids put in the map before the dense range grew over them stay there */
+    return map_get(&e->cust_map, id);
+}
+
+/* Records customer id at row r: in the dense array while ids stay within a few times the rows
+ * (growing it as needed), else in the map. -1 on OOM. */
+static int cust_put(struct hk_engine *e, int64_t id, uint32_t r)
+{
+    size_t limit = 4 * (e->nc + 1) + 65536;
+    if (id < 0 || (uint64_t)id >= limit)
+        return map_put(&e->cust_map, id, r);
+    if ((uint64_t)id >= e->cust_dense_n) {
+        size_t n = next_cap(e->cust_dense_n, (size_t)id + 1);
+        n = n > limit ? (size_t)id + 1 : n;
+        uint32_t *d = realloc(e->cust_dense, n * sizeof(uint32_t));
+        if (!d)
+            return -1;
+        memset(d + e->cust_dense_n, 0xff, (n - e->cust_dense_n) * sizeof(uint32_t));
+        e->cust_dense = d;
+        e->cust_dense_n = n;
+    }
+    e->cust_dense[id] = r;
+    return 0;
+}
+
 /* The row of a customer id, created (empty, live) when new. HK_DEAD on OOM. */
 static uint32_t customer_row(struct hk_engine *e, int64_t id)
 {
-    uint32_t r = map_get(&e->cust_map, id);
+    uint32_t r = cust_get(e, id);
     if (r != HK_ENGINE_NONE)
         return r;
     if (e->nc >= UINT32_MAX - 1 || ensure_customers(e, e->nc + 1))
         return HK_DEAD;
     r = (uint32_t)e->nc;
-    if (map_put(&e->cust_map, id, r))
+    if (cust_put(e, id, r))
         return HK_DEAD;
     e->nc++;
     e->c_id[r] = id;
@@ -1126,7 +1159,7 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
 int hk_engine_remove_order(struct hk_engine *e, int64_t customer_id, int64_t order_id,
                            struct hk_err *err)
 {
-    uint32_t r = map_get(&e->cust_map, customer_id);
+    uint32_t r = cust_get(e, customer_id);
     if (r == HK_ENGINE_NONE)
         return 0;
     uint32_t skip = find_order(e, r, order_id);
@@ -1222,7 +1255,7 @@ int hk_engine_merge(struct hk_engine *e, int64_t winner_id, int64_t loser_id, st
 
 int hk_engine_customer_clear(struct hk_engine *e, int64_t customer_id, struct hk_err *err)
 {
-    uint32_t r = map_get(&e->cust_map, customer_id);
+    uint32_t r = cust_get(e, customer_id);
     if (r == HK_ENGINE_NONE)
         return 0;
     if (!e->loaded)
@@ -1284,7 +1317,7 @@ int64_t hk_engine_row_id(const struct hk_engine *e, size_t row)
 
 int64_t hk_engine_row_of(const struct hk_engine *e, int64_t customer_id)
 {
-    uint32_t r = map_get(&e->cust_map, customer_id);
+    uint32_t r = cust_get(e, customer_id);
     return r == HK_ENGINE_NONE ? -1 : (int64_t)r;
 }
 
@@ -1307,7 +1340,7 @@ const char *hk_engine_dict_name(const struct hk_engine *e, enum hk_dict_kind k, 
 int hk_engine_customer_get(const struct hk_engine *e, int64_t customer_id, int64_t now,
                            struct hk_engine_aggregates *out, struct hk_err *err)
 {
-    uint32_t r = map_get(&e->cust_map, customer_id);
+    uint32_t r = cust_get(e, customer_id);
     if (r == HK_ENGINE_NONE)
         return hk_err_set(err, HK_E(NOTFOUND), "customer %lld is not in the engine",
                           (long long)customer_id);
@@ -1356,7 +1389,8 @@ void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out)
     for (size_t t = 0; t < e->ntag_bits; t++)
         if (e->tag_bits[t])
             tags += (e->cc / 64 + 1) * 8;
-    out->bytes_customers = e->cc * per_c + e->cc / 8 + tags + e->cust_map.nslots * 12;
+    out->bytes_customers =
+        e->cc * per_c + e->cc / 8 + tags + e->cust_map.nslots * 12 + e->cust_dense_n * 4;
     size_t amt = e->amounts_wide ? 8 : 4;
     out->bytes_history =
         e->co * (8 * 2 + amt + 4 * 2 + 2) + e->cl * (4 * 4 + amt + 2) + e->ce * (4 + 2 + 4 + 1);
@@ -1365,7 +1399,7 @@ void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out)
     for (int i = 0; i < 2; i++) {
         const struct hk_kindex *x = xs[i];
         if (x->off)
-            ix_lines += ((size_t)x->nkeys + 1) * 4 + (size_t)x->off[x->nkeys] * 6 +
+            ix_lines += ((size_t)x->nkeys + 1) * 4 + (size_t)x->off[x->nkeys] * 7 +
                         x->dcap * sizeof(struct hk_delta);
         ix_cust += x->d_cur_n * 4;
     }

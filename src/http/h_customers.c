@@ -2,8 +2,10 @@
  * h_customers.c — customer search, the 360 profile and its timeline (every staff role; the
  * router checks authentication and the role, services/customers.c masks PII by role).
  *
- *   GET /api/v1/customers?q=&by=&sort=&order=&cursor=&limit=
- *       -> {items: [summary], next_cursor, sort, order, by, pii_masked}
+ *   GET /api/v1/customers?q=&by=&sort=&order=&cursor=&limit=&expr=
+ *       (expr: a segment expression the customers must also match, services/customer_filter.h;
+ *       a bad one is a 400 invalid_expression with line and column, as a segment preview)
+ *       -> {items: [summary], next_cursor, sort, order, by, pii_masked[, expr_count]}
  *   GET /api/v1/customers/{id}?timeline_limit=
  *       -> profile (with the first timeline page under "timeline")
  *   GET /api/v1/customers/{id}/timeline?cursor=&limit=
@@ -28,6 +30,7 @@
 #include "http/accounts_json.h"
 #include "http/handlers.h"
 #include "services/customers.h"
+#include "services/segment_svc.h"
 
 /* ---- JSON helpers ------------------------------------------------------------------------ */
 
@@ -274,6 +277,26 @@ static json_t *region_json(const char *province, const char *city)
     return json_pack("{s:o, s:o}", "province", opt_str(province), "city", opt_str(city));
 }
 
+/* {"segment", "tier", "r", "f", "m", "channels"}; null when the engine does not know the
+ * customer; segment and tier null for a non-buyer. */
+static json_t *rfm_json(const struct hk_customer_profile *p)
+{
+    if (!p->has_engine)
+        return json_null();
+    json_t *channels = json_array();
+    char buf[sizeof p->channels];
+    hk_strlcpy(buf, p->channels, sizeof buf);
+    for (char *save = NULL, *c = strtok_r(buf, ",", &save); c && channels;
+         c = strtok_r(NULL, ",", &save))
+        if (json_array_append_new(channels, json_string(c)) != 0) {
+            json_decref(channels);
+            channels = NULL;
+        }
+    return json_pack("{s:o, s:o, s:i, s:i, s:i, s:o*}", "segment", opt_str(p->rfm_segment), "tier",
+                     opt_str(p->rfm_tier), "r", p->r_score, "f", p->f_score, "m", p->m_score,
+                     "channels", channels);
+}
+
 static json_t *profile_json(const struct hk_customer_profile *p)
 {
     json_t *o = json_object(), *merged = json_array();
@@ -315,6 +338,10 @@ static json_t *profile_json(const struct hk_customer_profile *p)
     set(o, "coupon_use_rate", json_real(p->coupon_use_rate), &bad);
     set(o, "refund_count", json_integer((json_int_t)p->refund_count), &bad);
     set(o, "tags", tags_json(p), &bad);
+    set(o, "rfm", rfm_json(p), &bad);
+    set(o, "recency_days", p->has_recency ? json_integer(p->recency_days) : json_null(), &bad);
+    set(o, "first_order_days", p->has_recency ? json_integer(p->first_order_days) : json_null(),
+        &bad);
     set(o, "timeline", page_json(&p->timeline), &bad);
     if (bad) {
         json_decref(o);
@@ -341,6 +368,11 @@ static json_t *summary_json(const struct hk_customer_summary *s)
     set(o, "net_spend", yuan(s->net_spend_fen), &bad);
     set(o, "last_purchase_at", hk_http_acct_time(s->last_purchase_at), &bad);
     set(o, "last_purchase_date", opt_str(s->last_purchase_date), &bad);
+    json_t *tags = json_array();
+    for (size_t i = 0; tags && i < s->n_tags; i++)
+        if (json_array_append_new(tags, json_string(s->tags[i])) != 0)
+            bad = 1;
+    set(o, "tags", tags, &bad);
     if (bad) {
         json_decref(o);
         return NULL;
@@ -375,13 +407,25 @@ int h_customers_list(struct hk_req *req, struct hk_err *err)
         .sort = hk_req_query(req, "sort"),
         .order = hk_req_query(req, "order"),
         .cursor = hk_req_query(req, "cursor"),
+        .expr = hk_req_query(req, "expr"),
     };
+    struct hk_segment_error where;
+    memset(&where, 0, sizeof where);
+    in.expr_error = &where;
     int rc = query_limit(req, "limit", &in.limit, err);
     if (rc != 0)
         return rc;
     struct hk_customer_list list;
-    if ((rc = hk_customers_search(hk_req_app(req), hk_req_principal(req), &in, &list, err)) != 0)
+    if ((rc = hk_customers_search(hk_req_app(req), hk_req_principal(req), &in, &list, err)) != 0) {
+        if (rc == HK_E(INVAL) && where.line) { /* a bad ?expr=: where it failed, as a preview */
+            json_t *j = json_pack("{s:{s:s, s:s, s:i, s:i, s:s, s:s}}", "error", "code",
+                                  "invalid_expression", "message", hk_err_message(err), "line",
+                                  where.line, "column", where.column, "expected", where.expected,
+                                  "suggestion", where.suggestion);
+            return j ? hk_reply_json(req, 400, j) : nomem(err);
+        }
         return rc;
+    }
     json_t *reply = json_object(), *items = json_array();
     int bad = !reply || !items;
     for (size_t i = 0; !bad && i < list.n; i++) {
@@ -397,6 +441,8 @@ int h_customers_list(struct hk_req *req, struct hk_err *err)
         set(reply, "order", json_string(list.order), &bad);
         set(reply, "by", json_string(list.by), &bad);
         set(reply, "pii_masked", json_boolean(list.pii_masked), &bad);
+        if (list.filtered)
+            set(reply, "expr_count", json_integer((json_int_t)list.expr_count), &bad);
     }
     json_decref(items);
     hk_customer_list_release(&list);

@@ -1,5 +1,6 @@
 /*
- * h_engine.c — the customer engine's routes: RFM configuration and report, segment preview.
+ * h_engine.c — the customer engine's routes: RFM configuration, report and preview (dry run of
+ * a configuration), segment preview.
  * JSON in and out here; everything else is services/rfm_svc.h and services/segment_svc.h.
  *
  * Money leaves as yuan strings with two decimals ("1234.50"), never as floats.
@@ -133,7 +134,11 @@ static int range_of(json_t *t, const char *key, uint8_t *lo, uint8_t *hi, struct
     return 0;
 }
 
-int h_rfm_config_put(struct hk_req *req, struct hk_err *err)
+/*
+ * The configuration a PUT (or preview) body describes: the stored one with the body's fields
+ * replaced. Shape checks only; hk_rfm_config_validate judges the values.
+ */
+static int config_of_body(struct hk_req *req, struct hk_rfm_config *out, struct hk_err *err)
 {
     json_t *body;
     int rc = hk_req_json(req, &body, err);
@@ -219,13 +224,21 @@ int h_rfm_config_put(struct hk_req *req, struct hk_err *err)
     }
     if (other)
         snprintf(c.other_tier, sizeof c.other_tier, "%s", other);
-    rc = hk_rfm_svc_config_put(hk_req_app(req), 0, &c, hk_req_principal(req)->user_id, err);
-    if (!rc) {
-        json_t *j = config_json(&c);
-        rc = j ? hk_reply_json(req, 200, j) : nomem(err);
-    }
+    *out = c;
 out:
     return rc; /* body belongs to the request */
+}
+
+int h_rfm_config_put(struct hk_req *req, struct hk_err *err)
+{
+    struct hk_rfm_config c;
+    int rc = config_of_body(req, &c, err);
+    if (!rc)
+        rc = hk_rfm_svc_config_put(hk_req_app(req), 0, &c, hk_req_principal(req)->user_id, err);
+    if (rc)
+        return rc;
+    json_t *j = config_json(&c);
+    return j ? hk_reply_json(req, 200, j) : nomem(err);
 }
 
 /* ---- RFM report --------------------------------------------------------------------------- */
@@ -238,16 +251,9 @@ static json_t *group_json(const struct hk_rfm_group *g)
                      yuan_d(g->aov_fen));
 }
 
-int h_rfm_report(struct hk_req *req, struct hk_err *err)
+/* Replies 200 with the report (GET /rfm/report and POST /rfm/preview share the shape). */
+static int reply_report(struct hk_req *req, const struct hk_rfm_report *r, struct hk_err *err)
 {
-    struct hk_rfm_report *r = malloc(sizeof(*r));
-    if (!r)
-        return nomem(err);
-    int rc = hk_rfm_svc_report(hk_req_app(req), r, err);
-    if (rc) {
-        free(r);
-        return rc;
-    }
     json_t *grid = json_array(), *segs = json_array(), *tiers = json_array();
     for (int i = 0; grid && i < 5; i++) {
         json_t *row = json_array();
@@ -264,20 +270,54 @@ int h_rfm_report(struct hk_req *req, struct hk_err *err)
                           yuan(r->spend_fen), "means", "recency_days", r->mean_recency_days,
                           "frequency", r->mean_frequency, "monetary", yuan_d(r->mean_monetary_fen),
                           "grid", grid, "segments", segs, "tiers", tiers);
-    free(r);
     return j ? hk_reply_json(req, 200, j) : nomem(err);
+}
+
+int h_rfm_report(struct hk_req *req, struct hk_err *err)
+{
+    struct hk_rfm_report *r = malloc(sizeof(*r));
+    if (!r)
+        return nomem(err);
+    int rc = hk_rfm_svc_report(hk_req_app(req), r, err);
+    if (!rc)
+        rc = reply_report(req, r, err);
+    free(r);
+    return rc;
+}
+
+/* Dry run of a PUT /rfm/config body: the report as it would be, nothing saved. */
+int h_rfm_preview(struct hk_req *req, struct hk_err *err)
+{
+    struct hk_rfm_config c;
+    int rc = config_of_body(req, &c, err);
+    if (rc)
+        return rc;
+    struct hk_rfm_report *r = malloc(sizeof(*r));
+    if (!r)
+        return nomem(err);
+    rc = hk_rfm_svc_preview(hk_req_app(req), &c, r, err);
+    if (!rc)
+        rc = reply_report(req, r, err);
+    free(r);
+    return rc;
 }
 
 /* ---- segment preview ---------------------------------------------------------------------- */
 
 /* A 400 with where the expression failed. */
-static int expr_error(struct hk_req *req, const struct hk_segment_error *w, struct hk_err *err)
+/* An invalid expression: 400 {"error": {...}}, or with inline (the console as the user types,
+ * where a 400 would be a console error on every keystroke) 200 {"count": null, "members": [],
+ * "error": {...}} with the same error object. */
+static int expr_error_as(struct hk_req *req, const struct hk_segment_error *w, bool inline_,
+                         struct hk_err *err)
 {
-    json_t *j =
-        json_pack("{s:{s:s, s:s, s:i, s:i, s:s, s:s}}", "error", "code", "invalid_expression",
-                  "message", hk_err_message(err), "line", w->line, "column", w->column, "expected",
-                  w->expected, "suggestion", w->suggestion);
-    return j ? hk_reply_json(req, 400, j) : nomem(err);
+    json_t *e = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "code", "invalid_expression", "message",
+                          hk_err_message(err), "line", w->line, "column", w->column, "expected",
+                          w->expected, "suggestion", w->suggestion);
+    json_t *j = !e        ? NULL
+                : inline_ ? json_pack("{s:n, s:[], s:o}", "count", "members", "error", e)
+                          : json_pack("{s:o}", "error", e);
+    return j ? hk_reply_json(req, inline_ ? 200 : 400, j) : nomem(err);
 }
 
 static json_t *member_json(const struct hk_segment_member *m)
@@ -301,11 +341,15 @@ int h_segments_preview(struct hk_req *req, struct hk_err *err)
     int rc = hk_req_json(req, &body, err);
     if (rc)
         return rc;
-    const char *expr = NULL;
+    const char *expr = NULL, *errors = NULL;
     int limit = 20;
     json_error_t je;
-    if (json_unpack_ex(body, &je, 0, "{s:s, s?i}", "expression", &expr, "limit", &limit))
+    if (json_unpack_ex(body, &je, 0, "{s:s, s?i, s?s}", "expression", &expr, "limit", &limit,
+                       "errors", &errors))
         return hk_err_set(err, HK_E(INVAL), "%s", je.text);
+    bool inline_ = errors && strcmp(errors, "inline") == 0;
+    if (errors && !inline_ && strcmp(errors, "status") != 0)
+        return hk_err_setf(err, HK_E(INVAL), "errors", "errors: expected \"status\" or \"inline\"");
     struct hk_segment_preview *p = malloc(sizeof(*p));
     if (!p)
         return nomem(err);
@@ -314,7 +358,7 @@ int h_segments_preview(struct hk_req *req, struct hk_err *err)
                                 err);
     if (rc) {
         free(p);
-        return rc == HK_E(INVAL) ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) ? expr_error_as(req, &where, inline_, err) : rc;
     }
     json_t *members = json_array();
     for (size_t i = 0; members && i < p->n; i++)

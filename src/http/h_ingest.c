@@ -77,9 +77,13 @@ static int get_str(json_t *obj, const char *path, const char *key, size_t max, c
     return 0;
 }
 
-/* A time field (ISO 8601; no offset = the default zone); absent, null or "" leaves 0. */
-static int get_time(const struct hk_tz *tz, json_t *obj, const char *path, const char *key,
-                    int64_t *out, struct hk_err *err)
+/*
+ * A time field (ISO 8601); absent, null or "" leaves 0. Without an offset the time is the
+ * shop's local time: it is read as UTC here and `bit` is set in *local, so that the importer
+ * re-reads it in the shop's zone (shops.timezone), which only the store knows.
+ */
+static int get_time(json_t *obj, const char *path, const char *key, unsigned bit, int64_t *out,
+                    unsigned *local, struct hk_err *err)
 {
     const char *s;
     int rc = get_str(obj, path, key, 64, &s, err);
@@ -87,8 +91,9 @@ static int get_time(const struct hk_tz *tz, json_t *obj, const char *path, const
     if (rc != 0 || !s)
         return rc;
     struct hk_err e;
+    bool is_local = false;
     hk_err_clear(&e);
-    rc = hk_time_parse(s, strlen(s), tz, out, &e);
+    rc = hk_ingest_time_parse(s, strlen(s), out, &is_local, &e);
     if (rc < 0)
         return hk_err_setf(err, HK_E(INVAL), key,
                            "%s%s: %s (write ISO 8601, e.g. "
@@ -96,6 +101,8 @@ static int get_time(const struct hk_tz *tz, json_t *obj, const char *path, const
                            path, key, hk_err_message(&e));
     if (rc == 1)
         *out = 0;
+    else if (is_local)
+        *local |= bit;
     return 0;
 }
 
@@ -348,7 +355,7 @@ static int parse_items(json_t *arr, struct order_in *o, struct hk_err *err)
     return 0;
 }
 
-static int parse_order(const struct hk_tz *tz, json_t *it, struct order_in *o, struct hk_err *err)
+static int parse_order(json_t *it, struct order_in *o, struct hk_err *err)
 {
     static const char *const keys[] = {
         "shop",        "channel",     "order_no",    "status",       "created_at", "paid_at",
@@ -397,12 +404,18 @@ static int parse_order(const struct hk_tz *tz, json_t *it, struct order_in *o, s
                            "status: must be one of created, paid, shipped, completed, refunded, "
                            "cancelled");
     r->status_text = status;
-    if ((rc = get_time(tz, it, "", "created_at", &r->created_at, err)) != 0 ||
-        (rc = get_time(tz, it, "", "paid_at", &r->paid_at, err)) != 0 ||
-        (rc = get_time(tz, it, "", "shipped_at", &r->shipped_at, err)) != 0 ||
-        (rc = get_time(tz, it, "", "received_at", &r->received_at, err)) != 0 ||
-        (rc = get_time(tz, it, "", "refunded_at", &r->refunded_at, err)) != 0 ||
-        (rc = get_time(tz, it, "", "cancelled_at", &r->cancelled_at, err)) != 0)
+    r->local_times = 0;
+    if ((rc = get_time(it, "", "created_at", HK_LOCAL_CREATED, &r->created_at, &r->local_times,
+                       err)) != 0 ||
+        (rc = get_time(it, "", "paid_at", HK_LOCAL_PAID, &r->paid_at, &r->local_times, err)) != 0 ||
+        (rc = get_time(it, "", "shipped_at", HK_LOCAL_SHIPPED, &r->shipped_at, &r->local_times,
+                       err)) != 0 ||
+        (rc = get_time(it, "", "received_at", HK_LOCAL_RECEIVED, &r->received_at, &r->local_times,
+                       err)) != 0 ||
+        (rc = get_time(it, "", "refunded_at", HK_LOCAL_REFUNDED, &r->refunded_at, &r->local_times,
+                       err)) != 0 ||
+        (rc = get_time(it, "", "cancelled_at", HK_LOCAL_CANCELLED, &r->cancelled_at,
+                       &r->local_times, err)) != 0)
         return rc;
     if (!r->created_at)
         return hk_err_setf(err, HK_E(INVAL), "created_at", "created_at: required");
@@ -514,7 +527,7 @@ int h_ingest_orders(struct hk_req *req, struct hk_err *err)
     }
     for (size_t i = 0; i < n; i++) {
         hk_err_clear(&orders[i].error);
-        if (parse_order(app->tz, json_array_get(arr, i), &orders[i], &orders[i].error) != 0) {
+        if (parse_order(json_array_get(arr, i), &orders[i], &orders[i].error) != 0) {
             if (orders[i].error.code == HK_E(NOMEM)) {
                 rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
                 goto done;
@@ -585,7 +598,7 @@ struct event_in {
     struct hk_err error;
 };
 
-static int parse_event(const struct hk_tz *tz, json_t *it, struct event_in *e, struct hk_err *err)
+static int parse_event(json_t *it, struct event_in *e, struct hk_err *err)
 {
     static const char *const keys[] = {"type",        "at",         "shop",       "channel",
                                        "external_id", "properties", "identities", NULL};
@@ -600,8 +613,10 @@ static int parse_event(const struct hk_tz *tz, json_t *it, struct event_in *e, s
         return rc;
     if (!e->ev.type || !hk_event_type_valid(e->ev.type))
         return hk_err_setf(err, HK_E(INVAL), "type", "type: must be one of " HK_EVENT_TYPES);
-    if ((rc = get_time(tz, it, "", "at", &e->ev.at, err)) != 0)
+    unsigned local = 0;
+    if ((rc = get_time(it, "", "at", 1, &e->ev.at, &local, err)) != 0)
         return rc;
+    e->ev.at_local = local != 0;
     if (!e->ev.at)
         return hk_err_setf(err, HK_E(INVAL), "at", "at: required (ISO 8601)");
     json_t *p = json_object_get(it, "properties");
@@ -644,7 +659,7 @@ int h_ingest_events(struct hk_req *req, struct hk_err *err)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (parse_event(app->tz, json_array_get(arr, i), &evs[i], &evs[i].error) != 0)
+        if (parse_event(json_array_get(arr, i), &evs[i], &evs[i].error) != 0)
             continue;
         good[ng] = evs[i].ev;
         good_idx[ng++] = i;

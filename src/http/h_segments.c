@@ -8,7 +8,8 @@
  *   DELETE /api/v1/segments/{id}            -> 204
  *   GET    /api/v1/segments/{id}/members    ?sort=&order=&cursor=&limit=
  *                                           -> {items: [member], next_cursor, count}
- *   GET    /api/v1/segments/{id}/export     ?format=csv|xlsx&columns=&sort=&order= -> the file
+ *   GET    /api/v1/segments/{id}/export     ?format=csv|xlsx&lang=zh-CN|en&columns=&sort=&order=
+ *                                             -> the file (header row in lang)
  *
  *   segment = {id, name, expression, description, count, counted_at, created_by, created_at,
  *              updated_at} (count and counted_at null until counted)
@@ -334,6 +335,8 @@ int h_segments_export(struct hk_req *req, struct hk_err *err)
             return hk_err_setf(err, HK_E(INVAL), "format", "format: expected csv or xlsx");
     }
     o.columns = hk_req_query(req, "columns");
+    if ((rc = hk_export_lang_parse(hk_req_query(req, "lang"), &o.lang, err)) != 0)
+        return rc;
     o.clear = clear_pii(req);
     struct hk_app *app = hk_req_app(req);
     struct hk_export *x;

@@ -212,6 +212,28 @@ static int apply_event(struct batch *b, const void *items, size_t i,
                                        b->ctx->now, &shop_id, err)) < 0)
             return rc;
     }
+    int64_t at = ev->at;
+    if (ev->at_local) {
+        const struct hk_tz *tz = b->ctx->tz;
+        struct hk_tz *own = NULL;
+        char tzname[128] = "";
+        if (ev->shop && *ev->shop &&
+            (rc = hk_irepo_shop_timezone(b->db, ev->channel && *ev->channel ? ev->channel : "other",
+                                         ev->shop, tzname, sizeof tzname, err)) < 0)
+            return rc;
+        if (tzname[0] && (!tz || strcmp(tzname, hk_tz_name(tz)) != 0)) {
+            struct hk_err e;
+            hk_err_clear(&e);
+            if (hk_tz_load(tzname, &own, &e) == 0)
+                tz = own;
+        }
+        struct hk_civil c;
+        struct hk_err e;
+        hk_tz_to_local(NULL, ev->at, &c);
+        if (hk_tz_from_local(tz, &c, &at, &e) != 0)
+            at = ev->at;
+        hk_tz_free(own);
+    }
     int64_t customer = 0, identity = 0, id = 0;
     bool created = false, changed = false;
     if ((rc = resolve(b, &keys, &customer, &identity, &created, &changed, err)) < 0)
@@ -221,7 +243,7 @@ static int apply_event(struct batch *b, const void *items, size_t i,
         .shop_id = shop_id,
         .identity_id = identity,
         .type = ev->type,
-        .at = ev->at,
+        .at = at,
         .properties = ev->properties_json && *ev->properties_json ? ev->properties_json : "{}",
         .external_id = ev->external_id,
     };

@@ -39,9 +39,11 @@ bool hk_event_type_valid(const char *type);
 
 struct hk_event_in {
     const char *type;
-    int64_t at;                  /* when it happened (epoch s) */
-    const char *shop;            /* shop name, or NULL/"" */
-    const char *channel;         /* shop's channel when shop is given */
+    int64_t at;          /* when it happened (epoch s) */
+    bool at_local;       /* at was written without an offset and holds the wall-clock time read as
+                            UTC: it is re-read in the shop's zone (the default zone without a shop) */
+    const char *shop;    /* shop name, or NULL/"" */
+    const char *channel; /* shop's channel when shop is given */
     const char *external_id;     /* sender's id for idempotence, or NULL */
     const char *properties_json; /* a JSON object as text ("{}" when none) */
     const struct hk_identity_in *ids;

@@ -32,6 +32,7 @@
 #include "core/money.h"
 #include "core/tz.h"
 #include "ingest/arena.h"
+#include "ingest/import.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -1008,6 +1009,7 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         out->v[fld].len = 0;
         out->num[fld] = 0;
         out->has[fld] = false;
+        out->local[fld] = false;
     }
     out->order_ok = false;
     out->status = HK_ORDER_UNKNOWN;
@@ -1073,6 +1075,7 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
             int64_t t;
             if (is_zero_date(v))
                 break;
+            bool local = true; /* the fast path's shape has no offset */
             if (fast_time(ctx, v, &t) != 0) {
                 hk_err_clear(&e);
                 int rc = hk_time_parse(v.s, v.len, ctx->tz, &t, &e);
@@ -1082,9 +1085,11 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
                 }
                 if (rc > 0)
                     break;
+                local = !hk_time_has_offset(v.s, v.len);
             }
             out->num[fld] = t;
             out->has[fld] = true;
+            out->local[fld] = local;
             break;
         }
         case K_MONEY: {
@@ -1291,6 +1296,10 @@ int hk_order_builder_start(struct hk_order_builder *ob, const struct hk_fmt_bind
         r->paid_at = row->num[HK_F_PAID_AT];
         r->shipped_at = row->num[HK_F_SHIPPED_AT];
         r->received_at = row->num[HK_F_RECEIVED_AT];
+        r->zone_times = (row->local[HK_F_CREATED_AT] ? HK_LOCAL_CREATED : 0u) |
+                        (row->local[HK_F_PAID_AT] ? HK_LOCAL_PAID : 0u) |
+                        (row->local[HK_F_SHIPPED_AT] ? HK_LOCAL_SHIPPED : 0u) |
+                        (row->local[HK_F_RECEIVED_AT] ? HK_LOCAL_RECEIVED : 0u);
         if (!(flags & DF_MONEY_PER_ROW)) {
             r->postage_fen = row->num[HK_F_POSTAGE];
             r->discount_fen = row->num[HK_F_DISCOUNT_SHOP] + row->num[HK_F_DISCOUNT_PLATFORM];

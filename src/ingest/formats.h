@@ -151,6 +151,7 @@ struct hk_fmt_row {
     struct hk_str v[HK_F_COUNT]; /* cleaned text; len 0 = absent */
     int64_t num[HK_F_COUNT];     /* fen for amounts, epoch seconds for times, count for qty */
     bool has[HK_F_COUNT];        /* an amount or time was given */
+    bool local[HK_F_COUNT];      /* a time written without an offset (read in the default zone) */
     bool order_ok;               /* v[HK_F_ORDER_NO] is a usable order number */
     enum hk_order_status status;
     enum hk_aftersale aftersale;

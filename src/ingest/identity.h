@@ -46,7 +46,7 @@
  * Bulk imports: the resolver keeps, for the life of an import, a hash map of identity key ->
  * (customer, identity) (hashtab.h; misses are cached too), a map of customer -> which profile
  * fields it lacks, and the merges it made. New customers and identities get provisional
- * (negative) ids and are written in multi-row INSERTs by hk_resolver_flush; a merge that
+ * (negative) ids and are written in bulk by hk_resolver_flush; a merge that
  * involves a provisional customer first flushes everything pending (through the flush
  * callback, so the importer writes its pending orders too). After any rollback the caller
  * must call hk_resolver_forget: the maps may name rows that no longer exist.

@@ -14,7 +14,8 @@
  *        (order_history rows for status, amount and refund changes), upsert items by item key;
  *        new rows (customers, identities, orders, items, history) are queued with provisional
  *        ids, updates run at once;
- *     4. flush the queues as multi-row INSERTs (customers, identities, orders, items, history).
+ *     4. flush the queues with the store's bulk loader (customers, identities, orders, items,
+ *        history; COPY on PostgreSQL).
  *   If anything fails in the database, the batch is rolled back and applied again one order at
  *   a time, each under its own savepoint: a failing order is rolled back and reported, every
  *   other order of the batch commits. The caches are dropped after any rollback.
@@ -105,6 +106,7 @@ struct prep {
 struct shop_entry {
     char *channel, *name;
     int64_t id;
+    struct hk_tz *tz; /* owned; NULL: the default zone (ctx->tz) */
 };
 
 struct importer {
@@ -155,6 +157,9 @@ struct importer {
 
     struct counts cnt;           /* counted so far in this batch attempt */
     enum hk_apply_outcome *outc; /* per record of the current set */
+    bool bulk;                   /* a file import (hk_db_bulk) */
+    int64_t rows_written;        /* new orders, lines and customers committed so far */
+    int64_t rows_analyzed;       /* rows_written at the last hk_db_bulk_grown */
     int64_t lookup_key;          /* shop_key of the current order look-up */
 };
 
@@ -236,23 +241,30 @@ static void shops_clear(struct importer *imp)
     for (size_t i = 0; i < imp->nshops; i++) {
         free(imp->shops[i].channel);
         free(imp->shops[i].name);
+        hk_tz_free(imp->shops[i].tz);
     }
     imp->nshops = 0;
 }
 
+/* The shop's id, and in *zone (may be NULL) its time zone when it is not the default one. */
 static int shop_id(struct importer *imp, const char *channel, const char *name, int64_t *id,
-                   struct hk_err *err)
+                   const struct hk_tz **zone, struct hk_err *err)
 {
     for (size_t i = imp->nshops; i > 0; i--) {
         struct shop_entry *s = &imp->shops[i - 1];
         if (strcmp(s->name, name) == 0 && strcmp(s->channel, channel) == 0) {
             *id = s->id;
+            if (zone)
+                *zone = s->tz;
             return 0;
         }
     }
     int64_t v;
+    char tzname[128];
     int rc = hk_irepo_shop_ensure(imp->db, channel, name, hk_tz_name(imp->ctx->tz), imp->ctx->now,
                                   &v, err);
+    if (rc == 0)
+        rc = hk_irepo_shop_timezone(imp->db, channel, name, tzname, sizeof tzname, err);
     if (rc < 0)
         return rc;
     if (grow((void **)&imp->shops, &imp->capshops, imp->nshops + 1, sizeof(*imp->shops)) < 0)
@@ -260,15 +272,59 @@ static int shop_id(struct importer *imp, const char *channel, const char *name, 
     struct shop_entry *s = &imp->shops[imp->nshops];
     s->channel = hk_strdup(channel);
     s->name = hk_strdup(name);
+    s->tz = NULL;
     if (!s->channel || !s->name) {
         free(s->channel);
         free(s->name);
         return oom(err);
     }
+    if (tzname[0] && imp->ctx->tz && strcmp(tzname, hk_tz_name(imp->ctx->tz)) != 0) {
+        struct hk_err e;
+        hk_err_clear(&e);
+        if (hk_tz_load(tzname, &s->tz, &e) != 0)
+            s->tz = NULL; /* a zone this system lacks: the default */
+    }
     s->id = v;
     imp->nshops++;
     *id = v;
+    if (zone)
+        *zone = s->tz;
     return 0;
+}
+
+/* t, read in zone `from`, as the same wall-clock time in zone `to`. */
+static int64_t rezone(const struct hk_tz *from, const struct hk_tz *to, int64_t t)
+{
+    struct hk_civil c;
+    struct hk_err e;
+    int64_t out;
+    hk_tz_to_local(from, t, &c);
+    return hk_tz_from_local(to, &c, &out, &e) == 0 ? out : t;
+}
+
+/*
+ * A file record whose times without an offset were read in the default zone, for a shop in
+ * another zone: a copy in the batch arena with those times read in the shop's zone (NULL when
+ * out of memory).
+ */
+static const struct hk_order_rec *
+record_in_zone(struct importer *imp, const struct hk_order_rec *rec, const struct hk_tz *zone)
+{
+    struct hk_order_rec *r = hk_arena_alloc(&imp->arena, sizeof(*r));
+    if (!r)
+        return NULL;
+    *r = *rec;
+    struct {
+        unsigned bit;
+        int64_t *t;
+    } f[] = {{HK_LOCAL_CREATED, &r->created_at},   {HK_LOCAL_PAID, &r->paid_at},
+             {HK_LOCAL_SHIPPED, &r->shipped_at},   {HK_LOCAL_RECEIVED, &r->received_at},
+             {HK_LOCAL_REFUNDED, &r->refunded_at}, {HK_LOCAL_CANCELLED, &r->cancelled_at}};
+    for (size_t k = 0; k < HK_ARRAY_LEN(f); k++)
+        if ((r->zone_times & f[k].bit) && *f[k].t)
+            *f[k].t = rezone(imp->ctx->tz, zone, *f[k].t);
+    r->zone_times = 0;
+    return r;
 }
 
 static int64_t channel_key(struct importer *imp, const char *channel)
@@ -550,8 +606,11 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
         }
     }
     if (imp->npitems) {
-        for (size_t i = 0; i < imp->npitems; i++)
-            imp->pitems[i].order_id = imp->borders[imp->pitem_b[i]].row.id;
+        for (size_t i = 0; i < imp->npitems; i++) {
+            const struct border *b = &imp->borders[imp->pitem_b[i]];
+            imp->pitems[i].order_id = b->row.id;
+            imp->pitems[i].customer_id = b->row.customer_id > 0 ? b->row.customer_id : 0;
+        }
         if ((rc = hk_irepo_items_insert(db, imp->pitems, imp->npitems, err)) < 0)
             goto done;
     }
@@ -1127,8 +1186,11 @@ static int prepare(struct importer *imp, const struct hk_order_rec *const *recs,
                            : imp->default_shop && *imp->default_shop
                                ? imp->default_shop
                                : default_shop_name(p->channel);
-        if ((rc = shop_id(imp, p->channel, shop, &p->shop_id, err)) < 0)
+        const struct hk_tz *zone = NULL;
+        if ((rc = shop_id(imp, p->channel, shop, &p->shop_id, &zone, err)) < 0)
             return rc;
+        if (zone && rec->zone_times && !(p->rec = rec = record_in_zone(imp, rec, zone)))
+            return oom(err);
         p->shop_key = p->shop_id;
         hk_identity_keys_from_order(imp->ctx->keys, rec, &p->keys);
     }
@@ -1202,6 +1264,23 @@ static void set_reset(struct importer *imp)
     hk_h128tab_clear(&imp->bmap);
     hk_i64tab_clear(&imp->bbyid);
     imp->staged_checked = false;
+}
+
+/* After a committed batch of a bulk import: tells the store each time the rows written doubled
+ * (from 5000 on), so the database can refresh its plans (hk_db_bulk_grown). */
+static int bulk_grown(struct importer *imp, struct hk_err *err)
+{
+    if (!imp->bulk)
+        return 0;
+    imp->rows_written += imp->cnt.created + imp->cnt.items_created + imp->cnt.customers_created;
+    if (imp->rows_written < imp->rows_analyzed * 2 || imp->rows_written < 5000)
+        return 0;
+    imp->rows_analyzed = imp->rows_written;
+    struct hk_err ignored; /* only an optimisation: the batch is committed either way */
+    hk_err_clear(&ignored);
+    (void)hk_db_bulk_grown(imp->db, &ignored);
+    (void)err;
+    return 0;
 }
 
 /* Applies recs (records first..first+n of the batch) and flushes. */
@@ -1280,7 +1359,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     if (rc == 0 && (rc = hk_db_commit(imp->db, err)) == 0) {
         count_outcomes(&imp->cnt, io->outcomes, n);
         add_counts(io->res, &imp->cnt);
-        return 0;
+        return bulk_grown(imp, err);
     }
     hk_db_rollback(imp->db);
     forget_caches(imp);
@@ -1395,9 +1474,15 @@ static int importer_new(const struct hk_ingest_ctx *ctx, const char *shop, const
         importer_free(imp);
         return rc;
     }
+    imp->bulk = bulk;
     if (bulk && (rc = hk_db_bulk(imp->db, true, err)) < 0) { /* undone by hk_db_release */
         importer_free(imp);
         return rc;
+    }
+    if (bulk) { /* fresh statistics for the look-ups' plans (an optimisation only) */
+        struct hk_err ignored;
+        hk_err_clear(&ignored);
+        (void)hk_db_bulk_grown(imp->db, &ignored);
     }
     *out = imp;
     return 0;
@@ -1414,20 +1499,160 @@ void hk_import_result_release(struct hk_import_result *res)
     memset(res, 0, sizeof *res);
 }
 
+/* ---- shop-local times of REST records ------------------------------------------------------ */
+
+bool hk_time_has_offset(const char *s, size_t len)
+{
+    size_t b = 0, e = len;
+    while (b < e && (s[b] == ' ' || s[b] == '\t'))
+        b++;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+        e--;
+    /* An offset is a trailing Z or a sign after the time of day (dates use '-' before it). */
+    bool offset = false;
+    if (e > b && (s[e - 1] == 'Z' || s[e - 1] == 'z'))
+        offset = true;
+    const char *colon = e > b ? memchr(s + b, ':', e - b) : NULL;
+    for (const char *p = colon; p && p < s + e && !offset; p++)
+        offset = *p == '+' || *p == '-';
+    return offset;
+}
+
+int hk_ingest_time_parse(const char *s, size_t len, int64_t *out, bool *local, struct hk_err *err)
+{
+    int64_t t;
+    int rc = hk_time_parse(s, len, NULL, &t, err);
+    if (rc != 0)
+        return rc;
+    *out = t;
+    *local = !hk_time_has_offset(s, len);
+    return 0;
+}
+
+/* A shop's zone, loaded once per hk_ingest_orders call. */
+struct shop_zone {
+    const char *channel, *name; /* borrowed from the records */
+    struct hk_tz *tz;           /* owned; NULL: the default zone */
+};
+
+static const struct hk_tz *zone_of_shop(struct importer *imp, struct shop_zone *zones,
+                                        size_t *nzones, const char *channel, const char *name,
+                                        struct hk_err *err, int *rc)
+{
+    for (size_t i = 0; i < *nzones; i++)
+        if (strcmp(zones[i].channel, channel) == 0 && strcmp(zones[i].name, name) == 0)
+            return zones[i].tz ? zones[i].tz : imp->ctx->tz;
+    char tzname[128];
+    *rc = hk_irepo_shop_timezone(imp->db, channel, name, tzname, sizeof tzname, err);
+    if (*rc < 0)
+        return NULL;
+    struct shop_zone *z = &zones[(*nzones)++];
+    z->channel = channel;
+    z->name = name;
+    z->tz = NULL;
+    if (tzname[0] && (!imp->ctx->tz || strcmp(tzname, hk_tz_name(imp->ctx->tz)) != 0)) {
+        struct hk_err e;
+        hk_err_clear(&e);
+        if (hk_tz_load(tzname, &z->tz, &e) != 0)
+            z->tz = NULL; /* a zone this system lacks: the default, as for a new shop */
+    }
+    return z->tz ? z->tz : imp->ctx->tz;
+}
+
+/* The wall-clock time `wall` (read as UTC) as an instant in zone tz. */
+static int64_t reread_local(const struct hk_tz *tz, int64_t wall)
+{
+    struct hk_civil c;
+    struct hk_err e;
+    int64_t t;
+    hk_tz_to_local(NULL, wall, &c);
+    return hk_tz_from_local(tz, &c, &t, &e) == 0 ? t : wall;
+}
+
+/*
+ * Copies of the records with their local times (local_times bits) re-read in their shop's
+ * zone into *copies (new, n entries); *copies stays NULL when no record has local times.
+ */
+static int localise_times(struct importer *imp, const struct hk_order_rec *const *orders, size_t n,
+                          struct hk_order_rec **copies, struct hk_err *err)
+{
+    size_t i, nz = 0;
+    int rc = 0;
+    *copies = NULL;
+    for (i = 0; i < n && !orders[i]->local_times; i++)
+        ;
+    if (i == n)
+        return 0;
+    struct hk_order_rec *c = malloc(n * sizeof(*c));
+    struct shop_zone *zones = calloc(n, sizeof(*zones));
+    if (!c || !zones) {
+        free(c);
+        free(zones);
+        return oom(err);
+    }
+    for (i = 0; i < n && rc == 0; i++) {
+        struct hk_order_rec *r = &c[i];
+        *r = *orders[i];
+        if (!r->local_times)
+            continue;
+        const char *channel = r->channel && *r->channel ? r->channel : "other";
+        const char *shop = r->shop && *r->shop                       ? r->shop
+                           : imp->default_shop && *imp->default_shop ? imp->default_shop
+                                                                     : default_shop_name(channel);
+        const struct hk_tz *tz = zone_of_shop(imp, zones, &nz, channel, shop, err, &rc);
+        if (rc < 0)
+            break;
+        struct {
+            unsigned bit;
+            int64_t *t;
+        } f[] = {{HK_LOCAL_CREATED, &r->created_at},   {HK_LOCAL_PAID, &r->paid_at},
+                 {HK_LOCAL_SHIPPED, &r->shipped_at},   {HK_LOCAL_RECEIVED, &r->received_at},
+                 {HK_LOCAL_REFUNDED, &r->refunded_at}, {HK_LOCAL_CANCELLED, &r->cancelled_at}};
+        for (size_t k = 0; k < HK_ARRAY_LEN(f); k++)
+            if ((r->local_times & f[k].bit) && *f[k].t)
+                *f[k].t = reread_local(tz, *f[k].t);
+        r->local_times = 0;
+    }
+    for (i = 0; i < nz; i++)
+        hk_tz_free(zones[i].tz);
+    free(zones);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    *copies = c;
+    return 0;
+}
+
 int hk_ingest_orders(const struct hk_ingest_ctx *ctx, const struct hk_order_rec *const *orders,
                      size_t n, const char *shop, enum hk_apply_outcome *outcomes,
                      struct hk_err *errors, struct hk_import_result *res, struct hk_err *err)
 {
     struct importer *imp;
     struct hk_import_result local;
+    struct hk_order_rec *copies = NULL;
+    const struct hk_order_rec **recs = NULL;
     memset(&local, 0, sizeof local);
     if (!n)
         return 0;
     int rc = importer_new(ctx, shop, "api", false, &imp, err);
     if (rc < 0)
         return rc;
+    if ((rc = localise_times(imp, orders, n, &copies, err)) < 0)
+        goto done;
+    if (copies) {
+        if (!(recs = malloc(n * sizeof(*recs)))) {
+            rc = oom(err);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            recs[i] = &copies[i];
+    }
     struct batch_io io = {outcomes, errors, res ? res : &local, 0, NULL};
-    rc = run_batch(imp, orders, n, &io, err);
+    rc = run_batch(imp, recs ? recs : orders, n, &io, err);
+done:
+    free(recs);
+    free(copies);
     importer_free(imp);
     return rc;
 }

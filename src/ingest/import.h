@@ -92,8 +92,25 @@ enum hk_apply_outcome { HK_APPLY_CREATED = 1, HK_APPLY_UPDATED, HK_APPLY_UNCHANG
  * records that name none. Updates res counters. Returns 0, or a negative HK_E code when the
  * transaction itself failed (nothing committed).
  */
+/*
+ * Times without an offset in orders given to hk_ingest_orders are read in the shop's time zone
+ * when the record marks them in local_times (record.h): the store is asked for the zone of
+ * each record's shop (the default zone for a shop it does not hold yet) before the batch.
+ */
 int hk_ingest_orders(const struct hk_ingest_ctx *ctx, const struct hk_order_rec *const *orders,
                      size_t n, const char *shop, enum hk_apply_outcome *outcomes,
                      struct hk_err *errors, struct hk_import_result *res, struct hk_err *err);
+
+/**
+ * Parses a time as hk_time_parse does, for a writer that cannot know the shop's zone yet (REST
+ * ingest): with an offset ("...+08:00", "...Z") *out is the instant and *local false; without
+ * one *out is the wall-clock time read as UTC and *local true (set the record's HK_LOCAL_* bit
+ * so that hk_ingest_orders re-reads it in the shop's zone). Returns 0, 1 for an empty or blank
+ * s (outputs untouched), or HK_E(INVAL) with the reason.
+ */
+int hk_ingest_time_parse(const char *s, size_t len, int64_t *out, bool *local, struct hk_err *err);
+/** Whether a time as hk_time_parse reads it carries an offset (a trailing Z, or a sign after
+ * the time of day). */
+bool hk_time_has_offset(const char *s, size_t len);
 
 #endif

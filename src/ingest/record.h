@@ -46,6 +46,16 @@ enum hk_import_format {
     HK_FMT_JD,
 };
 
+/* Bits of hk_order_rec.local_times. */
+enum {
+    HK_LOCAL_CREATED = 1u << 0,
+    HK_LOCAL_PAID = 1u << 1,
+    HK_LOCAL_SHIPPED = 1u << 2,
+    HK_LOCAL_RECEIVED = 1u << 3,
+    HK_LOCAL_REFUNDED = 1u << 4,
+    HK_LOCAL_CANCELLED = 1u << 5,
+};
+
 struct hk_item_rec {
     const char *product_id; /* the marketplace's product/goods id ("" when the file has none) */
     const char *sku;        /* seller's code / outer id (商家编码, 外部系统编号) */
@@ -91,6 +101,15 @@ struct hk_order_rec {
     const char *buyer_note;
     const char *seller_note;
     const char *status_text; /* the file's own status words, for history */
+    /* Times written without a UTC offset are the shop's local time, a zone only the importer
+       learns (shops.timezone, or the default zone for a shop not stored yet). Two marks, as
+       HK_LOCAL_* bits:
+       local_times  (REST ingest) the time holds the wall clock read as if it were UTC;
+                    hk_ingest_orders re-reads it in the shop's zone;
+       zone_times   (file readers) the time was read in the default zone; the importer re-reads
+                    it in the shop's zone when that differs. */
+    unsigned local_times;
+    unsigned zone_times;
 
     struct hk_item_rec *items;
     size_t nitems;

@@ -37,6 +37,10 @@
 #include "core/util.h"
 #include "services/accounts.h"
 #include "services/app.h"
+#include "services/customer_filter.h"
+#include "services/engine_svc.h"
+#include "engine/engine.h"
+#include "services/tags.h"
 #include "store/customers_repo.h"
 #include "store/store.h"
 
@@ -571,6 +575,45 @@ static int fill_identities(bool clear, const struct hk_cust_row *row,
     return 0;
 }
 
+/* The engine's view of a customer (RFM, recency, channels) as of now, when this process runs an
+ * engine that knows it; the rest of the profile comes from the store. */
+static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profile *p)
+{
+    if (!app->engine)
+        return;
+    const struct hk_engine *e = hk_engine_svc_read(app->engine);
+    struct hk_engine_aggregates a;
+    struct hk_err ignore;
+    hk_err_clear(&ignore);
+    if (hk_engine_customer_get(e, id, hk_engine_svc_now(app->engine), &a, &ignore) == 0 && a.live) {
+        p->has_engine = true;
+        p->has_recency = a.has_recency;
+        p->recency_days = a.recency_days;
+        p->first_order_days = a.first_order_days;
+        p->r_score = a.r_score;
+        p->f_score = a.f_score;
+        p->m_score = a.m_score;
+        hk_strlcpy(p->rfm_segment, a.rfm_segment ? a.rfm_segment : "", sizeof p->rfm_segment);
+        hk_strlcpy(p->rfm_tier, a.rfm_tier ? a.rfm_tier : "", sizeof p->rfm_tier);
+        size_t len = 0;
+        for (uint32_t i = 0; i < 32 && len + 1 < sizeof p->channels; i++) {
+            if (!(a.channels & (1u << i)))
+                continue;
+            const char *name = hk_engine_dict_name(e, HK_DICT_CHANNEL, i);
+            if (!name)
+                continue;
+            int w =
+                snprintf(p->channels + len, sizeof p->channels - len, "%s%s", len ? "," : "", name);
+            if (w < 0 || (size_t)w >= sizeof p->channels - len) {
+                p->channels[len] = '\0'; /* drop a name that does not fit whole */
+                break;
+            }
+            len += (size_t)w;
+        }
+    }
+    hk_engine_svc_read_end(app->engine);
+}
+
 int hk_customers_get(struct hk_app *app, const struct hk_principal *who, int64_t id,
                      int timeline_limit, struct hk_customer_profile *out, struct hk_err *err)
 {
@@ -627,6 +670,9 @@ int hk_customers_get(struct hk_app *app, const struct hk_principal *who, int64_t
         }
         p->n_tags = ntags;
     }
+    if ((rc = hk_tags_add_rule_tags(app, row.id, &p->tags, &p->n_tags, err)) != 0)
+        goto fail; /* rule tags live in the engine only */
+    engine_view(app, row.id, p);
 
     p->order_count = agg.order_count;
     p->first_purchase_at = agg.first_purchase_at;
@@ -671,6 +717,8 @@ void hk_customer_list_release(struct hk_customer_list *l)
 {
     if (!l)
         return;
+    for (size_t i = 0; l->items && i < l->n; i++)
+        hk_tags_names_free(l->items[i].tags, l->items[i].n_tags);
     free(l->items);
     memset(l, 0, sizeof *l);
 }
@@ -735,6 +783,28 @@ static int trim_query(const char *q, char *buf, size_t size, struct hk_err *err)
     return 0;
 }
 
+/* Each summary's tag names (services/tags.h); on failure none is left set. */
+static int summary_tags(struct hk_app *app, struct hk_customer_summary *items, size_t n,
+                        struct hk_err *err)
+{
+    int64_t *ids = malloc((n ? n : 1) * sizeof *ids);
+    char ***lists = calloc(n ? n : 1, sizeof *lists);
+    size_t *counts = calloc(n ? n : 1, sizeof *counts);
+    int rc = ids && lists && counts ? 0 : hk_err_set(err, HK_E(NOMEM), "out of memory");
+    for (size_t i = 0; !rc && i < n; i++)
+        ids[i] = items[i].id;
+    if (!rc)
+        rc = hk_tags_names_of(app, ids, n, lists, counts, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        items[i].tags = lists[i];
+        items[i].n_tags = counts[i];
+    }
+    free(ids);
+    free(lists);
+    free(counts);
+    return rc;
+}
+
 int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
                         const struct hk_customer_search *in, struct hk_customer_list *out,
                         struct hk_err *err)
@@ -786,10 +856,21 @@ int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
     struct hk_cust_list_row *rows = calloc(cap, sizeof *rows);
     if (!rows)
         return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    /* filtered by a segment expression: the engine's answer, then the same search kept to it */
+    struct hk_id_set only = {0};
+    bool more = false;
+    int64_t more_key = 0, more_id = 0;
+    if (in->expr && *in->expr &&
+        (rc = hk_customer_filter_eval(app, in->expr, &only, in->expr_error, err)) != 0)
+        goto done;
     struct hk_db *db = NULL;
     if ((rc = hk_db_acquire(app->store, &db, err)) != 0)
         goto done;
-    rc = hk_cust_search(db, &q, cap, rows, &n, err);
+    if (in->expr && *in->expr)
+        rc = hk_customer_filter_search(db, &only, &q, cap, rows, &n, &more, &more_key, &more_id,
+                                       err);
+    else
+        rc = hk_cust_search(db, &q, cap, rows, &n, err);
     hk_db_release(db);
     if (rc != 0)
         goto done;
@@ -797,6 +878,9 @@ int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
         n = (size_t)limit;
         snprintf(list.next_cursor, sizeof list.next_cursor, "%s.%s.%" PRId64 ".%" PRId64, list.sort,
                  list.order, rows[n - 1].sort_key, rows[n - 1].id);
+    } else if (more) {
+        snprintf(list.next_cursor, sizeof list.next_cursor, "%s.%s.%" PRId64 ".%" PRId64, list.sort,
+                 list.order, more_key, more_id);
     }
     if (n && !(list.items = calloc(n, sizeof *list.items))) {
         rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
@@ -821,11 +905,16 @@ int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
             local_date(app->tz, r->last_purchase_at, s->last_purchase_date,
                        sizeof s->last_purchase_date);
     }
+    if ((rc = summary_tags(app, list.items, n, err)) != 0)
+        goto done;
     list.n = n;
     list.pii_masked = !clear;
+    list.filtered = in->expr && *in->expr;
+    list.expr_count = only.n;
     *out = list;
     list.items = NULL;
 done:
+    hk_id_set_release(&only);
     free(list.items);
     free(rows);
     return rc;

@@ -39,6 +39,7 @@
 struct hk_app;
 struct hk_err;
 struct hk_principal;
+struct hk_segment_error;
 
 #define HK_CUSTOMER_TEXT_MAX   256
 #define HK_CUSTOMER_SHORT_MAX  64
@@ -148,6 +149,15 @@ struct hk_customer_profile {
     double coupon_use_rate; /* 0..1, 4 decimals; 0 when no counted order */
     int64_t refund_count;
 
+    /* From the engine as of the clock's now (has_engine false when this process has none, e.g.
+     * a CLI command, or the engine does not know the customer yet). */
+    bool has_engine;
+    bool has_recency; /* a buyer: recency_days and first_order_days valid */
+    int32_t recency_days, first_order_days;
+    int r_score, f_score, m_score;      /* 0 for non-buyers */
+    char rfm_segment[64], rfm_tier[64]; /* "" for non-buyers */
+    char channels[256];                 /* the customer's channels, comma-separated */
+
     struct hk_timeline_page timeline; /* the first page */
 };
 
@@ -183,6 +193,10 @@ struct hk_customer_search {
     const char *order;  /* desc (default), asc */
     const char *cursor; /* next_cursor of the previous page */
     int limit;          /* 1-500; other values become 50 */
+    /* a segment expression the customers must also match (services/customer_filter.h); NULL
+       or "" = none. On HK_E(INVAL) for the expression, *expr_error (when not NULL) says where. */
+    const char *expr;
+    struct hk_segment_error *expr_error;
 };
 
 struct hk_customer_summary {
@@ -195,6 +209,8 @@ struct hk_customer_summary {
     int64_t created_at;
     int64_t order_count, net_spend_fen, last_purchase_at;
     char last_purchase_date[16]; /* default shop zone; "" when none */
+    char **tags;                 /* tag names, stored and rule (services/tags.h); new */
+    size_t n_tags;
 };
 
 struct hk_customer_list {
@@ -203,6 +219,8 @@ struct hk_customer_list {
     char next_cursor[HK_CUSTOMER_CURSOR_MAX]; /* "" on the last page */
     const char *sort, *order, *by;            /* as applied (static strings) */
     bool pii_masked;
+    bool filtered;     /* an expr was given */
+    size_t expr_count; /* filtered: the customers matching expr (before q) */
 };
 
 void hk_customer_list_release(struct hk_customer_list *l);

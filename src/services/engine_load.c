@@ -92,7 +92,7 @@ int hk_engine_load_from_store(struct hk_store *store, const struct hk_engine_opt
     }
     struct hk_engine_repo_sink sink = {e,      on_shop,         on_product, on_customer, on_channel,
                                        on_tag, on_customer_tag, on_order,   on_event};
-    rc = hk_engine_repo_load(db, &sink, err);
+    rc = hk_engine_repo_load(db, store, &sink, err); /* orders on a second connection */
     hk_db_release(db);
     if (!rc)
         rc = hk_engine_load_finish(e, err);

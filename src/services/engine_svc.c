@@ -22,6 +22,7 @@
 #include "services/engine_svc.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -32,6 +33,7 @@
 #include "services/app.h"
 #include "services/engine_load.h"
 #include "services/rfm_svc.h"
+#include "services/tag_rules.h"
 #include "store/changes_repo.h"
 #include "store/engine_repo.h"
 #include "store/store.h"
@@ -42,6 +44,12 @@
 #define HK_GAPS_MAX         256
 #define HK_GAP_TTL_MS       10000
 #define HK_RESCORE_EVERY_MS 60000
+#define HK_LISTENERS_MAX    8
+
+struct listener {
+    void (*fn)(void *ctx);
+    void *ctx;
+};
 
 struct gap {
     int64_t id;
@@ -52,9 +60,13 @@ struct hk_engine_svc {
     struct hk_app *app; /* borrowed */
     struct hk_engine_svc_opts opts;
     pthread_rwlock_t lock;
-    struct hk_engine *engine; /* owned; guarded by lock */
+    struct hk_engine *engine;   /* owned; guarded by lock */
+    struct hk_tag_rules *rules; /* owned; guarded by lock (derived into engine's tag bitmaps) */
 
-    pthread_mutex_t sync_mu; /* held while syncing: cursor, gaps */
+    pthread_mutex_t sync_mu;   /* held while syncing: cursor, gaps */
+    pthread_mutex_t rules_mu;  /* held while re-reading and installing the rule tags */
+    pthread_mutex_t derive_mu; /* one rule-tag derive at a time (derive_shared) */
+    uint64_t mutations; /* bumped by every write-lock section that changes the engine (lock) */
     int64_t cursor;
     struct gap gaps[HK_GAPS_MAX];
     size_t ngaps;
@@ -62,10 +74,11 @@ struct hk_engine_svc {
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;
     bool nudged, stop, dirty, thread_started;
+    bool tags_stale; /* customers were replayed since the last rule-tag derive */
     int64_t last_rescore_ms;
     struct hk_engine_svc_stats stats;
-    void (*on_change)(void *ctx);
-    void *on_change_ctx;
+    struct listener listeners[HK_LISTENERS_MAX];
+    size_t nlisteners;
     pthread_t thread;
 };
 
@@ -355,19 +368,117 @@ static void bump(struct hk_engine_svc *s)
 
 static void notify(struct hk_engine_svc *s)
 {
-    void (*fn)(void *);
-    void *ctx;
+    struct listener l[HK_LISTENERS_MAX];
     pthread_mutex_lock(&s->mu);
-    fn = s->on_change;
-    ctx = s->on_change_ctx;
+    size_t n = s->nlisteners;
+    memcpy(l, s->listeners, n * sizeof(*l));
     pthread_mutex_unlock(&s->mu);
-    if (fn)
-        fn(ctx);
+    for (size_t i = 0; i < n; i++)
+        l[i].fn(l[i].ctx);
 }
 
-/* Loads a whole new engine as of now with the stored RFM configuration. */
-static int load_full(struct hk_engine_svc *s, struct hk_engine **out, int64_t *ms,
-                     struct hk_err *err)
+static int rules_reload(struct hk_engine_svc *s, struct hk_err *err);
+
+static void derive_done(struct hk_engine_svc *s, const struct hk_tag_rules_result *res)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stats.tag_derives++;
+    s->stats.tags_us = res->us;
+    s->stats.rule_tags = res->rules;
+    pthread_mutex_unlock(&s->mu);
+    char us[24], n[24], changed[24];
+    snprintf(us, sizeof us, "%lld", (long long)res->us);
+    snprintf(n, sizeof n, "%zu", res->rules);
+    snprintf(changed, sizeof changed, "%zu", res->changed);
+    hk_log_kv(&s->app->log, res->us > 200000 ? HK_LOG_WARN : HK_LOG_DEBUG, "engine.tags_derived",
+              NULL, "us", us, "rules", n, "changed", changed, (const char *)NULL);
+}
+
+/* Derives the rule tags into e, which nobody else sees yet (a fresh load). */
+static int derive_exclusive(struct hk_engine_svc *s, struct hk_engine *e,
+                            struct hk_tag_rules *rules, struct hk_err *err)
+{
+    struct hk_tag_rules_result res;
+    int rc = hk_tag_rules_derive(rules, NULL, e, hk_clock_now(&s->app->clock), &res, err);
+    if (!rc)
+        derive_done(s, &res);
+    return rc;
+}
+
+/*
+ * Derives the rule tags into the shared engine: evaluates under the read lock (readers go on),
+ * installs under the write lock (microseconds). If any writer changed the engine in between
+ * (mutations moved), the result is stale and is evaluated again; a few retries, then under the
+ * write lock throughout. Rules naming rule tags take up to `levels` rounds. derive_mu makes one
+ * derive at a time (the rules' result buffers are the rules').
+ */
+static int derive_shared(struct hk_engine_svc *s, struct hk_err *err)
+{
+    pthread_mutex_lock(&s->derive_mu);
+    pthread_mutex_lock(&s->mu);
+    s->tags_stale = false; /* what is replayed from here on marks it again */
+    pthread_mutex_unlock(&s->mu);
+    int64_t now = hk_clock_now(&s->app->clock);
+    struct hk_tag_rules_result total = {0};
+    int rc = 0, rounds = 0, retries = 0;
+    for (;;) {
+        struct hk_tag_rules_result one = {0};
+        bool locked_through = retries >= 3;
+        if (locked_through)
+            pthread_rwlock_wrlock(&s->lock);
+        else
+            pthread_rwlock_rdlock(&s->lock);
+        struct hk_tag_rules *r = s->rules;
+        uint64_t m0 = s->mutations;
+        int levels = hk_tag_rules_levels(r);
+        if (hk_tag_rules_count(r) == 0) {
+            pthread_rwlock_unlock(&s->lock);
+            break;
+        }
+        rc = hk_tag_rules_eval(r, s->engine, now, &one, err);
+        bool same = true;
+        if (!locked_through) {
+            pthread_rwlock_unlock(&s->lock);
+            if (rc)
+                break;
+            pthread_rwlock_wrlock(&s->lock);
+            same = s->mutations == m0 && s->rules == r;
+        }
+        if (!rc && same)
+            rc = hk_tag_rules_assign(r, s->engine, &one, err);
+        pthread_rwlock_unlock(&s->lock);
+        total.rules = one.rules;
+        total.failed = one.failed;
+        total.us += one.us;
+        total.changed += one.changed;
+        if (rc)
+            break;
+        if (!same) {
+            retries++;
+            continue;
+        }
+        if (one.changed == 0 || ++rounds >= levels)
+            break;
+    }
+    pthread_mutex_unlock(&s->derive_mu);
+    if (!rc)
+        derive_done(s, &total);
+    return rc;
+}
+
+/* Derives the rule tags if customers were replayed since the last derive. */
+static int tags_due(struct hk_engine_svc *s, struct hk_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    bool stale = s->tags_stale;
+    pthread_mutex_unlock(&s->mu);
+    return stale ? derive_shared(s, err) : 0;
+}
+
+/* Loads a whole new engine as of now with the stored RFM configuration and rule tags (*rules
+ * new: the rule tags it was derived with). */
+static int load_full(struct hk_engine_svc *s, struct hk_engine **out, struct hk_tag_rules **rules,
+                     int64_t *ms, struct hk_err *err)
 {
     int64_t t0 = hk_monotonic_ms();
     struct hk_engine_opts eo = {s->app->cfg.timezone, 0};
@@ -382,12 +493,19 @@ static int load_full(struct hk_engine_svc *s, struct hk_engine **out, int64_t *m
         rc = hk_engine_rfm_configure(e, &cfg, err);
     if (!rc)
         rc = hk_engine_rescore(e, now, err);
+    struct hk_tag_rules *r = NULL;
+    if (!rc)
+        rc = hk_tag_rules_load(s->app, &r, err);
+    if (!rc)
+        rc = derive_exclusive(s, e, r, err);
     if (rc) {
+        hk_tag_rules_free(r);
         hk_engine_free(e);
         return rc;
     }
     *ms = hk_monotonic_ms() - t0;
     *out = e;
+    *rules = r;
     return 0;
 }
 
@@ -410,15 +528,20 @@ static void refresh_stats(struct hk_engine_svc *s)
 static int full_reload(struct hk_engine_svc *s, struct hk_err *err)
 {
     struct hk_engine *e = NULL;
+    struct hk_tag_rules *rules = NULL;
     int64_t ms = 0;
-    int rc = load_full(s, &e, &ms, err);
+    int rc = load_full(s, &e, &rules, &ms, err);
     if (rc)
         return rc;
     pthread_rwlock_wrlock(&s->lock);
     struct hk_engine *old = s->engine;
+    struct hk_tag_rules *old_rules = s->rules;
     s->engine = e;
+    s->rules = rules;
+    s->mutations++;
     pthread_rwlock_unlock(&s->lock);
     hk_engine_free(old);
+    hk_tag_rules_free(old_rules);
     pthread_mutex_lock(&s->mu);
     s->stats.full_reloads++;
     s->stats.load_ms = ms;
@@ -435,6 +558,33 @@ static bool stopping(struct hk_engine_svc *s)
     bool stop = s->stop;
     pthread_mutex_unlock(&s->mu);
     return stop;
+}
+
+/* Which rule tags customers ids[0..k) carry (write lock held): new (free), NULL when none. */
+static bool *rule_tags_keep(struct hk_engine_svc *s, const int64_t *ids, size_t k)
+{
+    size_t nr = hk_tag_rules_count(s->rules);
+    bool *kept = nr ? calloc(nr * k, sizeof(*kept)) : NULL;
+    for (size_t i = 0; kept && i < nr; i++) {
+        const char *name = hk_tag_rules_name(s->rules, i);
+        uint32_t t = hk_engine_dict_find(s->engine, HK_DICT_TAG, name, strlen(name));
+        for (size_t j = 0; t != HK_ENGINE_NONE && j < k; j++)
+            kept[i * k + j] = hk_engine_tag_has(s->engine, t, ids[j]);
+    }
+    return kept;
+}
+
+static int rule_tags_restore(struct hk_engine_svc *s, const int64_t *ids, size_t k,
+                             const bool *kept, struct hk_err *err)
+{
+    size_t nr = hk_tag_rules_count(s->rules);
+    int rc = 0;
+    for (size_t i = 0; kept && i < nr && !rc; i++)
+        for (size_t j = 0; j < k && !rc; j++)
+            if (kept[i * k + j])
+                rc =
+                    hk_engine_tag_set(s->engine, ids[j], hk_tag_rules_name(s->rules, i), true, err);
+    return rc;
 }
 
 /* Re-reads customers ids[0..n) and replaces them in the engine, in chunks. */
@@ -465,11 +615,23 @@ static int reload_customers(struct hk_engine_svc *s, const int64_t *ids, size_t 
         if (rc)
             break;
         pthread_rwlock_wrlock(&s->lock);
+        /* replaying clears these customers' rule tags: they keep the ones they had until the
+         * derive below re-evaluates them, so readers never see them bare */
+        bool *kept = rule_tags_keep(s, ids + done, k);
         rc = replay(s->engine, &ops, err);
+        if (rc == 0)
+            rc = rule_tags_restore(s, ids + done, k, kept, err);
+        s->mutations++;
         pthread_rwlock_unlock(&s->lock);
+        free(kept);
         oplist_clear(&ops);
     }
     oplist_free(&ops);
+    if (rc == 0 && n) { /* derived once after this pass and any rescore (tags_due) */
+        pthread_mutex_lock(&s->mu);
+        s->tags_stale = true;
+        pthread_mutex_unlock(&s->mu);
+    }
     return rc;
 }
 
@@ -478,7 +640,10 @@ static int rescore(struct hk_engine_svc *s, struct hk_err *err)
     int64_t now = hk_clock_now(&s->app->clock);
     pthread_rwlock_wrlock(&s->lock);
     int rc = hk_engine_rescore(s->engine, now, err);
+    s->mutations++;
     pthread_rwlock_unlock(&s->lock);
+    if (!rc) /* scores and now moved: rules on them (and on days) follow */
+        rc = derive_shared(s, err);
     pthread_mutex_lock(&s->mu);
     s->last_rescore_ms = hk_monotonic_ms();
     if (!rc) {
@@ -498,6 +663,7 @@ static int apply_rfm_config(struct hk_engine_svc *s, struct hk_err *err)
         return rc;
     pthread_rwlock_wrlock(&s->lock);
     rc = hk_engine_rfm_configure(s->engine, &cfg, err);
+    s->mutations++;
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
@@ -548,6 +714,8 @@ static int sync_once(struct hk_engine_svc *s, bool *changed, struct hk_err *err)
     } else {
         if (k.rfm)
             rc = apply_rfm_config(s, err);
+        if (!rc && k.segment) /* tags or saved segments changed: the rules may have */
+            rc = rules_reload(s, err);
         if (!rc && n)
             rc = reload_customers(s, k.ids, n, err);
     }
@@ -586,6 +754,8 @@ int hk_engine_svc_sync(struct hk_engine_svc *s, struct hk_err *err)
     bool dirty = s->dirty;
     pthread_mutex_unlock(&s->mu);
     if (dirty && (rc = rescore(s, err)) != 0)
+        return rc;
+    if ((rc = tags_due(s, err)) != 0)
         return rc;
     refresh_stats(s);
     if (changed)
@@ -649,6 +819,9 @@ static void *sync_thread(void *arg)
                 log_err(s, "engine.rescore_failed", &err);
             changed = true;
         }
+        hk_err_clear(&err);
+        if (tags_due(s, &err)) /* a rescore above derived them already */
+            log_err(s, "engine.tags_failed", &err);
         if (changed) {
             refresh_stats(s);
             notify(s);
@@ -702,6 +875,8 @@ int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opt
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_mutex_init(&s->rules_mu, NULL);
+    pthread_mutex_init(&s->derive_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -718,7 +893,7 @@ int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opt
     }
     int64_t ms = 0;
     if (!rc)
-        rc = load_full(s, &s->engine, &ms, err);
+        rc = load_full(s, &s->engine, &s->rules, &ms, err);
     if (rc) {
         hk_engine_svc_stop(s);
         return rc;
@@ -753,9 +928,12 @@ void hk_engine_svc_stop(struct hk_engine_svc *s)
         pthread_join(s->thread, NULL);
     }
     hk_engine_free(s->engine);
+    hk_tag_rules_free(s->rules);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->sync_mu);
+    pthread_mutex_destroy(&s->rules_mu);
+    pthread_mutex_destroy(&s->derive_mu);
     pthread_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -792,6 +970,7 @@ int hk_engine_svc_write(struct hk_engine_svc *s,
 {
     pthread_rwlock_wrlock(&s->lock);
     int rc = fn(ctx, s->engine, err);
+    s->mutations++;
     pthread_rwlock_unlock(&s->lock);
     if (rc)
         return rc;
@@ -802,12 +981,65 @@ int hk_engine_svc_write(struct hk_engine_svc *s,
     return rc;
 }
 
-void hk_engine_svc_on_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx)
+int hk_engine_svc_on_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->nlisteners == HK_LISTENERS_MAX)
+        rc = HK_E(NOMEM);
+    else
+        s->listeners[s->nlisteners++] = (struct listener){fn, ctx};
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void hk_engine_svc_off_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx)
 {
     pthread_mutex_lock(&s->mu);
-    s->on_change = fn;
-    s->on_change_ctx = ctx;
+    for (size_t i = 0; i < s->nlisteners; i++)
+        if (s->listeners[i].fn == fn && s->listeners[i].ctx == ctx) {
+            memmove(&s->listeners[i], &s->listeners[i + 1],
+                    (s->nlisteners - i - 1) * sizeof(s->listeners[0]));
+            s->nlisteners--;
+            break;
+        }
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Re-reads the rule tags and derives them. rules_mu orders whole reloads, so the snapshot read
+ * last is the one installed last. */
+static int rules_reload(struct hk_engine_svc *s, struct hk_err *err)
+{
+    struct hk_tag_rules *rules = NULL;
+    pthread_mutex_lock(&s->rules_mu);
+    int rc = hk_tag_rules_load(s->app, &rules, err); /* store read: no engine lock held */
+    if (rc) {
+        pthread_mutex_unlock(&s->rules_mu);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&s->lock);
+    struct hk_tag_rules *old = s->rules;
+    rc = hk_tag_rules_prepare(rules, old, s->engine, NULL, err); /* names; vanished rules */
+    if (rc == 0) {
+        s->rules = rules;
+        s->mutations++;
+    }
+    pthread_rwlock_unlock(&s->lock);
+    pthread_mutex_unlock(&s->rules_mu);
+    hk_tag_rules_free(rc == 0 ? old : rules);
+    if (rc == 0)
+        rc = derive_shared(s, err);
+    if (rc == 0)
+        bump(s);
+    return rc;
+}
+
+int hk_engine_svc_rules_reload(struct hk_engine_svc *s, struct hk_err *err)
+{
+    int rc = rules_reload(s, err);
+    if (rc == 0)
+        notify(s);
+    return rc;
 }
 
 int64_t hk_engine_svc_now(struct hk_engine_svc *s)

@@ -75,7 +75,10 @@ struct hk_engine_svc_stats {
     uint64_t customers_reloaded;
     uint64_t full_reloads;
     uint64_t rescores;
-    uint64_t version; /* bumped on every applied change set, rescore or swap */
+    uint64_t version;     /* bumped on every applied change set, rescore or swap */
+    uint64_t tag_derives; /* rule-tag evaluations (services/tag_rules.h) */
+    int64_t tags_us;      /* the last one, microseconds (write lock held throughout) */
+    size_t rule_tags;     /* rule tags it evaluated */
 };
 void hk_engine_svc_stats(struct hk_engine_svc *s, struct hk_engine_svc_stats *out);
 
@@ -88,10 +91,27 @@ int hk_engine_svc_write(struct hk_engine_svc *s,
                         struct hk_err *err);
 
 /**
- * Sets a function called on the sync thread (without the engine lock held) after each applied
- * change set, rescore or swap — saved-segment counts use it. fn may be NULL.
+ * Adds a listener: fn(ctx) is called on the sync thread (without the engine lock held) after
+ * each applied change set, rescore or swap, and after hk_engine_svc_rules_reload — saved-segment
+ * counts and the tags service use it. At most 8 listeners (HK_E(NOMEM) past that). Listeners
+ * run one after the other, in the order added; fn must not call back into the sync.
  */
-void hk_engine_svc_on_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx);
+int hk_engine_svc_on_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx);
+/** Removes the listener (fn, ctx); a call already in flight may still finish. */
+void hk_engine_svc_off_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx);
+
+/**
+ * Rule tags (services/tag_rules.h) are derived into the engine's tag bitmaps after the load
+ * (before the engine is shared), after every applied change set, after every rescore (scores
+ * and `now` moved) and on a swap: evaluated under the read lock (readers go on), installed under
+ * the write lock (microseconds), evaluated again if a writer came in between. A customer being
+ * replayed keeps the rule tags it had until then, so readers never see it bare. This function
+ * re-reads the tags and saved segments from the store and derives them now, on the calling
+ * thread — the tags service calls it after its own writes so they show at once; the sync thread
+ * does the same when the log announces a tag or segment change (other processes). Then
+ * notifies.
+ */
+int hk_engine_svc_rules_reload(struct hk_engine_svc *s, struct hk_err *err);
 
 /** The process's clock now (app->clock). */
 int64_t hk_engine_svc_now(struct hk_engine_svc *s);

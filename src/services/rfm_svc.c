@@ -211,3 +211,18 @@ int hk_rfm_svc_report(struct hk_app *app, struct hk_rfm_report *out, struct hk_e
     hk_engine_svc_read_end(app->engine);
     return 0;
 }
+
+int hk_rfm_svc_preview(struct hk_app *app, const struct hk_rfm_config *cfg,
+                       struct hk_rfm_report *out, struct hk_err *err)
+{
+    int rc = hk_rfm_config_validate(cfg, err);
+    if (rc)
+        return rc;
+    if (!app->engine)
+        return hk_err_set(err, HK_E(UNAVAILABLE), "the customer engine is not running");
+    int64_t now = hk_clock_now(&app->clock);
+    const struct hk_engine *e = hk_engine_svc_read(app->engine);
+    rc = hk_engine_rfm_preview(e, cfg, now, out, err);
+    hk_engine_svc_read_end(app->engine);
+    return rc;
+}

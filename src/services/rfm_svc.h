@@ -32,6 +32,14 @@ int hk_rfm_svc_config_put(struct hk_app *app, int64_t shop_id, const struct hk_r
 /** The report as of the last rescore (app->engine must be running). */
 int hk_rfm_svc_report(struct hk_app *app, struct hk_rfm_report *out, struct hk_err *err);
 
+/**
+ * Dry run of cfg: the report the engine would give with cfg as of now, computed under the read
+ * lock into temporary scores — nothing is stored and the live scores stay. HK_E(INVAL) for an
+ * invalid cfg (the errors of hk_rfm_svc_config_put).
+ */
+int hk_rfm_svc_preview(struct hk_app *app, const struct hk_rfm_config *cfg,
+                       struct hk_rfm_report *out, struct hk_err *err);
+
 /** Text form of a configuration (the stored format; also used by tests). */
 int hk_rfm_config_to_text(const struct hk_rfm_config *c, char *buf, size_t size);
 int hk_rfm_config_from_text(const char *text, struct hk_rfm_config *out, struct hk_err *err);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <xlsxwriter.h>
 
@@ -704,9 +705,41 @@ enum col {
     COL_COUNT_
 };
 
-static const char *const col_names[COL_COUNT_] = {"id",   "nick",         "phone",     "province",
-                                                  "city", "recency_days", "frequency", "monetary",
-                                                  "aov",  "rfm_segment",  "rfm_tier"};
+/* Each column's stable API key (what columns= accepts), its header in each language and its
+ * width in an XLSX sheet (in characters; CJK characters count about two). The zh-CN headers use
+ * the console's words (web/src/locales/zh-CN.js, segments.fields and customers.col). */
+static const struct {
+    const char *key, *zh, *en;
+    double width;
+} cols_meta[COL_COUNT_] = {
+    [COL_ID] = {"id", "客户ID", "Customer ID", 12},
+    [COL_NICK] = {"nick", "昵称", "Nick", 22},
+    [COL_PHONE] = {"phone", "手机号", "Phone", 16},
+    [COL_PROVINCE] = {"province", "省份", "Province", 12},
+    [COL_CITY] = {"city", "城市", "City", 12},
+    [COL_RECENCY] = {"recency_days", "距上次购买天数", "Days since last order", 16},
+    [COL_FREQUENCY] = {"frequency", "购买次数", "Orders", 10},
+    [COL_MONETARY] = {"monetary", "累计消费（元）", "Net spend (CNY)", 16},
+    [COL_AOV] = {"aov", "客单价（元）", "AOV (CNY)", 14},
+    [COL_RFM_SEGMENT] = {"rfm_segment", "RFM 分类", "RFM segment", 16},
+    [COL_RFM_TIER] = {"rfm_tier", "RFM 层级", "RFM tier", 12},
+};
+
+static const char *col_header(enum col c, enum hk_export_lang lang)
+{
+    return lang == HK_EXPORT_EN ? cols_meta[c].en : cols_meta[c].zh;
+}
+
+int hk_export_lang_parse(const char *s, enum hk_export_lang *out, struct hk_err *err)
+{
+    if (!s || !s[0] || strcasecmp(s, "zh-CN") == 0 || strcasecmp(s, "zh") == 0)
+        *out = HK_EXPORT_ZH_CN;
+    else if (strcasecmp(s, "en") == 0)
+        *out = HK_EXPORT_EN;
+    else
+        return hk_err_setf(err, HK_E(INVAL), "lang", "lang: expected zh-CN or en");
+    return 0;
+}
 
 #define EXPORT_CHUNK 500
 
@@ -714,6 +747,7 @@ struct hk_export {
     struct hk_app *app;
     bool clear, desc;
     char name[HK_SEGMENT_NAME_MAX + 1];
+    enum hk_export_lang lang;
     enum col cols[COL_COUNT_ * 2];
     size_t ncols;
     struct mkey *keys;
@@ -743,7 +777,7 @@ static int parse_columns(const char *s, struct hk_export *x, struct hk_err *err)
             l--;
         int found = -1;
         for (int i = 0; i < COL_COUNT_ && found < 0; i++)
-            if (hk_streq_n(s, l, col_names[i]))
+            if (hk_streq_n(s, l, cols_meta[i].key))
                 found = i;
         if (found < 0)
             return hk_err_setf(err, HK_E(INVAL), "columns",
@@ -775,6 +809,7 @@ int hk_export_open(struct hk_app *app, const struct hk_export_opts *o, struct hk
     x->app = app;
     x->clear = o->clear;
     x->desc = o->desc;
+    x->lang = o->lang;
     hk_strlcpy(x->name, "segment", sizeof x->name);
     hk_strbuf_init(&x->pending, 0);
     int rc = parse_columns(o->columns, x, err);
@@ -823,6 +858,16 @@ static void yuan_text(int64_t fen, char *buf, size_t size)
              (long long)(a % 100));
 }
 
+/* A phone as a seller writes it: a mainland mobile (+86 and 11 digits starting with 1) as its 11
+ * digits; masked phones and other countries' numbers (+CC form) as they are. */
+static void phone_text(const char *phone, char *buf, size_t size)
+{
+    const char *d = phone + 3;
+    bool mainland = strncmp(phone, "+86", 3) == 0 && strlen(d) == 11 && d[0] == '1' &&
+                    strspn(d, "0123456789") == 11;
+    hk_strlcpy(buf, mainland ? d : phone, size);
+}
+
 /* A cell as text ("" when missing); *number set for numeric cells. */
 static void cell_text(const struct hk_member *m, enum col c, char *buf, size_t size, bool *number,
                       double *value)
@@ -839,7 +884,7 @@ static void cell_text(const struct hk_member *m, enum col c, char *buf, size_t s
         hk_strlcpy(buf, m->c.nick, size);
         break;
     case COL_PHONE:
-        hk_strlcpy(buf, m->c.phone, size);
+        phone_text(m->c.phone, buf, size);
         break;
     case COL_PROVINCE:
         hk_strlcpy(buf, m->c.province, size);
@@ -925,7 +970,7 @@ static int csv_produce(struct hk_export *x, struct hk_err *err)
         for (size_t i = 0; i < x->ncols; i++) {
             if (i)
                 rc |= hk_strbuf_addch(&x->pending, ',');
-            rc |= hk_strbuf_adds(&x->pending, col_names[x->cols[i]]);
+            rc |= hk_strbuf_adds(&x->pending, col_header(x->cols[i], x->lang));
         }
         rc |= hk_strbuf_adds(&x->pending, "\r\n");
         return rc ? hk_err_set(err, HK_E(NOMEM), "out of memory") : 0;
@@ -972,6 +1017,25 @@ int hk_export_csv_next(struct hk_export *x, char *buf, size_t max, size_t *len, 
     return 0;
 }
 
+/* A spreadsheet keeps 15 significant digits: longer ids would come back rounded, so they are
+ * written as text. */
+static bool exact_in_sheet(int64_t v)
+{
+    return v > -1000000000000000LL && v < 1000000000000000LL;
+}
+
+/* Approximate width in spreadsheet characters: ASCII counts one, anything wider (CJK) two. */
+static double display_width(const char *s)
+{
+    double w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x80)
+            w += 1;
+        else if ((*p & 0xC0) != 0x80)
+            w += 2;
+    return w;
+}
+
 static int xlsx_fail(struct hk_err *err, lxw_error e)
 {
     return hk_err_set(err, HK_E(IO), "writing the XLSX file: %s", lxw_strerror(e));
@@ -986,13 +1050,29 @@ int hk_export_xlsx(struct hk_export *x, const char *path, struct hk_err *err)
         return hk_err_set(err, HK_E(IO), "cannot create the XLSX file %s", path);
     lxw_worksheet *ws = workbook_add_worksheet(wb, NULL);
     lxw_format *money = workbook_add_format(wb);
+    lxw_format *bold = workbook_add_format(wb);
     int rc = 0;
-    if (!ws || !money) {
+    if (!ws || !money || !bold) {
         rc = hk_err_set(err, HK_E(NOMEM), "out of memory writing the XLSX file");
     } else {
         format_set_num_format(money, "0.00");
+        format_set_bold(bold);
+        /* widths first: constant_memory mode writes rows as they come */
         for (size_t i = 0; i < x->ncols && !rc; i++) {
-            lxw_error e = worksheet_write_string(ws, 0, (lxw_col_t)i, col_names[x->cols[i]], NULL);
+            const char *h = col_header(x->cols[i], x->lang);
+            double w = display_width(h) + 2;
+            if (w < cols_meta[x->cols[i]].width)
+                w = cols_meta[x->cols[i]].width;
+            lxw_error e = worksheet_set_column(ws, (lxw_col_t)i, (lxw_col_t)i, w, NULL);
+            if (!e)
+                e = worksheet_write_string(ws, 0, (lxw_col_t)i, h, bold);
+            if (e)
+                rc = xlsx_fail(err, e);
+        }
+        if (!rc) {
+            worksheet_freeze_panes(ws, 1, 0);
+            lxw_error e =
+                worksheet_autofilter(ws, 0, 0, (lxw_row_t)x->n, (lxw_col_t)(x->ncols - 1));
             if (e)
                 rc = xlsx_fail(err, e);
         }
@@ -1008,7 +1088,9 @@ int hk_export_xlsx(struct hk_export *x, const char *path, struct hk_err *err)
                 cell_text(&x->chunk[r], x->cols[i], cell, sizeof cell, &num, &v);
                 lxw_error e = LXW_NO_ERROR;
                 bool is_money = x->cols[i] == COL_MONETARY || x->cols[i] == COL_AOV;
-                if (num)
+                if (num && x->cols[i] == COL_ID && !exact_in_sheet(x->chunk[r].c.id))
+                    e = worksheet_write_string(ws, row, (lxw_col_t)i, cell, NULL);
+                else if (num)
                     e = worksheet_write_number(ws, row, (lxw_col_t)i, v, is_money ? money : NULL);
                 else if (cell[0])
                     e = worksheet_write_string(ws, row, (lxw_col_t)i, cell, NULL);
@@ -1093,7 +1175,7 @@ int hk_segments_counter_start(struct hk_app *app, struct hk_segments_counter **o
         free(c);
         return hk_err_set(err, HK_E(INTERNAL), "cannot start the segment counter");
     }
-    hk_engine_svc_on_change(app->engine, on_change, c);
+    (void)hk_engine_svc_on_change(app->engine, on_change, c);
     *out = c;
     return 0;
 }
@@ -1102,7 +1184,7 @@ void hk_segments_counter_stop(struct hk_segments_counter *c)
 {
     if (!c || c->stopped)
         return;
-    hk_engine_svc_on_change(c->app->engine, NULL, NULL);
+    hk_engine_svc_off_change(c->app->engine, on_change, c);
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_signal(&c->cv);

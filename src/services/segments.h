@@ -106,6 +106,11 @@ int hk_segments_members(struct hk_app *app, int64_t id, enum hk_member_sort sort
 /* ---- export --------------------------------------------------------------------------------- */
 
 enum hk_export_format { HK_EXPORT_CSV = 0, HK_EXPORT_XLSX };
+/* The header row's language; the columns= keys are the same in both. */
+enum hk_export_lang { HK_EXPORT_ZH_CN = 0, HK_EXPORT_EN };
+
+/** "zh-CN" (also "zh"; the default for NULL or "") or "en" into *out; HK_E(INVAL) naming "lang". */
+int hk_export_lang_parse(const char *s, enum hk_export_lang *out, struct hk_err *err);
 
 struct hk_export_opts {
     int64_t segment_id;     /* a saved segment, or 0 with expression */
@@ -113,7 +118,8 @@ struct hk_export_opts {
     const char *columns;    /* comma-separated (docs/segments.md); NULL or "" = all */
     enum hk_member_sort sort;
     bool desc;
-    bool clear; /* PII in clear */
+    bool clear;               /* PII in clear */
+    enum hk_export_lang lang; /* header row: zh-CN (default) or en */
 };
 
 struct hk_export; /* opaque: a snapshot of the member ids and the chosen columns */
@@ -134,7 +140,11 @@ const char *hk_export_name(const struct hk_export *x);
  * buf, their number into *len; *len 0 at the end. Reads 500 members at a time.
  */
 int hk_export_csv_next(struct hk_export *x, char *buf, size_t max, size_t *len, struct hk_err *err);
-/** Writes the whole export as an XLSX workbook (one sheet, a header row) to path. */
+/**
+ * Writes the whole export as an XLSX workbook to path: one sheet, a bold frozen header row with
+ * a filter, numbers as numbers (yuan as 0.00), phones and text as text, ids of 16 digits or more
+ * as text.
+ */
 int hk_export_xlsx(struct hk_export *x, const char *path, struct hk_err *err);
 
 /* ---- keeping counts current --------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 
 struct hk_db;
 struct hk_err;
+struct hk_store;
 
 struct hk_engine_repo_line {
     int64_t product_id; /* 0 when the line has no product */
@@ -52,10 +53,13 @@ struct hk_engine_repo_sink {
 
 /**
  * Streams the whole engine input to sink, in the order shops, products, customers, channels,
- * tags, customer tags, orders, events. Returns 0, a store error, or a callback's code.
+ * tags, customer tags, orders, events; every callback runs on the calling thread. With store
+ * (may be NULL) the orders are read by a thread of their own on a second connection of it,
+ * while this thread reads the rest on db. An order's lines come in no particular order.
+ * Returns 0, a store error, or a callback's code.
  */
-int hk_engine_repo_load(struct hk_db *db, const struct hk_engine_repo_sink *sink,
-                        struct hk_err *err);
+int hk_engine_repo_load(struct hk_db *db, struct hk_store *store,
+                        const struct hk_engine_repo_sink *sink, struct hk_err *err);
 
 /**
  * Streams one customer as the store has it now (inside the caller's transaction, if any): the

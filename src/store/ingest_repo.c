@@ -1,15 +1,20 @@
 /*
  * store/ingest_repo.c — SQL for imports and identity resolution (see ingest_repo.h).
  *
- * Statement names start with "irepo_". Multi-row INSERTs and multi-key look-ups are generated
- * once per chunk size (the text depends only on the size), so each size is one prepared
- * statement per connection: "irepo_orders_ins_64", "irepo_ident_find_128". The SQL text is
- * rebuilt on each call (a few KiB of formatting, negligible against executing it) because
- * hk_db_stmt wants it every time and this file keeps no state.
+ * Statement names start with "irepo_". Multi-key look-ups are generated once per chunk size
+ * (the text depends only on the size), so each size is one prepared statement per connection:
+ * "irepo_ident_find_128". The SQL text is rebuilt on each call (a few KiB of formatting,
+ * negligible against executing it) because hk_db_stmt wants it every time and this file keeps
+ * no state.
+ *
+ * New rows of the bulk tables (customers, identities, orders, order_items, order_history) are
+ * streamed with the store's bulk loader (hk_db_copy_*: COPY on PostgreSQL, a single-row INSERT
+ * bound without copies on SQLite); their ids are reserved first with hk_db_next_ids and written
+ * with the row, so no RETURNING is needed and callers get the ids in row order by construction.
  *
  * Portability notes (SQLite 3.40 and PostgreSQL 15, one text): parameters whose type the
  * PostgreSQL parser cannot infer from a column are written CAST($n AS BIGINT|TEXT), which
- * SQLite reads as the same affinity; multi-row VALUES and RETURNING are common to both; the
+ * SQLite reads as the same affinity; RETURNING is common to both; the
  * never-merge group check uses WITH RECURSIVE, also common.
  *
  * Threads: stateless; a db is used by one thread at a time (store.h).
@@ -25,8 +30,7 @@
 #include "store/repo_util.h"
 #include "store/store.h"
 
-/* Rows per multi-row INSERT and keys per look-up, largest first. */
-static const size_t INSERT_CHUNKS[] = {256, 64, 16, 4, 1};
+/* Keys per look-up, largest first. */
 static const size_t FIND_CHUNKS[] = {128, 16, 1};
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -64,23 +68,6 @@ static int add_params(struct hk_strbuf *sb, int first, size_t n)
     return rc;
 }
 
-/* head + "($1, ..., $ncols), (...)" for rows rows + tail. */
-static int build_values(struct hk_strbuf *sb, const char *head, int ncols, size_t rows,
-                        const char *tail)
-{
-    int rc = hk_strbuf_adds(sb, head);
-    for (size_t r = 0; r < rows && rc == 0; r++) {
-        rc = hk_strbuf_adds(sb, r ? ", (" : " (");
-        if (rc == 0)
-            rc = add_params(sb, 1 + (int)r * ncols, (size_t)ncols);
-        if (rc == 0)
-            rc = hk_strbuf_addch(sb, ')');
-    }
-    if (rc == 0 && tail)
-        rc = hk_strbuf_adds(sb, tail);
-    return rc;
-}
-
 /* Prepared statement "<base>_<k>" whose SQL the caller has built into sb. */
 static int chunk_stmt(struct hk_db *db, const char *base, size_t k, const struct hk_strbuf *sb,
                       struct hk_stmt **st, struct hk_err *err)
@@ -88,109 +75,6 @@ static int chunk_stmt(struct hk_db *db, const char *base, size_t k, const struct
     char name[64];
     snprintf(name, sizeof name, "%s_%zu", base, k);
     return hk_db_stmt(db, name, sb->buf, st, err);
-}
-
-static uint64_t key_hash(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (; s && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-struct returned {
-    int64_t id;
-    uint64_t key; /* hash of the natural key column, 0 when there is none */
-};
-
-static int cmp_returned(const void *a, const void *b)
-{
-    const struct returned *x = a, *y = b;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/*
- * The generic multi-row INSERT: rows are bound by bind_row(st, first_param, row_index, arg).
- * With ids != NULL the statement must end in "RETURNING id[, key]": ids[i] gets row i's id and,
- * when expect_key is given, the returned key is checked against expect_key(i, arg).
- */
-struct insert_spec {
-    const char *name; /* statement base name */
-    const char *head; /* "INSERT INTO t (c1, ...) VALUES" */
-    int ncols;
-    const char *tail; /* "RETURNING ..." or NULL */
-    int (*bind_row)(struct hk_stmt *st, int first, size_t i, const void *arg);
-    const char *(*expect_key)(size_t i, const void *arg); /* may be NULL */
-};
-
-static int insert_rows(struct hk_db *db, const struct insert_spec *spec, size_t n, const void *arg,
-                       int64_t *ids, struct hk_err *err)
-{
-    enum { NSIZES = sizeof INSERT_CHUNKS / sizeof INSERT_CHUNKS[0] };
-    struct hk_strbuf sb[NSIZES]; /* each size's SQL, built once per call */
-    struct returned ret[256];
-    int rc = 0;
-
-    for (size_t i = 0; i < NSIZES; i++)
-        hk_strbuf_init(&sb[i], 0);
-    for (size_t done = 0; done < n;) {
-        size_t c = 0;
-        while (c + 1 < NSIZES && n - done < INSERT_CHUNKS[c])
-            c++;
-        size_t k = INSERT_CHUNKS[c];
-        struct hk_stmt *st;
-        if (!sb[c].len && build_values(&sb[c], spec->head, spec->ncols, k, spec->tail) < 0) {
-            rc = hk_err_set(err, HK_E(NOMEM), "%s: out of memory", spec->name);
-            goto fail;
-        }
-        if ((rc = chunk_stmt(db, spec->name, k, &sb[c], &st, err)) < 0)
-            goto fail;
-        for (size_t r = 0; r < k; r++) {
-            if (spec->bind_row(st, 1 + (int)r * spec->ncols, done + r, arg) < 0) {
-                rc = hk_stmt_bind_failed(st, spec->name, err);
-                goto fail;
-            }
-        }
-        if (!ids) {
-            if ((rc = hk_stmt_exec(st, err)) < 0)
-                goto fail;
-        } else {
-            size_t got = 0;
-            while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
-                if (got < k) {
-                    ret[got].id = hk_stmt_int64(st, 0);
-                    ret[got].key =
-                        hk_stmt_columns(st) > 1 ? key_hash(hk_stmt_text(st, 1, NULL)) : 0;
-                }
-                got++;
-            }
-            hk_stmt_reset(st);
-            if (rc < 0)
-                goto fail;
-            if (got != k) {
-                rc = hk_err_set(err, HK_E(INTERNAL), "%s: %zu rows inserted, %zu ids returned",
-                                spec->name, k, got);
-                goto fail;
-            }
-            qsort(ret, k, sizeof ret[0], cmp_returned);
-            for (size_t r = 0; r < k; r++) {
-                if (spec->expect_key && ret[r].key != key_hash(spec->expect_key(done + r, arg))) {
-                    rc = hk_err_set(err, HK_E(INTERNAL), "%s: returned ids are not in row order",
-                                    spec->name);
-                    goto fail;
-                }
-                ids[done + r] = ret[r].id;
-            }
-        }
-        done += k;
-    }
-    rc = 0;
-fail:
-    for (size_t i = 0; i < NSIZES; i++)
-        hk_strbuf_release(&sb[i]);
-    return rc;
 }
 
 /*
@@ -257,6 +141,66 @@ fail:
     return rc;
 }
 
+/*
+ * The generic bulk insert: n rows streamed with hk_db_copy_* (COPY on PostgreSQL). With ids !=
+ * NULL the table's id column comes first and ids[i] is reserved for row i beforehand
+ * (hk_db_next_ids), so no RETURNING is needed; put_row writes the other columns.
+ */
+struct copy_spec {
+    const char *table;
+    const char *columns; /* "id, ..." when ids are given */
+    int ncols;           /* including id */
+    int (*put_row)(struct hk_copy *c, size_t i, const void *arg);
+};
+
+static int copy_rows(struct hk_db *db, const struct copy_spec *spec, size_t n, const void *arg,
+                     int64_t *ids, struct hk_err *err)
+{
+    struct hk_copy *c;
+    int rc;
+    if (!n)
+        return 0;
+    if (ids && (rc = hk_db_next_ids(db, spec->table, n, ids, err)) < 0)
+        return rc;
+    if ((rc = hk_db_copy_begin(db, spec->table, spec->columns, spec->ncols, &c, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((ids && hk_copy_int64(c, ids[i]) < 0) || spec->put_row(c, i, arg) < 0)
+            rc = hk_err_set(err, HK_E(STORE), "copy into %s: a value cannot be written",
+                            spec->table);
+        else
+            rc = hk_copy_row(c, err);
+    }
+    if (rc < 0) {
+        struct hk_err ignored;
+        hk_err_clear(&ignored);
+        (void)hk_db_copy_end(c, &ignored);
+        return rc;
+    }
+    return hk_db_copy_end(c, err);
+}
+
+static int put_text(struct hk_copy *c, const char *s)
+{
+    s = s ? s : "";
+    return hk_copy_text(c, s, strlen(s));
+}
+
+static int put_opt_text(struct hk_copy *c, const char *s)
+{
+    return s && *s ? hk_copy_text(c, s, strlen(s)) : hk_copy_null(c);
+}
+
+static int put_opt_int64(struct hk_copy *c, int64_t v)
+{
+    return v ? hk_copy_int64(c, v) : hk_copy_null(c);
+}
+
+static int put_opt_blob(struct hk_copy *c, const void *p, size_t len)
+{
+    return p && len ? hk_copy_blob(c, p, len) : hk_copy_null(c);
+}
+
 /* ---- shops and products ------------------------------------------------------------------ */
 
 int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name,
@@ -303,6 +247,25 @@ int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name
         /* another writer made it between the two statements: read it again */
     }
     return hk_err_set(err, HK_E(STORE), "irepo_shop_ins: the shop could not be created");
+}
+
+int hk_irepo_shop_timezone(struct hk_db *db, const char *channel, const char *name, char *buf,
+                           size_t size, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_shop_tz",
+                        "SELECT timezone FROM shops WHERE channel = $1 AND name = $2", &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_text_or_empty(st, 1, channel) < 0 ||
+        hk_stmt_bind_text_or_empty(st, 2, name) < 0)
+        return hk_stmt_bind_failed(st, "irepo_shop_tz", err);
+    if (size)
+        buf[0] = '\0';
+    if ((rc = hk_stmt_step(st, err)) == HK_ROW)
+        hk_stmt_text_copy(st, 0, buf, size);
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
 }
 
 int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *external_id,
@@ -394,40 +357,38 @@ struct customers_arg {
     int64_t now;
 };
 
-static int bind_customer(struct hk_stmt *st, int p, size_t i, const void *arg)
+static int put_customer(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct customers_arg *a = arg;
-    const struct hk_irepo_customer *c = &a->rows[i];
+    const struct hk_irepo_customer *r = &a->rows[i];
     int rc = 0;
-    rc |= hk_stmt_bind_text_or_empty(st, p + 0, c->nick);
-    rc |= hk_stmt_bind_opt_blob(st, p + 1, c->name_enc, c->name_enc_len);
-    rc |= hk_stmt_bind_opt_blob(st, p + 2, c->phone_enc, c->phone_enc_len);
-    rc |= hk_stmt_bind_opt_text(st, p + 3, c->phone_hash);
-    rc |= hk_stmt_bind_opt_text(st, p + 4, c->name_hash);
-    rc |= hk_stmt_bind_opt_text(st, p + 5, c->phone_masked);
-    rc |= hk_stmt_bind_opt_text(st, p + 6, c->email);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 7, c->province);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 8, c->city);
-    rc |= hk_stmt_bind_opt_blob(st, p + 9, c->address_enc, c->address_enc_len);
-    rc |= hk_stmt_bind_int64(st, p + 10, a->now);
-    rc |= hk_stmt_bind_int64(st, p + 11, a->now);
+    rc |= put_text(c, r->nick);
+    rc |= put_opt_blob(c, r->name_enc, r->name_enc_len);
+    rc |= put_opt_blob(c, r->phone_enc, r->phone_enc_len);
+    rc |= put_opt_text(c, r->phone_hash);
+    rc |= put_opt_text(c, r->name_hash);
+    rc |= put_opt_text(c, r->phone_masked);
+    rc |= put_opt_text(c, r->email);
+    rc |= put_text(c, r->province);
+    rc |= put_text(c, r->city);
+    rc |= put_opt_blob(c, r->address_enc, r->address_enc_len);
+    rc |= hk_copy_int64(c, a->now);
+    rc |= hk_copy_int64(c, a->now);
     return rc ? -1 : 0;
 }
 
 int hk_irepo_customers_insert(struct hk_db *db, const struct hk_irepo_customer *rows, size_t n,
                               int64_t now, int64_t *ids, struct hk_err *err)
 {
-    static const struct insert_spec spec = {
-        "irepo_customers_ins",
-        "INSERT INTO customers (nick, name_enc, phone_enc, phone_hash, name_hash, phone_masked,"
-        " email, province, city, address_enc, created_at, updated_at) VALUES",
-        12,
-        " RETURNING id",
-        bind_customer,
-        NULL,
+    static const struct copy_spec spec = {
+        "customers",
+        "id, nick, name_enc, phone_enc, phone_hash, name_hash, phone_masked, email, province,"
+        " city, address_enc, created_at, updated_at",
+        13,
+        put_customer,
     };
     struct customers_arg a = {rows, now};
-    int rc = insert_rows(db, &spec, n, &a, ids, err);
+    int rc = copy_rows(db, &spec, n, &a, ids, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         hk_db_touch_customer(db, ids[i]); /* change log: a new customer row */
     return rc;
@@ -607,40 +568,32 @@ struct ident_ins_arg {
     int64_t now;
 };
 
-static int bind_identity(struct hk_stmt *st, int p, size_t i, const void *arg)
+static int put_identity(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct ident_ins_arg *a = arg;
     const struct hk_irepo_identity *r = &a->rows[i];
     int rc = 0;
-    rc |= hk_stmt_bind_int64(st, p + 0, r->customer_id);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 1, r->channel);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 2, r->kind);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 3, r->value);
-    rc |= hk_stmt_bind_int64(st, p + 4, a->now);
+    rc |= hk_copy_int64(c, r->customer_id);
+    rc |= put_text(c, r->channel);
+    rc |= put_text(c, r->kind);
+    rc |= put_text(c, r->value);
+    rc |= hk_copy_int64(c, a->now);
     return rc ? -1 : 0;
-}
-
-static const char *identity_key(size_t i, const void *arg)
-{
-    const struct ident_ins_arg *a = arg;
-    return a->rows[i].value;
 }
 
 int hk_irepo_identities_insert(struct hk_db *db, const struct hk_irepo_identity *rows, size_t n,
                                int64_t now, int64_t *ids, struct hk_err *err)
 {
-    static const struct insert_spec spec = {
-        "irepo_ident_ins",
-        "INSERT INTO identities (customer_id, channel, kind, value, created_at) VALUES",
-        5,
-        " RETURNING id, value",
-        bind_identity,
-        identity_key,
+    static const struct copy_spec spec = {
+        "identities",
+        "id, customer_id, channel, kind, value, created_at",
+        6,
+        put_identity,
     };
     struct ident_ins_arg a = {rows, now};
     for (size_t i = 0; i < n; i++)
         hk_db_touch_customer(db, rows[i].customer_id); /* change log: channels */
-    return insert_rows(db, &spec, n, &a, ids, err);
+    return copy_rows(db, &spec, n, &a, ids, err);
 }
 
 /* ---- orders ------------------------------------------------------------------------------ */
@@ -772,40 +725,48 @@ static int bind_order_values(struct hk_stmt *st, int p, const struct hk_irepo_or
     return rc ? -1 : 0;
 }
 
-static int bind_order(struct hk_stmt *st, int p, size_t i, const void *arg)
+static int put_order(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_order *o = &((const struct hk_irepo_order *)arg)[i];
     int rc = 0;
-    rc |= hk_stmt_bind_int64(st, p + 0, o->shop_id);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 1, o->external_no);
-    rc |= hk_stmt_bind_int64(st, p + 2, o->customer_id);
-    rc |= hk_stmt_bind_opt_int64(st, p + 3, o->identity_id);
-    rc |= bind_order_values(st, p + 4, o);
+    rc |= hk_copy_int64(c, o->shop_id);
+    rc |= put_text(c, o->external_no);
+    rc |= hk_copy_int64(c, o->customer_id);
+    rc |= put_opt_int64(c, o->identity_id);
+    rc |= put_text(c, o->status);
+    rc |= hk_copy_int64(c, o->total_fen);
+    rc |= hk_copy_int64(c, o->discount_fen);
+    rc |= hk_copy_int64(c, o->postage_fen);
+    rc |= hk_copy_int64(c, o->paid_fen);
+    rc |= hk_copy_int64(c, o->refund_fen);
+    rc |= put_opt_text(c, o->coupon_code);
+    rc |= hk_copy_int64(c, o->created_at);
+    rc |= put_opt_int64(c, o->paid_at);
+    rc |= put_opt_int64(c, o->shipped_at);
+    rc |= put_opt_int64(c, o->received_at);
+    rc |= put_opt_int64(c, o->refunded_at);
+    rc |= put_opt_int64(c, o->cancelled_at);
+    rc |= put_text(c, o->buyer_note);
+    rc |= put_text(c, o->seller_note);
+    rc |= put_text(c, o->source);
+    rc |= hk_copy_int64(c, o->updated_at);
     return rc ? -1 : 0;
-}
-
-static const char *order_key(size_t i, const void *arg)
-{
-    return ((const struct hk_irepo_order *)arg)[i].external_no;
 }
 
 int hk_irepo_orders_insert(struct hk_db *db, const struct hk_irepo_order *rows, size_t n,
                            int64_t *ids, struct hk_err *err)
 {
-    static const struct insert_spec spec = {
-        "irepo_orders_ins",
-        "INSERT INTO orders (shop_id, external_no, customer_id, identity_id, status, total_fen,"
-        " discount_fen, postage_fen, paid_fen, refund_fen, coupon_code, created_at, paid_at,"
-        " shipped_at, received_at, refunded_at, cancelled_at, buyer_note, seller_note, source,"
-        " updated_at) VALUES",
-        21,
-        " RETURNING id, external_no",
-        bind_order,
-        order_key,
+    static const struct copy_spec spec = {
+        "orders",
+        "id, shop_id, external_no, customer_id, identity_id, status, total_fen, discount_fen,"
+        " postage_fen, paid_fen, refund_fen, coupon_code, created_at, paid_at, shipped_at,"
+        " received_at, refunded_at, cancelled_at, buyer_note, seller_note, source, updated_at",
+        22,
+        put_order,
     };
     for (size_t i = 0; i < n; i++)
         hk_db_touch_customer(db, rows[i].customer_id); /* change log */
-    return insert_rows(db, &spec, n, rows, ids, err);
+    return copy_rows(db, &spec, n, rows, ids, err);
 }
 
 int hk_irepo_order_update(struct hk_db *db, const struct hk_irepo_order *row, struct hk_err *err)
@@ -881,40 +842,37 @@ int hk_irepo_items_find(struct hk_db *db, const int64_t *order_ids, size_t n, hk
     return find_keys(db, &spec, n, &a, err);
 }
 
-static int bind_item(struct hk_stmt *st, int p, size_t i, const void *arg)
+static int put_item(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_item *it = &((const struct hk_irepo_item *)arg)[i];
     int rc = 0;
-    rc |= hk_stmt_bind_int64(st, p + 0, it->order_id);
-    rc |= hk_stmt_bind_int64(st, p + 1, it->line_no);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 2, it->item_key);
-    rc |= hk_stmt_bind_int64(st, p + 3, it->placeholder ? 1 : 0);
-    rc |= hk_stmt_bind_opt_int64(st, p + 4, it->product_id);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 5, it->title);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 6, it->sku);
-    rc |= hk_stmt_bind_int64(st, p + 7, it->quantity);
-    rc |= hk_stmt_bind_int64(st, p + 8, it->unit_price_fen);
-    rc |= hk_stmt_bind_int64(st, p + 9, it->paid_fen);
-    rc |= hk_stmt_bind_int64(st, p + 10, it->refund_fen);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 11, it->variant);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 12, it->category);
+    rc |= hk_copy_int64(c, it->order_id);
+    rc |= hk_copy_int64(c, it->line_no);
+    rc |= put_text(c, it->item_key);
+    rc |= hk_copy_int64(c, it->placeholder ? 1 : 0);
+    rc |= put_opt_int64(c, it->product_id);
+    rc |= put_text(c, it->title);
+    rc |= put_text(c, it->sku);
+    rc |= hk_copy_int64(c, it->quantity);
+    rc |= hk_copy_int64(c, it->unit_price_fen);
+    rc |= hk_copy_int64(c, it->paid_fen);
+    rc |= hk_copy_int64(c, it->refund_fen);
+    rc |= put_text(c, it->variant);
+    rc |= put_text(c, it->category);
     return rc ? -1 : 0;
 }
 
 int hk_irepo_items_insert(struct hk_db *db, const struct hk_irepo_item *rows, size_t n,
                           struct hk_err *err)
 {
-    static const struct insert_spec spec = {
-        "irepo_items_ins",
-        "INSERT INTO order_items (" ITEM_COLS ") VALUES",
-        13,
-        NULL,
-        bind_item,
-        NULL,
-    };
-    for (size_t i = 0; i < n; i++)
-        hk_db_touch_order(db, rows[i].order_id); /* change log */
-    return insert_rows(db, &spec, n, rows, NULL, err);
+    static const struct copy_spec spec = {"order_items", ITEM_COLS, 13, put_item};
+    for (size_t i = 0; i < n; i++) { /* change log */
+        if (rows[i].customer_id)
+            hk_db_touch_customer(db, rows[i].customer_id);
+        else
+            hk_db_touch_order(db, rows[i].order_id);
+    }
+    return copy_rows(db, &spec, n, rows, NULL, err);
 }
 
 int hk_irepo_item_update(struct hk_db *db, const struct hk_irepo_item *row, struct hk_err *err)
@@ -968,31 +926,25 @@ int hk_irepo_items_delete_placeholders(struct hk_db *db, int64_t order_id, int64
 
 /* ---- history ----------------------------------------------------------------------------- */
 
-static int bind_history(struct hk_stmt *st, int p, size_t i, const void *arg)
+static int put_history(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_history *h = &((const struct hk_irepo_history *)arg)[i];
     int rc = 0;
-    rc |= hk_stmt_bind_int64(st, p + 0, h->order_id);
-    rc |= hk_stmt_bind_int64(st, p + 1, h->at);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 2, h->change);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 3, h->old_value);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 4, h->new_value);
-    rc |= hk_stmt_bind_text_or_empty(st, p + 5, h->source);
+    rc |= hk_copy_int64(c, h->order_id);
+    rc |= hk_copy_int64(c, h->at);
+    rc |= put_text(c, h->change);
+    rc |= put_text(c, h->old_value);
+    rc |= put_text(c, h->new_value);
+    rc |= put_text(c, h->source);
     return rc ? -1 : 0;
 }
 
 int hk_irepo_history_insert(struct hk_db *db, const struct hk_irepo_history *rows, size_t n,
                             struct hk_err *err)
 {
-    static const struct insert_spec spec = {
-        "irepo_history_ins",
-        "INSERT INTO order_history (order_id, at, change, old_value, new_value, source) VALUES",
-        6,
-        NULL,
-        bind_history,
-        NULL,
-    };
-    return insert_rows(db, &spec, n, rows, NULL, err);
+    static const struct copy_spec spec = {
+        "order_history", "order_id, at, change, old_value, new_value, source", 6, put_history};
+    return copy_rows(db, &spec, n, rows, NULL, err);
 }
 
 /* ---- staged items ------------------------------------------------------------------------ */

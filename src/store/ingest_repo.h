@@ -6,20 +6,14 @@
  * Design
  *   The importer works in batches of thousands of orders, so the hot statements come in two
  *   shapes that keep round trips (PostgreSQL) and statement executions (SQLite) per batch small:
- *     - multi-row INSERTs (hk_irepo_*_insert): rows are sent in chunks of 256/64/16/4/1 rows,
- *       each chunk one prepared statement ("irepo_orders_ins_64"); the ids of new rows come
- *       back through RETURNING;
+ *     - bulk inserts (hk_irepo_*_insert): the rows are streamed with the store's bulk loader
+ *       (hk_db_copy_*: COPY on PostgreSQL, a single-row INSERT bound without copies on SQLite);
+ *       ids of new customers, identities and orders are reserved first (hk_db_next_ids) and
+ *       written with the rows, so ids[i] is row i's id by construction;
  *     - keyed look-ups of many keys at once (hk_irepo_*_find): "... WHERE key IN ($2, ...)" in
  *       chunks of 128/16/1 keys (a short chunk is padded by repeating its last key), each an
  *       index look-up per key; rows are handed to a callback as they are read.
  *   Everything else (updates, merges, staging) is one statement per call.
- *
- *   Ids of a multi-row INSERT: both engines assign ids of one INSERT ... VALUES in the order of
- *   its rows (SQLite: max(rowid)+1 per row; PostgreSQL: nextval per row as the VALUES scan emits
- *   them), so the RETURNING ids, sorted ascending, are the rows' ids in the order given,
- *   whatever order RETURNING reports them in. Where a row has a natural key (orders, identities)
- *   it is returned too and checked; a mismatch is HK_E(INTERNAL) and the caller falls back to
- *   single-row statements.
  *
  * Invariants
  *   No clear PII reaches this layer except what callers seal: *_enc columns take sealed bytes,
@@ -48,6 +42,12 @@ struct hk_err;
 /** The id of shop (channel, name), created (with timezone tz_name) when missing. */
 int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name,
                          const char *tz_name, int64_t now, int64_t *id, struct hk_err *err);
+/**
+ * The time zone name of shop (channel, name) copied into buf (size bytes); "" when the shop
+ * does not exist yet.
+ */
+int hk_irepo_shop_timezone(struct hk_db *db, const char *channel, const char *name, char *buf,
+                           size_t size, struct hk_err *err);
 
 /**
  * The id of product (shop_id, external_id), created when missing; an existing product whose
@@ -187,6 +187,9 @@ struct hk_irepo_item {
     const char *title, *sku, *variant, *category;
     int32_t quantity;
     int64_t unit_price_fen, paid_fen, refund_fen;
+    /* inserts only: the order's customer when the caller knows it (the change log then names
+       it directly), else 0 (resolved from the order at commit); reads leave it 0 */
+    int64_t customer_id;
 };
 
 typedef int (*hk_irepo_item_cb)(void *arg, const struct hk_irepo_item *row);

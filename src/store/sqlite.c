@@ -381,6 +381,122 @@ static const void *sq_column_blob(void *stmt, int col, size_t *len)
     return p ? p : ""; /* SQLite returns NULL for an empty blob; it is not SQL NULL */
 }
 
+/* ---- bulk loading: one single-row INSERT, values bound without copies -------------------- */
+
+struct sq_copy {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int col; /* parameters bound in the current row */
+};
+
+static int sq_copy_begin(void *conn, const char *table, const char *columns, int ncols, void **out,
+                         struct hk_err *err)
+{
+    struct sq_copy *c = calloc(1, sizeof(*c));
+    size_t size = strlen(table) + strlen(columns) + 48 + (size_t)ncols * 8;
+    char *sql = malloc(size);
+    if (!c || !sql) {
+        free(c);
+        free(sql);
+        return hk_store_fail(err, HK_FAULT_NOMEM, "copy", "out of memory");
+    }
+    size_t len = (size_t)snprintf(sql, size, "INSERT INTO %s (%s) VALUES (", table, columns);
+    for (int i = 0; i < ncols; i++)
+        len += (size_t)snprintf(sql + len, size - len, "%s?%d", i ? "," : "", i + 1);
+    snprintf(sql + len, size - len, ")");
+    c->db = conn;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, 0, &c->st, NULL);
+    free(sql);
+    if (rc != SQLITE_OK) {
+        char reason[256];
+        hk_strlcpy(reason, sqlite3_errmsg(c->db), sizeof reason);
+        free(c);
+        return hk_store_fail(err, sq_fault(rc), "copy", reason);
+    }
+    *out = c;
+    return 0;
+}
+
+static int sq_copy_int64(void *copy, int64_t v)
+{
+    struct sq_copy *c = copy;
+    return sq_bind_rc(sqlite3_bind_int64(c->st, ++c->col, v));
+}
+
+static int sq_copy_text(void *copy, const char *s, size_t len)
+{
+    struct sq_copy *c = copy;
+    return sq_bind_rc(sqlite3_bind_text64(c->st, ++c->col, s, len, SQLITE_STATIC, SQLITE_UTF8));
+}
+
+static int sq_copy_blob(void *copy, const void *p, size_t len)
+{
+    struct sq_copy *c = copy;
+    if (len == 0)
+        return sq_bind_rc(sqlite3_bind_zeroblob(c->st, ++c->col, 0));
+    return sq_bind_rc(sqlite3_bind_blob64(c->st, ++c->col, p, len, SQLITE_STATIC));
+}
+
+static int sq_copy_null(void *copy)
+{
+    struct sq_copy *c = copy;
+    return sq_bind_rc(sqlite3_bind_null(c->st, ++c->col));
+}
+
+static int sq_copy_row(void *copy, struct hk_err *err)
+{
+    struct sq_copy *c = copy;
+    c->col = 0;
+    int rc = sqlite3_step(c->st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(c->st);
+        return 0;
+    }
+    char reason[256];
+    hk_strlcpy(reason, sqlite3_errmsg(c->db), sizeof reason);
+    rc = sqlite3_extended_errcode(c->db);
+    sqlite3_reset(c->st);
+    return hk_store_fail(err, sq_fault(rc), "copy", reason);
+}
+
+static int sq_copy_end(void *copy, bool ok, struct hk_err *err)
+{
+    (void)ok;
+    (void)err;
+    struct sq_copy *c = copy;
+    sqlite3_finalize(c->st); /* every row was stepped and reset already */
+    free(c);
+    return 0;
+}
+
+static int sq_next_ids(void *conn, const char *table, size_t n, int64_t floor, int64_t *ids,
+                       struct hk_err *err)
+{
+    char sql[96];
+    sqlite3_stmt *st;
+    snprintf(sql, sizeof sql, "SELECT max(id) FROM %s", table);
+    int rc = sqlite3_prepare_v2(conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int64_t max = sqlite3_column_int64(st, 0);
+            int64_t next = (max > floor ? max : floor) + 1;
+            for (size_t i = 0; i < n; i++)
+                ids[i] = next + (int64_t)i;
+            rc = SQLITE_OK;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        char reason[256];
+        hk_strlcpy(reason, sqlite3_errmsg(conn), sizeof reason);
+        rc = sqlite3_extended_errcode(conn);
+        sqlite3_finalize(st);
+        return hk_store_fail(err, sq_fault(rc), "next ids", reason);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 const struct hk_store_ops hk_store_sqlite_ops = {
     .backend = HK_STORE_SQLITE,
     .name = "sqlite",
@@ -423,4 +539,12 @@ const struct hk_store_ops hk_store_sqlite_ops = {
     .column_double = sq_column_double,
     .column_text = sq_column_text,
     .column_blob = sq_column_blob,
+    .copy_begin = sq_copy_begin,
+    .copy_int64 = sq_copy_int64,
+    .copy_text = sq_copy_text,
+    .copy_blob = sq_copy_blob,
+    .copy_null = sq_copy_null,
+    .copy_row = sq_copy_row,
+    .copy_end = sq_copy_end,
+    .next_ids = sq_next_ids,
 };

@@ -119,9 +119,25 @@ static void stmt_reset(struct hk_stmt *st)
     st->state = HK_STMT_FRESH;
 }
 
+/* Abandons an open bulk load (its hk_copy stays allocated, failed, until hk_db_copy_end). */
+static void db_abandon_copy(struct hk_db *db)
+{
+    struct hk_copy *c = db->copy;
+    if (!c)
+        return;
+    struct hk_err e;
+    hk_err_clear(&e);
+    if (c->impl)
+        (void)db->store->ops->copy_end(c->impl, false, &e);
+    c->impl = NULL;
+    c->failed = true;
+    db->copy = NULL;
+}
+
 /* Ends every execution in progress on db (before rollback and release). */
 static void db_reset_running(struct hk_db *db)
 {
+    db_abandon_copy(db);
     for (size_t i = 0; i < db->nbuckets; i++)
         for (struct hk_stmt *st = db->buckets[i]; st; st = st->next)
             if (st->state != HK_STMT_FRESH)
@@ -159,6 +175,7 @@ static void db_tx_end(struct hk_db *db)
     db->in_tx = false;
     db->tx_failed = false;
     db->nsp = 0;
+    db->nid_floors = 0;
 }
 
 /* Records a failure of something sent to the database; inside a transaction it aborts it. */
@@ -397,8 +414,18 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
     return 0;
 }
 
+int hk_db_bulk_grown(struct hk_db *db, struct hk_err *err)
+{
+    const char *sql = db->store->ops->bulk_grown_sql;
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "bulk mode: grown inside a transaction");
+    return sql ? hk_db_exec_script(db, "bulk grown", sql, err) : 0;
+}
+
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err)
 {
+    if (db->copy)
+        return hk_err_set(err, HK_E(INVAL), "%s: a bulk load is open on this connection", what);
     if (db->in_tx && db->tx_failed)
         return tx_aborted(err, what);
     return db_failed(db, db->store->ops->exec_script(db->conn, what, sql, err));
@@ -425,7 +452,9 @@ int hk_db_commit(struct hk_db *db, struct hk_err *err)
     int rc;
     if (!db->in_tx)
         return hk_err_set(err, HK_E(INVAL), "commit: no transaction is open");
-    if (db->tx_failed)
+    if (db->copy)
+        rc = hk_err_set(err, HK_E(INVAL), "commit: a bulk load (hk_db_copy_begin) is still open");
+    else if (db->tx_failed)
         rc = hk_err_set(err, HK_E(STORE),
                         "commit: an earlier statement failed, so the "
                         "transaction was rolled back (roll back to a savepoint "
@@ -507,6 +536,8 @@ static ptrdiff_t find_savepoint(const struct hk_db *db, const char *name)
 
 int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err)
 {
+    if (db->copy)
+        return hk_err_set(err, HK_E(INVAL), "savepoint: a bulk load is open on this connection");
     int rc = check_savepoint(db, "savepoint", name, err);
     if (rc < 0)
         return rc;
@@ -528,6 +559,9 @@ int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err)
 
 int hk_db_savepoint_release(struct hk_db *db, const char *name, struct hk_err *err)
 {
+    if (db->copy)
+        return hk_err_set(err, HK_E(INVAL),
+                          "release savepoint: a bulk load is open on this connection");
     int rc = check_savepoint(db, "release savepoint", name, err);
     if (rc < 0)
         return rc;
@@ -565,6 +599,8 @@ int hk_db_stmt(struct hk_db *db, const char *name, const char *sql, struct hk_st
 
     if (!name || !*name || !sql)
         return hk_err_set(err, HK_E(INVAL), "statement: a name and SQL are required");
+    if (db->copy) /* PostgreSQL cannot prepare in the middle of a COPY */
+        return hk_err_set(err, HK_E(INVAL), "%s: a bulk load is open on this connection", name);
     uint64_t h = fnv1a(name);
     if (db->nbuckets) {
         for (st = db->buckets[h & (db->nbuckets - 1)]; st; st = st->next) {
@@ -663,6 +699,9 @@ int hk_stmt_step(struct hk_stmt *st, struct hk_err *err)
         return HK_DONE;
     if (st->state == HK_STMT_FRESH) {
         st->changes = 0;
+        if (st->db->copy)
+            return hk_err_set(err, HK_E(INVAL), "%s: a bulk load is open on this connection",
+                              st->name);
         if (st->db->in_tx && st->db->tx_failed) {
             st->state = HK_STMT_DONE;
             return tx_aborted(err, st->name);
@@ -756,4 +795,171 @@ void hk_stmt_text_copy(struct hk_stmt *st, int col, char *buf, size_t size)
             n--;
     memcpy(buf, s, n);
     buf[n] = '\0';
+}
+
+/* ---- bulk loading --------------------------------------------------------------------- */
+
+/* Constant identifiers only: letters, digits, '_', and for column lists ',' and ' '. */
+static bool sql_names_ok(const char *s, bool list)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++) {
+        char ch = *s;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                  (list && (ch == ',' || ch == ' '));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, int ncols,
+                     struct hk_copy **out, struct hk_err *err)
+{
+    if (!db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "copy into %s: no transaction is open",
+                          table ? table : "?");
+    if (db->copy)
+        return hk_err_set(err, HK_E(INVAL), "copy: another bulk load is open");
+    if (!sql_names_ok(table, false) || !sql_names_ok(columns, true) || ncols < 1)
+        return hk_err_set(err, HK_E(INVAL), "copy: bad table or column names");
+    if (db->tx_failed)
+        return tx_aborted(err, table);
+    struct hk_copy *c = calloc(1, sizeof(*c));
+    if (!c)
+        return hk_err_set(err, HK_E(NOMEM), "copy: out of memory");
+    c->db = db;
+    c->ncols = ncols;
+    int rc =
+        db_failed(db, db->store->ops->copy_begin(db->conn, table, columns, ncols, &c->impl, err));
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    db->copy = c;
+    *out = c;
+    return 0;
+}
+
+/* A value may be added: the copy is live and the row not full. */
+static bool copy_open(struct hk_copy *c)
+{
+    return c->impl && !c->failed && c->col < c->ncols;
+}
+
+static int copy_value(struct hk_copy *c, int rc)
+{
+    if (rc < 0) {
+        c->failed = true;
+        db_failed(c->db, rc);
+        return rc;
+    }
+    c->col++;
+    return 0;
+}
+
+int hk_copy_int64(struct hk_copy *c, int64_t v)
+{
+    if (!copy_open(c))
+        return HK_E(INVAL);
+    return copy_value(c, c->db->store->ops->copy_int64(c->impl, v));
+}
+
+int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
+{
+    if (!copy_open(c))
+        return HK_E(INVAL);
+    if (!s)
+        return copy_value(c, c->db->store->ops->copy_null(c->impl));
+    if (memchr(s, '\0', len))
+        return copy_value(c, HK_E(INVAL));
+    return copy_value(c, c->db->store->ops->copy_text(c->impl, s, len));
+}
+
+int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
+{
+    if (!copy_open(c))
+        return HK_E(INVAL);
+    if (!p && len)
+        return copy_value(c, HK_E(INVAL));
+    if (!p)
+        return copy_value(c, c->db->store->ops->copy_null(c->impl));
+    return copy_value(c, c->db->store->ops->copy_blob(c->impl, p, len));
+}
+
+int hk_copy_null(struct hk_copy *c)
+{
+    if (!copy_open(c))
+        return HK_E(INVAL);
+    return copy_value(c, c->db->store->ops->copy_null(c->impl));
+}
+
+int hk_copy_row(struct hk_copy *c, struct hk_err *err)
+{
+    if (!c->impl || c->failed)
+        return tx_aborted(err, "copy");
+    if (c->col != c->ncols) {
+        c->failed = true;
+        db_failed(c->db, HK_E(INVAL));
+        return hk_err_set(err, HK_E(INVAL), "copy: a row needs %d values, got %d", c->ncols,
+                          c->col);
+    }
+    c->col = 0;
+    int rc = c->db->store->ops->copy_row(c->impl, err);
+    if (rc < 0) {
+        c->failed = true;
+        db_failed(c->db, rc);
+    }
+    return rc;
+}
+
+int hk_db_copy_end(struct hk_copy *c, struct hk_err *err)
+{
+    if (!c)
+        return 0;
+    struct hk_db *db = c->db;
+    int rc = 0;
+    if (c->impl) {
+        bool ok = !c->failed && c->col == 0;
+        rc = db->store->ops->copy_end(c->impl, ok, err);
+        if (rc == 0 && !ok)
+            rc = tx_aborted(err, "copy");
+        db_failed(db, rc);
+        if (db->copy == c)
+            db->copy = NULL;
+    } else {
+        rc = tx_aborted(err, "copy");
+    }
+    free(c);
+    return rc;
+}
+
+int hk_db_next_ids(struct hk_db *db, const char *table, size_t n, int64_t *ids, struct hk_err *err)
+{
+    if (!db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "next ids: no transaction is open");
+    if (!sql_names_ok(table, false) || strlen(table) >= sizeof db->id_floors[0].table)
+        return hk_err_set(err, HK_E(INVAL), "next ids: bad table name");
+    if (db->tx_failed)
+        return tx_aborted(err, table);
+    if (db->copy)
+        return hk_err_set(err, HK_E(INVAL), "next ids: a bulk load is open");
+    if (!n)
+        return 0;
+    struct hk_id_floor *f = NULL;
+    for (size_t i = 0; i < db->nid_floors && !f; i++)
+        if (strcmp(db->id_floors[i].table, table) == 0)
+            f = &db->id_floors[i];
+    if (!f && db->nid_floors < sizeof db->id_floors / sizeof db->id_floors[0]) {
+        f = &db->id_floors[db->nid_floors++];
+        hk_strlcpy(f->table, table, sizeof f->table);
+        f->last = 0;
+    }
+    if (!f)
+        return hk_err_set(err, HK_E(INTERNAL), "next ids: too many tables in one transaction");
+    int rc = db_failed(db, db->store->ops->next_ids(db->conn, table, n, f->last, ids, err));
+    if (rc == 0)
+        f->last = ids[n - 1];
+    return rc;
 }

@@ -123,6 +123,13 @@ bool hk_db_in_tx(const struct hk_db *db);
  * Memory stays bounded whatever the amount written. Call outside a transaction.
  */
 int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
+/**
+ * Tells the store that a bulk load has grown the tables a lot since the last call (an importer
+ * calls it, outside a transaction, each time the rows it wrote doubled). PostgreSQL analyzes
+ * the import's tables, which also makes its cached generic plans be remade for their real
+ * size: plans made while the tables were nearly empty scan them whole. SQLite: nothing.
+ */
+int hk_db_bulk_grown(struct hk_db *db, struct hk_err *err);
 
 /*
  * The change log (table changes): every write that can change a customer's derived values
@@ -149,6 +156,49 @@ void hk_store_set_change_hook(struct hk_store *s, void (*fn)(void *ctx), void *c
 int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err);
 int hk_db_savepoint_release(struct hk_db *db, const char *name, struct hk_err *err);
 int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *err);
+
+/* ---- bulk loading --------------------------------------------------------------------- */
+
+/*
+ * Rows streamed into one table, for imports: COPY ... FROM STDIN on PostgreSQL (text format),
+ * on SQLite a single-row INSERT prepared per copy and stepped per row (values bound without
+ * copying). Much cheaper than multi-row INSERTs on PostgreSQL, where parsing and binding every
+ * value of every row dominate.
+ *
+ *     struct hk_copy *c;
+ *     hk_db_copy_begin(db, "order_items", "order_id, line_no, title", 3, &c, err);
+ *     for each row: hk_copy_int64(c, ...); hk_copy_int64(c, ...); hk_copy_text(c, ...);
+ *                   hk_copy_row(c, err);
+ *     hk_db_copy_end(c, err);
+ *
+ * Only inside a transaction. table and columns are constant text (identifiers, commas and
+ * spaces only). Values are given in column order, exactly ncols per row; they are borrowed
+ * until hk_copy_row returns. While a copy is open nothing else may run on the db (statements,
+ * savepoints, scripts: HK_E(INVAL)); a rollback abandons it. A failure aborts the transaction
+ * like a failed statement; constraint violations may be reported by hk_copy_row or only by
+ * hk_db_copy_end (PostgreSQL checks at the end). hk_db_copy_end always frees c. Rows get no
+ * ids back: give the id column yourself from hk_db_next_ids.
+ */
+struct hk_copy;
+int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, int ncols,
+                     struct hk_copy **out, struct hk_err *err);
+int hk_copy_int64(struct hk_copy *c, int64_t v);
+/** s == NULL writes NULL; HK_E(INVAL) for text holding a NUL byte. */
+int hk_copy_text(struct hk_copy *c, const char *s, size_t len);
+/** p == NULL writes NULL; an empty blob is not NULL. */
+int hk_copy_blob(struct hk_copy *c, const void *p, size_t len);
+int hk_copy_null(struct hk_copy *c);
+/** Ends the current row (HK_E(INVAL) when it does not have ncols values). */
+int hk_copy_row(struct hk_copy *c, struct hk_err *err);
+/** Finishes the copy (or abandons it after an earlier failure) and frees c. */
+int hk_db_copy_end(struct hk_copy *c, struct hk_err *err);
+
+/**
+ * n new ids for table's "id" column, ascending, never handed out before (PostgreSQL: from the
+ * column's sequence; SQLite: above the largest id and above what this transaction already
+ * reserved). Only inside a write transaction. For rows written with hk_db_copy_*.
+ */
+int hk_db_next_ids(struct hk_db *db, const char *table, size_t n, int64_t *ids, struct hk_err *err);
 
 /* ---- statements ----------------------------------------------------------------------- */
 

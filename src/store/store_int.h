@@ -69,6 +69,7 @@ struct hk_store_ops {
     /* Scripts run by hk_db_bulk (either may be NULL: nothing to do). */
     const char *bulk_on_sql;
     const char *bulk_off_sql;
+    const char *bulk_grown_sql; /* run by hk_db_bulk_grown; may be NULL */
 
     /* Connections. target is the SQLite path or the libpq URL (borrowed). */
     int (*connect)(const char *target, int busy_timeout_ms, void **conn, struct hk_err *err);
@@ -113,6 +114,34 @@ struct hk_store_ops {
     double (*column_double)(void *stmt, int col);
     const char *(*column_text)(void *stmt, int col, size_t *len);
     const void *(*column_blob)(void *stmt, int col, size_t *len);
+
+    /* Bulk loading (store.h, hk_db_copy_*); store.c checks the protocol (transaction, value
+     * counts, no statements meanwhile) and validates table and columns. copy_end frees copy,
+     * after a failure too (ok false: abandon what was sent). */
+    int (*copy_begin)(void *conn, const char *table, const char *columns, int ncols, void **copy,
+                      struct hk_err *err);
+    int (*copy_int64)(void *copy, int64_t v);
+    int (*copy_text)(void *copy, const char *s, size_t len); /* s != NULL, no NUL inside */
+    int (*copy_blob)(void *copy, const void *p, size_t len); /* p != NULL || !len */
+    int (*copy_null)(void *copy);
+    int (*copy_row)(void *copy, struct hk_err *err);
+    int (*copy_end)(void *copy, bool ok, struct hk_err *err);
+    /* n new ids of table.id, ascending, all > floor (the largest this transaction reserved). */
+    int (*next_ids)(void *conn, const char *table, size_t n, int64_t floor, int64_t *ids,
+                    struct hk_err *err);
+};
+
+/* The largest id hk_db_next_ids handed out per table in the open transaction. */
+struct hk_id_floor {
+    char table[32];
+    int64_t last;
+};
+
+struct hk_copy {
+    struct hk_db *db;
+    void *impl;
+    int ncols, col; /* values per row, values given in the current row */
+    bool failed;    /* a value or row failed: the transaction is aborted */
 };
 
 extern const struct hk_store_ops hk_store_sqlite_ops;
@@ -153,7 +182,10 @@ struct hk_db {
     int64_t *touched_customers, *touched_orders;
     size_t ntc, captc, nto, capto;
     bool touch_all;
-    unsigned announce; /* bits of enum hk_change_announce (changes_repo.h) to log at commit */
+    unsigned announce;    /* bits of enum hk_change_announce (changes_repo.h) to log at commit */
+    struct hk_copy *copy; /* the open bulk load, if any */
+    struct hk_id_floor id_floors[8]; /* hk_db_next_ids in the open transaction */
+    size_t nid_floors;
     struct hk_stmt **buckets; /* statement cache, chained hash by name */
     size_t nbuckets;          /* power of two, or 0 */
     size_t nstmts;

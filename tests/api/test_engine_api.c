@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -189,6 +190,42 @@ static void sync__merge_moves_history_to_the_survivor(void **state)
     assert_int_equal(sql_int("SELECT COUNT(*) FROM customers WHERE merged_into IS NULL"), live);
     wait_count(&fx->srv, fx->admin, "frequency = 2 and channel = 'jd' and channel = 'taobao'", 1);
     assert_int_equal(preview_count(&fx->srv, fx->admin, "frequency >= 0"), live);
+
+    /* the survivor's 360 profile shows the engine's view: recency from the shop-local dates
+     * (2026-03-05 to now 2026-03-10), both channels, and the RFM segment and tier the segment
+     * language answers for it */
+    int64_t id = sql_int("SELECT customer_id FROM orders WHERE external_no = 'E-J1'");
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/customers/%lld", (long long)id);
+    struct ht_resp r;
+    /* RFM scores are relative to all buyers: they follow within the rescore interval */
+    for (int tries = 0;; tries++) {
+        assert_int_equal(ht_request(&fx->srv, "GET", path, NULL, NULL, fx->admin, &r), 0);
+        assert_int_equal(r.status, 200);
+        json_t *t = json_object_get(json_object_get(r.json, "rfm"), "tier");
+        if (json_is_string(t) || tries == 40)
+            break;
+        ht_resp_free(&r);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(json_integer_value(json_object_get(r.json, "recency_days")), 5);
+    json_t *rfm = json_object_get(r.json, "rfm");
+    assert_true(json_is_object(rfm));
+    json_t *ch = json_object_get(rfm, "channels");
+    assert_int_equal(json_array_size(ch), 2);
+    const char *seg = json_string_value(json_object_get(rfm, "segment"));
+    const char *tier = json_string_value(json_object_get(rfm, "tier"));
+    assert_non_null(seg);
+    assert_non_null(tier);
+    int64_t rs = json_integer_value(json_object_get(rfm, "r"));
+    assert_true(rs >= 1 && rs <= 5);
+    char expr[512];
+    snprintf(expr, sizeof expr,
+             "rfm_segment = '%s' and rfm_tier = '%s' and r_score = %lld and frequency = 2 "
+             "and channel = 'jd'",
+             seg, tier, (long long)rs);
+    assert_int_equal(preview_count(&fx->srv, fx->admin, expr), 1);
+    ht_resp_free(&r);
 }
 
 static void preview__errors_say_where_and_suggest(void **state)
@@ -211,6 +248,34 @@ static void preview__errors_say_where_and_suggest(void **state)
     assert_int_equal(r.status, 400);
     e = json_object_get(r.json, "error");
     assert_string_equal(json_string_value(json_object_get(e, "suggestion")), "frequency");
+    ht_resp_free(&r);
+    /* errors inline (the console as the user types): 200 with the same error object, no count */
+    assert_int_equal(ht_request(&fx->srv, "POST", "/api/v1/segments/preview",
+                                "{\"expression\": \"frequncy > 1\", \"errors\": \"inline\"}", NULL,
+                                fx->admin, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_null(json_object_get(r.json, "count")));
+    assert_int_equal(json_array_size(json_object_get(r.json, "members")), 0);
+    e = json_object_get(r.json, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid_expression");
+    assert_int_equal(json_integer_value(json_object_get(e, "column")), 1);
+    assert_string_equal(json_string_value(json_object_get(e, "suggestion")), "frequency");
+    ht_resp_free(&r);
+    /* a valid expression inline is the plain answer; an unknown errors mode is a 400 */
+    assert_int_equal(ht_request(&fx->srv, "POST", "/api/v1/segments/preview",
+                                "{\"expression\": \"frequency >= 0\", \"errors\": \"inline\"}",
+                                NULL, fx->admin, &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_integer(json_object_get(r.json, "count")));
+    assert_null(json_object_get(r.json, "error"));
+    ht_resp_free(&r);
+    assert_int_equal(ht_request(&fx->srv, "POST", "/api/v1/segments/preview",
+                                "{\"expression\": \"frequency >= 0\", \"errors\": \"loud\"}", NULL,
+                                fx->admin, &r),
+                     0);
+    assert_int_equal(r.status, 400);
     ht_resp_free(&r);
     /* agents may not preview */
     assert_int_equal(ht_request(&fx->srv, "POST", "/api/v1/segments/preview",
@@ -294,6 +359,89 @@ static void rfm__report_matches_sql_and_config_round_trips(void **state)
     ht_resp_free(&r);
 }
 
+/* The response of method path body as cookie, asserting the status; the caller frees it. */
+static void request_expect(const char *method, const char *path, const char *body,
+                           const char *cookie, long status, struct ht_resp *r)
+{
+    assert_int_equal(ht_request(&fx->srv, method, path, body, NULL, cookie, r), 0);
+    if (r->status != status)
+        fail_msg("%s %s: %ld, want %ld: %s", method, path, r->status, status, r->body);
+}
+
+/* Customers in the four 重要 segments (M high) of a report. */
+static int64_t important_customers(json_t *report)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < 4; i++)
+        n += json_integer_value(
+            json_object_get(json_array_get(json_object_get(report, "segments"), i), "customers"));
+    return n;
+}
+
+static void rfm__preview_is_a_dry_run(void **state)
+{
+    (void)state;
+    struct ht_resp live, p, after;
+    request_expect("GET", "/api/v1/rfm/report", NULL, fx->operator_, 200, &live);
+    int64_t buyers = json_integer_value(json_object_get(live.json, "buyers"));
+    assert_true(buyers >= 2);
+    assert_true(important_customers(live.json) > 0); /* someone spends at least the mean */
+
+    /* the stored configuration previews as the live report, field for field */
+    request_expect("POST", "/api/v1/rfm/preview", "{}", fx->operator_, 200, &p);
+    if (!json_equal(p.json, live.json))
+        fail_msg("preview of the stored config differs:\n%s\n%s", p.body, live.body);
+    ht_resp_free(&p);
+
+    /* thresholds nobody reaches: every buyer F = 1 and M low; same shape as the report */
+    request_expect("POST", "/api/v1/rfm/preview",
+                   "{\"mode\": \"thresholds\", \"thresholds\": {\"r_days\": [7, 30, 90, 180],"
+                   " \"f\": [100, 200, 300, 400], \"m_yuan\": [\"1000000\", \"2000000\","
+                   " \"3000000\", \"4000000\"]}, \"high_low\": \"thresholds\","
+                   " \"high\": {\"r_days_max\": 30, \"f_min\": 100, \"m_yuan_min\": \"1000000\"}}",
+                   fx->admin, 200, &p);
+    const char *key;
+    json_t *v;
+    json_object_foreach(live.json, key, v)
+    {
+        json_t *pv = json_object_get(p.json, key);
+        if (!pv || json_typeof(pv) != json_typeof(v))
+            fail_msg("preview lacks or retypes '%s': %s", key, p.body);
+    }
+    assert_int_equal(json_object_size(p.json), json_object_size(live.json));
+    assert_int_equal(json_integer_value(json_object_get(p.json, "buyers")), buyers);
+    assert_int_equal(important_customers(p.json), 0);
+    int64_t f1 = 0;
+    json_t *grid = json_object_get(p.json, "grid");
+    for (size_t r = 0; r < 5; r++)
+        f1 += json_integer_value(json_array_get(json_array_get(grid, r), 0));
+    assert_int_equal(f1, buyers);
+    assert_false(json_equal(p.json, live.json));
+    ht_resp_free(&p);
+
+    /* nothing was saved or rescored */
+    request_expect("GET", "/api/v1/rfm/report", NULL, fx->operator_, 200, &after);
+    if (!json_equal(after.json, live.json))
+        fail_msg("the live report changed after a preview:\n%s\n%s", after.body, live.body);
+    ht_resp_free(&after);
+    request_expect("GET", "/api/v1/rfm/config", NULL, fx->operator_, 200, &after);
+    assert_string_equal(json_string_value(json_object_get(after.json, "mode")), "quintile");
+    ht_resp_free(&after);
+
+    /* invalid configurations: 400 as for PUT; agents may not */
+    request_expect("POST", "/api/v1/rfm/preview", "{\"thresholds\": {\"f\": [5, 3, 2, 1]}}",
+                   fx->admin, 400, &p);
+    ht_resp_free(&p);
+    request_expect("POST", "/api/v1/rfm/preview", "{\"mode\": \"deciles\"}", fx->admin, 400, &p);
+    ht_resp_free(&p);
+    request_expect("POST", "/api/v1/rfm/preview", "{\"tiers\": [{\"name\": \"a\", \"r\": [4, 2]}]}",
+                   fx->admin, 400, &p);
+    ht_resp_free(&p);
+    request_expect("POST", "/api/v1/rfm/preview", "{}", fx->agent, 403, &p);
+    ht_resp_free(&p);
+    ht_resp_free(&live);
+}
+
 static void cli__rfm_and_segment_count_agree_with_the_api(void **state)
 {
     (void)state;
@@ -346,6 +494,7 @@ int main(void)
         cmocka_unit_test(preview__errors_say_where_and_suggest),
         cmocka_unit_test(preview__members_and_latency),
         cmocka_unit_test(rfm__report_matches_sql_and_config_round_trips),
+        cmocka_unit_test(rfm__preview_is_a_dry_run),
         cmocka_unit_test(cli__rfm_and_segment_count_agree_with_the_api),
         cmocka_unit_test(sync__second_server_on_the_same_database_sees_writes_within_a_second),
     };

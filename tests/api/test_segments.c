@@ -378,6 +378,46 @@ static size_t count_lines(const char *s, size_t len)
     return n;
 }
 
+#define ZH_HEADER                                                                                                              \
+    "客户ID,昵称,手机号,省份,城市,距上次购买天数,购买次数,累计消费（元）,客单价（元）,RFM " \
+    "分类,RFM 层级\r\n"
+#define EN_HEADER                                                                                  \
+    "Customer ID,Nick,Phone,Province,City,Days since last order,Orders,Net spend (CNY),AOV "       \
+    "(CNY),RFM segment,RFM tier\r\n"
+
+/* Checks every data row of a CSV (after the BOM and the header) whose columns nick_col and
+ * phone_col hold 买家N and that buyer's phone: 1390000NNNN (11 digits, no +86) in clear, or
+ * 139****NNNN masked. Returns the rows checked. */
+static size_t check_phones(const char *body, size_t nick_col, size_t phone_col, bool masked)
+{
+    const char *line = strstr(body, "\r\n");
+    assert_non_null(line);
+    line += 2;
+    size_t rows = 0;
+    while (*line) {
+        const char *end = strstr(line, "\r\n");
+        assert_non_null(end);
+        char cells[16][128];
+        size_t n = 0;
+        for (const char *p = line; p <= end && n < 16; n++) {
+            size_t len = strcspn(p, ",\r");
+            assert_true(len < sizeof cells[0]);
+            memcpy(cells[n], p, len);
+            cells[n][len] = '\0';
+            p += len + 1;
+        }
+        assert_true(n > nick_col && n > phone_col);
+        int buyer = -1;
+        assert_int_equal(sscanf(cells[nick_col], "买家%d", &buyer), 1);
+        char want[32];
+        snprintf(want, sizeof want, masked ? "139****%04d" : "1390000%04d", buyer);
+        assert_string_equal(cells[phone_col], want);
+        rows++;
+        line = end + 2;
+    }
+    return rows;
+}
+
 static void export__csv_has_bom_one_row_per_member_and_masks_by_role(void **state)
 {
     (void)state;
@@ -392,8 +432,10 @@ static void export__csv_has_bom_one_row_per_member_and_masks_by_role(void **stat
     assert_true(r.body_len > 3);
     assert_memory_equal(r.body, "\xEF\xBB\xBF", 3);
     assert_int_equal(count_lines(r.body, r.body_len), (size_t)count + 1);
-    assert_non_null(strstr(r.body, "id,nick,phone,province,city,recency_days"));
-    assert_non_null(strstr(r.body, "买家"));
+    /* the header row in the seller's words (zh-CN by default); phones as 11 digits */
+    assert_memory_equal(r.body + 3, ZH_HEADER, strlen(ZH_HEADER));
+    assert_int_equal(check_phones(r.body, 1, 2, false), (size_t)count);
+    assert_null(strstr(r.body, "+86"));
     assert_non_null(ht_resp_header(&r, "Content-Type", buf, sizeof buf));
     assert_non_null(strstr(buf, "text/csv"));
     assert_non_null(ht_resp_header(&r, "Content-Disposition", buf, sizeof buf));
@@ -401,11 +443,30 @@ static void export__csv_has_bom_one_row_per_member_and_masks_by_role(void **stat
     assert_null(strstr(r.body, "*")); /* clear phones for the manager */
     ht_resp_free(&r);
 
+    /* lang=en: English headers, the same rows */
+    snprintf(path, sizeof path, "/api/v1/segments/%lld/export?format=csv&lang=en", (long long)id);
+    r = req(fx->manager, "GET", path, NULL, 200);
+    assert_memory_equal(r.body + 3, EN_HEADER, strlen(EN_HEADER));
+    assert_int_equal(check_phones(r.body, 1, 2, false), (size_t)count);
+    ht_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/segments/%lld/export?lang=fr", (long long)id);
+    r = req(fx->manager, "GET", path, NULL, 400);
+    assert_string_equal(ht_error_code(&r), "invalid_argument");
+    ht_resp_free(&r);
+
+    /* columns= takes the stable keys in any language; the operator sees masked phones */
+    snprintf(path, sizeof path, "/api/v1/segments/%lld/export?columns=phone,nick&lang=en",
+             (long long)id);
+    r = req(fx->operator_, "GET", path, NULL, 200);
+    assert_memory_equal(r.body + 3, "Phone,Nick\r\n", 12);
+    assert_int_equal(check_phones(r.body, 1, 0, true), (size_t)count);
+    ht_resp_free(&r);
+
     snprintf(path, sizeof path, "/api/v1/segments/%lld/export?columns=id,phone", (long long)id);
     r = req(fx->operator_, "GET", path, NULL, 200);
     assert_int_equal(count_lines(r.body, r.body_len), (size_t)count + 1);
-    assert_memory_equal(r.body + 3, "id,phone\r\n", 10);
-    assert_non_null(strstr(r.body + 13, "*"));
+    assert_memory_equal(r.body + 3, "客户ID,手机号\r\n", strlen("客户ID,手机号\r\n"));
+    assert_non_null(strstr(r.body + 3, "****"));
     ht_resp_free(&r);
 
     snprintf(path, sizeof path, "/api/v1/segments/%lld/export?columns=id,bogus", (long long)id);
@@ -415,38 +476,32 @@ static void export__csv_has_bom_one_row_per_member_and_masks_by_role(void **stat
     r = req(fx->agent, "GET", path, NULL, 403);
     ht_resp_free(&r);
 
-    /* both exports are audited, newest first: the operator's with masked phones, then the
-     * manager's with clear ones; the refused and the failed ones are not */
+    /* the four exports are audited, newest first: the operator's two with masked phones, then
+     * the manager's two with clear ones; the refused and the failed ones are not */
     r = req(fx->admin, "GET", "/api/v1/audit?action=segment.export&limit=10", NULL, 200);
     json_t *items = json_object_get(r.json, "items");
-    assert_int_equal(json_array_size(items), 2);
+    assert_int_equal(json_array_size(items), 4);
     char target[64];
     snprintf(target, sizeof target, "segment:%lld", (long long)id);
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 4; i++) {
         json_t *e = json_array_get(items, i);
         assert_string_equal(json_string_value(json_object_get(e, "target")), target);
         const char *d = json_string_value(json_object_get(e, "details"));
         json_t *dj = d ? json_loads(d, 0, NULL) : json_incref(json_object_get(e, "details"));
         assert_non_null(dj);
         assert_int_equal(json_integer_value(json_object_get(dj, "count")), count);
-        assert_int_equal(json_is_true(json_object_get(dj, "clear_pii")), i == 1);
+        assert_int_equal(json_is_true(json_object_get(dj, "clear_pii")), i >= 2);
         json_decref(dj);
     }
     ht_resp_free(&r);
 }
 
-static void export__xlsx_is_a_workbook_with_one_row_per_member(void **state)
+/* GETs the segment's XLSX export (query appended) and returns its sheet1.xml (caller frees). */
+static char *xlsx_sheet(int64_t id, const char *query)
 {
-    (void)state;
-    int64_t id = find_segment("大单买家");
-    assert_true(id > 0);
     char path[256];
-    snprintf(path, sizeof path, "/api/v1/segments/%lld", (long long)id);
+    snprintf(path, sizeof path, "/api/v1/segments/%lld/export?format=xlsx%s", (long long)id, query);
     struct ht_resp r = req(fx->admin, "GET", path, NULL, 200);
-    int64_t count = json_integer_value(json_object_get(r.json, "count"));
-    ht_resp_free(&r);
-    snprintf(path, sizeof path, "/api/v1/segments/%lld/export?format=xlsx", (long long)id);
-    r = req(fx->admin, "GET", path, NULL, 200);
     assert_true(r.body_len > 4);
     assert_memory_equal(r.body, "PK\x03\x04", 4);
     char file[600], cmd[700];
@@ -459,7 +514,7 @@ static void export__xlsx_is_a_workbook_with_one_row_per_member(void **state)
     snprintf(cmd, sizeof cmd, "unzip -p '%s' xl/worksheets/sheet1.xml", file);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    size_t cap = 1 << 16, len = 0, got, rows = 0;
+    size_t cap = 1 << 16, len = 0, got;
     char *xml = malloc(cap + 1);
     assert_non_null(xml);
     while ((got = fread(xml + len, 1, cap - len, p)) > 0) {
@@ -471,12 +526,57 @@ static void export__xlsx_is_a_workbook_with_one_row_per_member(void **state)
         }
     }
     xml[len] = '\0';
-    for (const char *s = xml; (s = strstr(s, "<row ")) != NULL; s++)
-        rows++;
-    free(xml);
     assert_int_equal(pclose(p), 0);
-    assert_int_equal(rows, (size_t)count + 1);
     remove(file);
+    return xml;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *s = hay; (s = strstr(s, needle)) != NULL; s++)
+        n++;
+    return n;
+}
+
+static void export__xlsx_is_a_workbook_with_one_row_per_member(void **state)
+{
+    (void)state;
+    int64_t id = find_segment("大单买家");
+    assert_true(id > 0);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/segments/%lld", (long long)id);
+    struct ht_resp r = req(fx->admin, "GET", path, NULL, 200);
+    int64_t count = json_integer_value(json_object_get(r.json, "count"));
+    ht_resp_free(&r);
+
+    char *xml = xlsx_sheet(id, "");
+    assert_int_equal(count_of(xml, "<row "), (size_t)count + 1);
+    /* zh-CN headers, bold (a style on every header cell), frozen, with a filter and widths */
+    assert_non_null(strstr(xml, "<t>客户ID</t>"));
+    assert_non_null(strstr(xml, "<t>累计消费（元）</t>"));
+    assert_non_null(strstr(xml, "<t>RFM 层级</t>"));
+    assert_non_null(strstr(xml, "<c r=\"A1\" s=\""));
+    assert_non_null(strstr(xml, "<c r=\"K1\" s=\""));
+    assert_non_null(strstr(xml, "state=\"frozen\""));
+    assert_non_null(strstr(xml, "ySplit=\"1\""));
+    assert_non_null(strstr(xml, "<autoFilter ref=\"A1:K"));
+    assert_non_null(strstr(xml, "<col min=\"1\" max=\"1\" width="));
+    /* phones are text of 11 digits; ids and amounts are numbers */
+    assert_int_equal(count_of(xml, "<t>1390000"), (size_t)count);
+    assert_null(strstr(xml, "+86"));
+    assert_null(strstr(xml, "<c r=\"A2\" t="));
+    free(xml);
+
+    xml = xlsx_sheet(id, "&lang=en&columns=id,monetary,phone");
+    assert_int_equal(count_of(xml, "<row "), (size_t)count + 1);
+    assert_non_null(strstr(xml, "<t>Customer ID</t>"));
+    assert_non_null(strstr(xml, "<t>Net spend (CNY)</t>"));
+    assert_non_null(strstr(xml, "<t>Phone</t>"));
+    assert_null(strstr(xml, "<t>客户ID</t>"));
+    assert_null(strstr(xml, "<c r=\"B2\" t="));
+    assert_non_null(strstr(xml, "<c r=\"C2\" t=\"inlineStr\"><is><t>1390000"));
+    free(xml);
 }
 
 static void cli__segment_export_writes_the_same_rows(void **state)
@@ -494,8 +594,23 @@ static void cli__segment_export_writes_the_same_rows(void **state)
     size_t len = fread(buf, 1, (1 << 20) - 1, f);
     fclose(f);
     assert_memory_equal(buf, "\xEF\xBB\xBF", 3);
+    assert_memory_equal(buf + 3, ZH_HEADER, strlen(ZH_HEADER));
+    assert_int_equal(count_lines(buf, len), (size_t)preview_count("monetary >= 100") + 1);
+    assert_int_equal(check_phones(buf, 1, 2, false), (size_t)preview_count("monetary >= 100"));
+    free(buf);
+    const char *const args_en[] = {"segment", "export", "--id", ids, "--lang",
+                                   "en",      "-o",     file,   NULL};
+    assert_int_equal(ht_cli(&fx->srv, args_en, out, sizeof out), 0);
+    f = fopen(file, "rb");
+    assert_non_null(f);
+    buf = calloc(1, 1 << 20);
+    len = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    assert_memory_equal(buf + 3, EN_HEADER, strlen(EN_HEADER));
     assert_int_equal(count_lines(buf, len), (size_t)preview_count("monetary >= 100") + 1);
     free(buf);
+    const char *const args_bad[] = {"segment", "export", "--id", ids, "--lang", "de", NULL};
+    assert_int_equal(ht_cli(&fx->srv, args_bad, out, sizeof out), 2);
     const char *const args2[] = {"segment", "export", "in_segment(\"大单买家\") and frequency >= 2",
                                  "-o",      file,     NULL};
     assert_int_equal(ht_cli(&fx->srv, args2, out, sizeof out), 0);

@@ -1,8 +1,10 @@
 /*
  * bench_engine.c — measures the engine on a CSV written by the bench-peers generator
  * (gen_orders: order_id,customer_id,channel,paid_at,amount,category,product_id,coupon_used,
- * status). Not a test: `bench_engine orders.csv [reps]` prints load, full recompute, RFM,
+ * status). Not a test: `bench_engine orders.csv [reps] [size]` prints load, full recompute, RFM,
  * the two reference segments, one incremental order and memory per order line and customer.
+ * With a size label (S, L) it also prints machine-readable lines for bench/engine_bench.sh:
+ * `RESULT huike SIZE task rep seconds` and `CHECK huike SIZE key value`.
  *
  * The reference workload's times have no zone and its "now" is 2025-01-01T00:00:00, so the
  * shop is in UTC here.
@@ -24,6 +26,15 @@ static double ms_since(const struct timespec *t0)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* CPU time of the process (every thread) since *t0, in ms: less sensitive than the wall clock to
+ * other processes on a shared machine. */
+static double cpu_ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
@@ -55,12 +66,13 @@ static int64_t parse_i64(const char *s, size_t n)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s orders.csv [reps]\n", argv[0]);
+        fprintf(stderr, "usage: %s orders.csv [reps] [size]\n", argv[0]);
         return 2;
     }
     int64_t reps = 5;
     if (argc > 2 && hk_parse_int64(argv[2], strlen(argv[2]), &reps))
         reps = 5;
+    const char *size = argc > 3 ? argv[3] : NULL;
     FILE *f = fopen(argv[1], "r");
     if (!f) {
         perror(argv[1]);
@@ -132,6 +144,8 @@ int main(int argc, char **argv)
     if (hk_engine_load_finish(e, &err))
         return 1;
     double t_finish = ms_since(&t0);
+    if (size)
+        printf("RESULT huike %s load 1 %.6f\n", size, (t_parse + t_finish) / 1e3);
     int64_t now;
     hk_time_parse("2025-01-01T00:00:00Z", 20, NULL, &now, &err);
     printf("orders %zu  customers %zu\n", n, hk_engine_rows(e));
@@ -153,12 +167,59 @@ int main(int argc, char **argv)
         hk_engine_rescore(e, now, &err);
         t2[i] = ms_since(&t0);
         t3[i] = times[i] + t2[i];
+        if (size)
+            printf("RESULT huike %s agg_rfm %lld %.6f\n", size, (long long)i + 1, t3[i] / 1e3);
     }
     qsort(times, (size_t)reps, sizeof(double), cmp_double);
     qsort(t2, (size_t)reps, sizeof(double), cmp_double);
     qsort(t3, (size_t)reps, sizeof(double), cmp_double);
     printf("full recompute: aggregates %.1f ms + RFM %.1f ms = %.1f ms (median of %lld)\n",
            times[reps / 2], t2[reps / 2], t3[reps / 2], (long long)reps);
+    struct hk_rfm_report rep;
+    hk_engine_rfm_report(e, &rep);
+    if (size)
+        printf("CHECK huike %s n_cust %llu\n", size, (unsigned long long)rep.buyers);
+
+    /* rescoring after a threshold change: alternate the seller's thresholds and the default */
+    struct hk_rfm_config def, thr;
+    hk_rfm_config_default(&def);
+    thr = def;
+    thr.score_mode = HK_RFM_SCORE_THRESHOLDS;
+    thr.high_mode = HK_RFM_HIGH_THRESHOLDS;
+    int32_t rc_days[4] = {30, 90, 180, 365};
+    int64_t fc[4] = {2, 3, 5, 8}, mc[4] = {20000, 50000, 100000, 300000};
+    memcpy(thr.r_cuts_days, rc_days, sizeof(rc_days));
+    memcpy(thr.f_cuts, fc, sizeof(fc));
+    memcpy(thr.m_cuts_fen, mc, sizeof(mc));
+    thr.r_high_max_days = 90;
+    thr.f_high_min = 2;
+    thr.m_high_min_fen = 100000;
+    double *cpu[2] = {calloc((size_t)reps, sizeof(double)), calloc((size_t)reps, sizeof(double))};
+    for (int64_t i = 0; i < reps; i++) {
+        for (int k = 0; k < 2; k++) {
+            if (hk_engine_rfm_configure(e, k ? &def : &thr, &err))
+                return 1;
+            struct timespec c0;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            hk_engine_rescore(e, now, &err);
+            double ms = ms_since(&t0);
+            cpu[k][i] = cpu_ms_since(&c0);
+            (k ? t2 : times)[i] = ms;
+            if (size)
+                printf("RESULT huike %s %s %lld %.6f\n", size,
+                       k ? "rescore_quintiles" : "rescore_thresholds", (long long)i + 1, ms / 1e3);
+        }
+    }
+    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    qsort(t2, (size_t)reps, sizeof(double), cmp_double);
+    qsort(cpu[0], (size_t)reps, sizeof(double), cmp_double);
+    qsort(cpu[1], (size_t)reps, sizeof(double), cmp_double);
+    printf("rescore after a config change: thresholds %.1f ms (CPU %.1f ms), back to quintiles "
+           "%.1f ms (CPU %.1f ms)\n",
+           times[reps / 2], cpu[0][reps / 2], t2[reps / 2], cpu[1][reps / 2]);
+    free(cpu[0]);
+    free(cpu[1]);
 
     const char *exprs[] = {
         "recency_days > 90 and aov > 500",
@@ -167,6 +228,7 @@ int main(int argc, char **argv)
         "bought(category=\"phones\", min_count=2) and r_score >= 4",
         "rfm_segment = \"重要挽留客户\" and channel in (\"taobao\", \"douyin\")",
     };
+    const char *keys[] = {"seg1", "seg2_30d", "seg2", "bought_min_count", "seg_strings"};
     for (size_t k = 0; k < sizeof(exprs) / sizeof(exprs[0]); k++) {
         struct hk_segment *s;
         if (hk_segment_compile(e, exprs[k], NULL, &s, &err)) {
@@ -179,7 +241,12 @@ int main(int argc, char **argv)
             clock_gettime(CLOCK_MONOTONIC, &t0);
             hk_segment_eval(e, s, now, bits, &cnt, &err);
             times[i] = ms_since(&t0);
+            if (size)
+                printf("RESULT huike %s %s %lld %.6f\n", size, keys[k], (long long)i + 1,
+                       times[i] / 1e3);
         }
+        if (size)
+            printf("CHECK huike %s %s %zu\n", size, keys[k], cnt);
         qsort(times, (size_t)reps, sizeof(double), cmp_double);
         printf("segment %-90s count %8zu  %.2f ms (min %.2f)\n", exprs[k], cnt, times[reps / 2],
                times[0]);
@@ -211,6 +278,8 @@ int main(int argc, char **argv)
     double t_apply = ms_since(&t0);
     printf("apply one order: %.2f us average over %zu (random existing customers)\n",
            t_apply * 1e3 / (double)m, m);
+    if (size)
+        printf("RESULT huike %s apply_one_order 1 %.9f\n", size, t_apply / 1e3 / (double)m);
 
     printf("bought() index builds so far: %zu\n", e->ix_builds);
     print_memory(e, "after the applies");

@@ -9,10 +9,12 @@
 #include "core/err.h"
 #include "core/tz.h"
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 #include "engine/segment.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int64_t at(const char *s)
 {
@@ -258,6 +260,112 @@ static void engine__quintile_scores_follow_the_formula_with_ties(void **state)
     hk_engine_free(e);
 }
 
+/* Quintiles over money spread across 11 digits (the radix-select path), against the formula. */
+static void engine__quintiles_over_wide_money_match_the_formula(void **state)
+{
+    (void)state;
+    struct hk_engine *e = new_engine();
+    enum { N = 1500 };
+    static int64_t mon[N];
+    static int days[N];
+    uint64_t x = 88172645463325252ull;
+    for (int c = 0; c < N; c++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        /* clusters: a few high bits shared by many, low bits apart, and exact ties */
+        mon[c] = (int64_t)((x % 7) << 33) + (int64_t)((x >> 8) % 5000) * 997 + 1;
+        days[c] = (int)((x >> 24) % 700);
+        char when[40];
+        int64_t t = NOW - (int64_t)days[c] * 86400 - 3600;
+        assert_true(hk_time_format_utc(t, when, sizeof when) > 0);
+        order(e, c + 1, c + 1, HK_ORDER_PAID, when, mon[c], 0, 101);
+    }
+    finish(e);
+    struct hk_rfm_report live, pv;
+    hk_engine_rfm_report(e, &live);
+    for (int c = 0; c < N; c++) {
+        int wm = 0, wr = 0;
+        for (int o = 0; o < N; o++) {
+            wm += mon[o] < mon[c];
+            wr += days[o] > days[c];
+        }
+        struct hk_engine_aggregates a;
+        struct hk_err err;
+        assert_int_equal(hk_engine_customer_get(e, c + 1, NOW, &a, &err), 0);
+        assert_int_equal(a.m_score, 1 + 5 * wm / N);
+        assert_int_equal(a.r_score, 1 + 5 * wr / N);
+        assert_int_equal(a.f_score, 1); /* all tied */
+    }
+    /* a preview of the configuration in force is the report, and leaves the scores alone */
+    struct hk_err err;
+    assert_int_equal(hk_engine_rfm_preview(e, hk_engine_rfm_config(e), NOW, &pv, &err), 0);
+    assert_memory_equal(&pv, &live, sizeof pv);
+    struct hk_rfm_config cfg = *hk_engine_rfm_config(e);
+    cfg.score_mode = HK_RFM_SCORE_THRESHOLDS;
+    cfg.m_cuts_fen[3] = INT64_MAX; /* nobody scores M 5 */
+    assert_int_equal(hk_engine_rfm_preview(e, &cfg, NOW, &pv, &err), 0);
+    assert_memory_not_equal(&pv, &live, sizeof pv);
+    assert_int_equal(pv.buyers, N);
+    struct hk_rfm_report again;
+    hk_engine_rfm_report(e, &again);
+    assert_memory_equal(&again, &live, sizeof again);
+    /* ... and it is what configuring and rescoring gives */
+    assert_int_equal(hk_engine_rfm_configure(e, &cfg, &err), 0);
+    assert_int_equal(hk_engine_rescore(e, NOW, &err), 0);
+    hk_engine_rfm_report(e, &again);
+    assert_memory_equal(&again, &pv, sizeof again);
+    assert_int_equal(count(e, "m_score = 5"), 0);
+    cfg.f_cuts[1] = cfg.f_cuts[0]; /* not ascending */
+    assert_int_equal(hk_engine_rfm_preview(e, &cfg, NOW, &pv, &err), HK_E(INVAL));
+    hk_engine_free(e);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Enough buyers for the scoring to use both threads (cut keys of M on the second). */
+static void engine__quintiles_on_two_threads_match_the_formula(void **state)
+{
+    (void)state;
+    struct hk_engine *e = new_engine();
+    enum { N = 70000 };
+    int64_t *mon = malloc(N * sizeof(int64_t)), *sorted = malloc(N * sizeof(int64_t));
+    assert_non_null(mon);
+    assert_non_null(sorted);
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (int c = 0; c < N; c++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        mon[c] = (int64_t)((x % 3) << 30) + (int64_t)((x >> 8) % 20000) * 31 + 1;
+        order(e, c + 1, c + 1, HK_ORDER_PAID, "2026-02-01T10:00:00+08:00", mon[c], 0, 101);
+    }
+    finish(e);
+    memcpy(sorted, mon, N * sizeof(int64_t));
+    qsort(sorted, N, sizeof(int64_t), cmp_i64);
+    for (int c = 0; c < N; c += 7) {
+        size_t lo = 0, hi = N; /* strictly worse = the first index of mon[c] in sorted */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (sorted[mid] < mon[c])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        struct hk_engine_aggregates a;
+        struct hk_err err;
+        assert_int_equal(hk_engine_customer_get(e, c + 1, NOW, &a, &err), 0);
+        assert_int_equal(a.m_score, 1 + (int)(5 * lo / N));
+    }
+    free(mon);
+    free(sorted);
+    hk_engine_free(e);
+}
+
 /* One buyer per combination of R, F, M high/low, with thresholds 1/2/3 for the scores. */
 static void engine__eight_segments_and_four_tiers(void **state)
 {
@@ -388,6 +496,75 @@ static void engine__apply_order_updates_and_min_count(void **state)
               i % 2 ? 101 : 102);
     assert_int_equal(count(e, "frequency = 60"), 50);
     assert_int_equal(count(e, "bought(category=\"phones\", min_count=30)"), 25);
+    hk_engine_free(e);
+}
+
+/* An order of several lines (products), paid at `paid`. */
+static void order_lines(struct hk_engine *e, int64_t oid, int64_t cid, const char *paid,
+                        const int64_t *products, size_t n)
+{
+    struct hk_engine_line lines[8];
+    for (size_t i = 0; i < n; i++) {
+        lines[i].product_id = products[i];
+        lines[i].amount_fen = 100;
+    }
+    struct hk_engine_order o = {oid,   cid,   1, HK_ORDER_PAID, true, at(paid), 100 * (int64_t)n, 0,
+                                false, lines, n};
+    struct hk_err err;
+    assert_int_equal(hk_engine_apply_order(e, &o, &err), 0);
+}
+
+/* min_count from the index's per-entry order counts: distinct orders (an order with several
+ * lines of the key counts once), saturation at 255, windows, rows changed after the build. */
+static void engine__min_count_from_the_index_counts_distinct_orders(void **state)
+{
+    (void)state;
+    struct hk_engine *e = new_engine();
+    const int64_t aba[3] = {101, 102, 101}, a[1] = {101}, b[1] = {102};
+    int64_t oid = 1;
+    /* 10: one order with phones, accessories, phones: one phones order */
+    order_lines(e, oid++, 10, "2026-02-20T10:00:00+08:00", aba, 3);
+    /* 11: two phones orders, one of them old */
+    order_lines(e, oid++, 11, "2026-02-20T10:00:00+08:00", a, 1);
+    order_lines(e, oid++, 11, "2025-06-01T10:00:00+08:00", aba, 3);
+    /* 12: 300 phones orders (the entry's count saturates), 13: 255 and 14: 254 */
+    for (int i = 0; i < 300; i++)
+        order_lines(e, oid++, 12, "2026-01-10T10:00:00+08:00", a, 1);
+    for (int i = 0; i < 255; i++)
+        order_lines(e, oid++, 13, "2026-01-10T10:00:00+08:00", i % 2 ? a : aba, i % 2 ? 1 : 3);
+    for (int i = 0; i < 254; i++)
+        order_lines(e, oid++, 14, "2026-01-10T10:00:00+08:00", a, 1);
+    order_lines(e, oid++, 15, "2026-02-20T10:00:00+08:00", b, 1);
+    finish(e);
+    assert_true(e->ix_valid);
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=2)"), 4);
+        assert_int_equal(count(e, "bought(product=\"P1001\", min_count=2)"), 4);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=2, within=30d)"), 0);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=254)"), 3);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=255)"), 2);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=256)"), 1);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=300)"), 1);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=301)"), 0);
+        assert_int_equal(count(e, "bought(category=\"phones\", min_count=255, within=60d)"), 2);
+        assert_int_equal(count(e, "bought(category=\"phone_accessories\", min_count=2)"), 1);
+        /* new orders after the build (index delta), then a rebuilt index: the same answers */
+        if (pass == 0) {
+            order_lines(e, oid++, 10, "2026-02-27T10:00:00+08:00", aba, 3); /* 10: 2 orders */
+            order_lines(e, oid++, 15, "2026-02-27T10:00:00+08:00", a, 1);   /* 15: 1 order */
+            assert_int_equal(count(e, "bought(category=\"phones\", min_count=2)"), 5);
+            /* 10: 9 and 2 days ago; 15: 2 days ago */
+            assert_int_equal(count(e, "bought(category=\"phones\", min_count=2, within=30d)"), 1);
+            assert_int_equal(count(e, "bought(category=\"phones\", min_count=2, within=5d)"), 0);
+            order_lines(e, oid++, 15, "2026-02-28T10:00:00+08:00", aba, 3); /* 15: 2 orders */
+            assert_int_equal(count(e, "bought(category=\"phones\", min_count=2, within=5d)"), 1);
+            struct hk_err err;
+            assert_int_equal(hk_engine_remove_order(e, 10, oid - 3, &err), 0); /* dirty row */
+            assert_int_equal(count(e, "bought(category=\"phones\", min_count=2)"), 5);
+            assert_int_equal(hk_engine_remove_order(e, 15, oid - 1, &err), 0);
+            assert_int_equal(hk_index_build(e), 0);
+        }
+    }
     hk_engine_free(e);
 }
 
@@ -533,10 +710,13 @@ int main(void)
         cmocka_unit_test(engine__huge_amounts_stay_exact),
         cmocka_unit_test(engine__bought_index_follows_changes),
         cmocka_unit_test(engine__quintile_scores_follow_the_formula_with_ties),
+        cmocka_unit_test(engine__quintiles_over_wide_money_match_the_formula),
+        cmocka_unit_test(engine__quintiles_on_two_threads_match_the_formula),
         cmocka_unit_test(engine__eight_segments_and_four_tiers),
         cmocka_unit_test(engine__mean_split_segments),
         cmocka_unit_test(engine__merge_moves_history_and_clear_undoes_it),
         cmocka_unit_test(engine__apply_order_updates_and_min_count),
+        cmocka_unit_test(engine__min_count_from_the_index_counts_distinct_orders),
         cmocka_unit_test(segment_parse__reports_positions_and_expectations),
         cmocka_unit_test(segment_parse__suggests_the_nearest_name),
         cmocka_unit_test(segment_parse__in_segment_resolves_and_detects_cycles),

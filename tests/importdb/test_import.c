@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/tz.h"
+#include "store/ingest_repo.h"
 #include "store/store.h"
 
 #define GENERIC_HEADER                                                                             \
@@ -773,6 +774,152 @@ static void db_failure__only_the_failing_order_is_lost(void **state)
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities WHERE value = 'u1003'"), 0);
 }
 
+/*
+ * REST ingest: times without an offset are the shop's local time (shops.timezone), not the
+ * default zone; times with an offset are instants; a shop not stored yet takes the default.
+ */
+static void rest__local_times_read_in_the_shops_time_zone(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err;
+    hk_err_clear(&err);
+    int64_t ny_shop;
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(
+        hk_irepo_shop_ensure(db, "pos", "纽约门店", "America/New_York", TEST_NOW, &ny_shop, &err),
+        0);
+    hk_db_release(db);
+
+    /* what the REST handler does with each time string */
+    int64_t created, paid, paid_sh;
+    bool local = false;
+    assert_int_equal(hk_ingest_time_parse("2026-07-01 09:30:00", 19, &created, &local, &err), 0);
+    assert_true(local);
+    assert_int_equal(hk_ingest_time_parse(" 2026-07-01T10:00:00-04:00 ", 27, &paid, &local, &err),
+                     0);
+    assert_false(local);
+    assert_int_equal(hk_ingest_time_parse("2026-07-01T22:00:00Z", 20, &paid_sh, &local, &err), 0);
+    assert_false(local);
+    int64_t day;
+    assert_int_equal(hk_ingest_time_parse("2026-07-02", 10, &day, &local, &err), 0);
+    assert_true(local);
+    assert_int_equal(hk_ingest_time_parse("2026-07-02 25:00:00", 19, &day, &local, &err),
+                     HK_E(INVAL));
+
+    struct hk_item_rec it = {.product_id = "P1",
+                             .sku = "",
+                             .title = "T",
+                             .variant = "",
+                             .category = "",
+                             .quantity = 1,
+                             .unit_price_fen = 100,
+                             .paid_fen = 100};
+    struct hk_order_rec ny = {
+        .format = HK_FMT_GENERIC,
+        .channel = "pos",
+        .shop = "纽约门店",
+        .order_no = "NY-1",
+        .buyer_id = "ny_buyer",
+        .status = HK_ORDER_PAID,
+        .created_at = created,
+        .paid_at = paid,
+        .local_times = HK_LOCAL_CREATED,
+        .paid_fen = 100,
+        .has_paid_fen = true,
+        .items = &it,
+        .nitems = 1,
+    };
+    struct hk_order_rec sh = ny; /* a new shop: the default zone (Asia/Shanghai) */
+    sh.shop = "上海门店";
+    sh.order_no = "SH-1";
+    sh.buyer_id = "sh_buyer";
+    sh.paid_at = created; /* "2026-07-01 09:30:00" again, local too */
+    sh.local_times = HK_LOCAL_CREATED | HK_LOCAL_PAID;
+    const struct hk_order_rec *recs[] = {&ny, &sh};
+    enum hk_apply_outcome out[2];
+    struct hk_err errs[2];
+    struct hk_import_result r = {0};
+    assert_int_equal(hk_ingest_orders(&t->ctx, recs, 2, NULL, out, errs, &r, &err), 0);
+    assert_int_equal(out[0], HK_APPLY_CREATED);
+    assert_int_equal(out[1], HK_APPLY_CREATED);
+    /* the caller's records are not changed */
+    assert_int_equal(ny.created_at, created);
+    assert_int_equal(ny.local_times, HK_LOCAL_CREATED);
+
+    /* 2026-07-01 09:30 in New York (EDT, UTC-4) = 13:30Z */
+    assert_int_equal(q_int(t->store, "SELECT created_at FROM orders WHERE external_no = 'NY-1'"),
+                     1782912600);
+    /* 10:00-04:00 = 14:00Z, whatever the shop's zone */
+    assert_int_equal(q_int(t->store, "SELECT paid_at FROM orders WHERE external_no = 'NY-1'"),
+                     1782914400);
+    /* the new shop: 09:30 in Shanghai = 01:30Z */
+    assert_int_equal(q_int(t->store, "SELECT created_at FROM orders WHERE external_no = 'SH-1'"),
+                     sh_time(t, "2026-07-01 09:30:00"));
+    assert_int_equal(q_int(t->store, "SELECT paid_at FROM orders WHERE external_no = 'SH-1'"),
+                     1782869400);
+    char tz[64];
+    assert_string_equal(
+        q_text(t->store, "SELECT timezone FROM shops WHERE name = '上海门店'", tz, sizeof tz),
+        "Asia/Shanghai");
+
+    /* sent again the same way: unchanged */
+    assert_int_equal(hk_ingest_orders(&t->ctx, recs, 2, NULL, out, errs, &r, &err), 0);
+    assert_int_equal(out[0], HK_APPLY_UNCHANGED);
+    assert_int_equal(out[1], HK_APPLY_UNCHANGED);
+}
+
+/*
+ * Files: times without an offset are read in the shop's zone too (shops.timezone), times with
+ * an offset are instants, and a shop in the default zone is read as before.
+ */
+static void generic__local_times_read_in_the_shops_time_zone(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err;
+    hk_err_clear(&err);
+    int64_t ny_shop;
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(
+        hk_irepo_shop_ensure(db, "pos", "纽约门店", "America/New_York", TEST_NOW, &ny_shop, &err),
+        0);
+    hk_db_release(db);
+    const char *path = tdb_write(
+        t, "zones.csv",
+        "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,"
+        "paid_at,received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"
+        "refund_amount,coupon_code\n"
+        "NY1,ny1,,,,,pos,纽约门店,paid,2026-07-01 09:30:00,2026-07-01T10:00:00-04:00,,P1,一,,1,"
+        "1.00,1.00,,\n"
+        "NY2,ny2,,,,,pos,纽约门店,paid,2026/7/1 9:30,2026-07-01 09:45,,P1,一,,1,1.00,1.00,,\n"
+        "SH1,sh1,,,,,pos,上海门店,paid,2026-07-01 09:30:00,2026-07-01T01:45:00Z,,P1,一,,1,1.00,"
+        "1.00,,\n");
+    struct hk_import_result r = {0};
+    tdb_import1(t, path, &r);
+    check_counts(&r, 3, 3, 0, 0, 3, 3, 0);
+    hk_import_result_release(&r);
+    /* 09:30 in New York (EDT, UTC-4) = 13:30Z; 10:00-04:00 = 14:00Z; 09:45 EDT = 13:45Z */
+    assert_int_equal(q_int(t->store, "SELECT created_at FROM orders WHERE external_no = 'NY1'"),
+                     1782912600);
+    assert_int_equal(q_int(t->store, "SELECT paid_at FROM orders WHERE external_no = 'NY1'"),
+                     1782914400);
+    assert_int_equal(q_int(t->store, "SELECT created_at FROM orders WHERE external_no = 'NY2'"),
+                     1782912600);
+    assert_int_equal(q_int(t->store, "SELECT paid_at FROM orders WHERE external_no = 'NY2'"),
+                     1782913500);
+    /* the default zone: 09:30 in Shanghai = 01:30Z */
+    assert_int_equal(q_int(t->store, "SELECT created_at FROM orders WHERE external_no = 'SH1'"),
+                     1782869400);
+    assert_int_equal(q_int(t->store, "SELECT paid_at FROM orders WHERE external_no = 'SH1'"),
+                     1782870300);
+
+    /* the same file again: nothing changes */
+    tdb_import1(t, path, &r);
+    check_counts(&r, 3, 0, 0, 3, 0, 0, 0);
+    hk_import_result_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -796,6 +943,8 @@ int main(void)
         T(missing_column__import_refused_naming_it),
         T(rest__bad_orders_rejected_good_ones_commit),
         T(db_failure__only_the_failing_order_is_lost),
+        T(rest__local_times_read_in_the_shops_time_zone),
+        T(generic__local_times_read_in_the_shops_time_zone),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
