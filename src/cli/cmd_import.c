@@ -13,6 +13,8 @@
  * --json exactly one object:
  *   {"rows","orders_created","orders_updated","orders_unchanged","items_created",
  *    "customers_created","rejected","errors":[{"file","record","line","column","message"}]}
+ *   plus "failure" (the reason, also on stderr) when the import stopped (exit 1), e.g. a file
+ *   that cannot be read; the counts are then what was committed before it.
  * Progress goes to stderr when it is a terminal (and not with --json).
  * Exit: 0 every row imported, 3 some rows rejected, 1 failure, 2 usage error.
  */
@@ -55,7 +57,8 @@ static void on_progress(void *arg, int64_t bytes_done, int64_t bytes_total, int6
     fflush(stderr);
 }
 
-static int print_json(const struct hk_import_result *res)
+/* failure: why the import stopped (NULL when it ran to the end). */
+static int print_json(const struct hk_import_result *res, const char *failure)
 {
     json_t *errors = json_array();
     json_t *o = NULL;
@@ -78,6 +81,8 @@ static int print_json(const struct hk_import_result *res)
         "rejected", (json_int_t)res->rejected, "errors", errors);
     errors = NULL; /* taken by "o" (also on failure) */
     if (!o)
+        goto done;
+    if (failure && json_object_set_new(o, "failure", json_string(failure)) < 0)
         goto done;
     if (json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0)
         goto done;
@@ -204,6 +209,8 @@ int cmd_import(struct hk_app *app, int argc, char **argv)
     free(files);
     if (rc < 0) {
         fprintf(stderr, "huike import: %s\n", hk_err_message(&err));
+        if (json && print_json(&res, hk_err_message(&err)) < 0)
+            fprintf(stderr, "huike import: cannot write the result\n");
         if (res.orders_created || res.orders_updated)
             fprintf(stderr,
                     "huike import: %lld orders created and %lld updated before the failure "
@@ -212,7 +219,7 @@ int cmd_import(struct hk_app *app, int argc, char **argv)
         hk_import_result_release(&res);
         return HK_EXIT_FAIL;
     }
-    if (json ? print_json(&res) < 0 : (print_summary(&res), 0)) {
+    if (json ? print_json(&res, NULL) < 0 : (print_summary(&res), 0)) {
         fprintf(stderr, "huike import: cannot write the result\n");
         hk_import_result_release(&res);
         return HK_EXIT_FAIL;

@@ -8,9 +8,11 @@
  *
  * Every reply is 200 {"results": [...], "created", "updated", "unchanged", "rejected"}, one
  * result per item in request order: {"index", "outcome": "created|updated|unchanged", ...} or
- * {"index", "error": {"code", "message", "field"}}. One bad item never rejects the good ones;
+ * {"index", "error": {"code", "message", "field"}}, field being the full JSON path of the field
+ * at fault ("orders[0].items[1].quantity"). One bad item never rejects the good ones;
  * only a malformed body (not JSON, no array, more than HK_INGEST_MAX items: 413) or a failed
- * transaction fails the whole request.
+ * transaction fails the whole request. An order whose buyer has no identity (no usable buyer_id,
+ * nick, phone, email, union_id or open_id) is refused: nothing could ever find that customer.
  *
  * Money: the primary form is integer fen in *_fen fields ("paid_fen": 1250); a yuan string
  * without the suffix is accepted too ("paid": "12.50"); both given must agree. Times: ISO 8601;
@@ -28,6 +30,7 @@
 #include "core/tz.h"
 #include "http/handlers.h"
 #include "ingest/events.h"
+#include "ingest/identity.h"
 #include "ingest/import.h"
 #include "ingest/ingest_api.h"
 #include "services/app.h"
@@ -59,6 +62,17 @@ static int batch_array(struct hk_req *req, const char *key, json_t **out, struct
 
 /* ---- field readers: each names the field (with its path) in the error -------------------- */
 
+/*
+ * The field at fault as its path inside the item ("items[0].quantity"); error_json puts the
+ * item's own place in front ("orders[2].items[0].quantity"), so `field` is the full JSON path.
+ */
+#define FIELD(path, key) field_path((char[64]){0}, (path), (key))
+static const char *field_path(char buf[64], const char *path, const char *key)
+{
+    snprintf(buf, 64, "%s%s", path, key);
+    return buf;
+}
+
 /* A string field; absent or null leaves *out NULL. */
 static int get_str(json_t *obj, const char *path, const char *key, size_t max, const char **out,
                    struct hk_err *err)
@@ -68,11 +82,13 @@ static int get_str(json_t *obj, const char *path, const char *key, size_t max, c
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_string(v))
-        return hk_err_setf(err, HK_E(INVAL), key, "%s%s: must be a string", path, key);
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s: must be a string", path, key);
     if (json_string_length(v) > max)
-        return hk_err_setf(err, HK_E(INVAL), key, "%s%s: at most %zu bytes", path, key, max);
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s: at most %zu bytes", path, key,
+                           max);
     if (memchr(json_string_value(v), 0, json_string_length(v)))
-        return hk_err_setf(err, HK_E(INVAL), key, "%s%s: contains a NUL character", path, key);
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s: contains a NUL character",
+                           path, key);
     *out = json_string_value(v);
     return 0;
 }
@@ -95,7 +111,7 @@ static int get_time(json_t *obj, const char *path, const char *key, unsigned bit
     hk_err_clear(&e);
     rc = hk_ingest_time_parse(s, strlen(s), out, &is_local, &e);
     if (rc < 0)
-        return hk_err_setf(err, HK_E(INVAL), key,
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key),
                            "%s%s: %s (write ISO 8601, e.g. "
                            "\"2026-03-01T08:00:00+08:00\")",
                            path, key, hk_err_message(&e));
@@ -123,15 +139,16 @@ static int get_money(json_t *obj, const char *path, const char *key, int64_t *ou
         *present = has_f || has_y;
     if (has_f) {
         if (!json_is_integer(f) || json_integer_value(f) < 0)
-            return hk_err_setf(err, HK_E(INVAL), fen_key,
+            return hk_err_setf(err, HK_E(INVAL), FIELD(path, fen_key),
                                "%s%s: must be a non-negative integer number of fen", path, fen_key);
         vf = (int64_t)json_integer_value(f);
         if (vf > 900000000000000LL)
-            return hk_err_setf(err, HK_E(INVAL), fen_key, "%s%s: too large", path, fen_key);
+            return hk_err_setf(err, HK_E(INVAL), FIELD(path, fen_key), "%s%s: too large", path,
+                               fen_key);
     }
     if (has_y) {
         if (!json_is_string(y))
-            return hk_err_setf(err, HK_E(INVAL), key,
+            return hk_err_setf(err, HK_E(INVAL), FIELD(path, key),
                                "%s%s: must be a yuan string such as \"12.50\" (or give %s as "
                                "integer fen)",
                                path, key, fen_key);
@@ -139,10 +156,12 @@ static int get_money(json_t *obj, const char *path, const char *key, int64_t *ou
         hk_err_clear(&e);
         const char *s = json_string_value(y);
         if (hk_money_parse(s, strlen(s), HK_MONEY_REQUIRED, &vy, &e) != 0)
-            return hk_err_setf(err, HK_E(INVAL), key, "%s%s: %s", path, key, hk_err_message(&e));
+            return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s: %s", path, key,
+                               hk_err_message(&e));
     }
     if (has_f && has_y && vf != vy)
-        return hk_err_setf(err, HK_E(INVAL), key, "%s%s and %s disagree", path, key, fen_key);
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s and %s disagree", path, key,
+                           fen_key);
     *out = has_f ? vf : vy;
     return 0;
 }
@@ -155,7 +174,8 @@ static int get_flag(json_t *obj, const char *path, const char *key, int *out, st
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_boolean(v))
-        return hk_err_setf(err, HK_E(INVAL), key, "%s%s: must be true or false", path, key);
+        return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%s: must be true or false", path,
+                           key);
     *out = json_is_true(v) ? 1 : 0;
     return 0;
 }
@@ -171,7 +191,8 @@ static int only_keys(json_t *obj, const char *path, const char *const *allowed, 
         for (size_t i = 0; allowed[i] && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
         if (!ok)
-            return hk_err_setf(err, HK_E(INVAL), key, "%s%.64s: unknown field", path, key);
+            return hk_err_setf(err, HK_E(INVAL), FIELD(path, key), "%s%.64s: unknown field", path,
+                               key);
     }
     return 0;
 }
@@ -194,10 +215,11 @@ static int get_identities(json_t *obj, struct hk_identity_in *ids, size_t *n, st
     json_t *it;
     json_array_foreach(arr, i, it)
     {
-        char path[48];
+        char path[48], at[48];
         snprintf(path, sizeof path, "identities[%zu].", i);
+        snprintf(at, sizeof at, "identities[%zu]", i);
         if (!json_is_object(it))
-            return hk_err_setf(err, HK_E(INVAL), "identities",
+            return hk_err_setf(err, HK_E(INVAL), at,
                                "identities[%zu]: must be an object {channel, kind, value}", i);
         int rc;
         struct hk_identity_in *d = &ids[i];
@@ -207,8 +229,8 @@ static int get_identities(json_t *obj, struct hk_identity_in *ids, size_t *n, st
             (rc = get_str(it, path, "value", 255, &d->value, err)) != 0)
             return rc;
         if (!d->kind || !d->value || !*d->value)
-            return hk_err_setf(err, HK_E(INVAL), "identities",
-                               "identities[%zu]: kind and value are required", i);
+            return hk_err_setf(err, HK_E(INVAL), at, "identities[%zu]: kind and value are required",
+                               i);
         if (!d->channel)
             d->channel = "";
     }
@@ -231,13 +253,23 @@ static const char *outcome_name(enum hk_apply_outcome o)
     return "";
 }
 
-static json_t *error_json(const struct hk_err *e)
+/*
+ * An item's error. `field` is the full JSON path of the field at fault: the item's place
+ * (arr[index]) and the path inside it; a field equal to arr names the item itself.
+ */
+static json_t *error_json(const struct hk_err *e, const char *arr, size_t index)
 {
     int code = e->code ? e->code : HK_E(INTERNAL);
     json_t *o =
         json_pack("{s:s, s:s}", "code", hk_error_api_name(code), "message", hk_err_message(e));
-    if (o && e->field[0])
-        json_object_set_new(o, "field", json_string(e->field));
+    if (o && e->field[0]) {
+        char field[160];
+        if (!strcmp(e->field, arr))
+            snprintf(field, sizeof field, "%s[%zu]", arr, index);
+        else
+            snprintf(field, sizeof field, "%s[%zu].%s", arr, index, e->field);
+        json_object_set_new(o, "field", json_string(field));
+    }
     return o;
 }
 
@@ -245,10 +277,13 @@ struct tally {
     json_int_t created, updated, unchanged, rejected;
 };
 
-/* A result: {"index", [order_no,] "outcome", [customer_id, event_id]} or {"index", "error"}. */
-static json_t *result_json(size_t index, const char *order_no, enum hk_apply_outcome outcome,
-                           const struct hk_err *e, int64_t customer_id, const char *id_key,
-                           int64_t id, struct tally *t)
+/*
+ * A result: {"index", [order_no,] "outcome", [customer_id, event_id]} or {"index", "error"};
+ * arr: the body's array ("orders"), for the error's field.
+ */
+static json_t *result_json(const char *arr, size_t index, const char *order_no,
+                           enum hk_apply_outcome outcome, const struct hk_err *e,
+                           int64_t customer_id, const char *id_key, int64_t id, struct tally *t)
 {
     json_t *o = json_pack("{s:I}", "index", (json_int_t)index);
     if (!o)
@@ -257,7 +292,7 @@ static json_t *result_json(size_t index, const char *order_no, enum hk_apply_out
         json_object_set_new(o, "order_no", json_string(order_no));
     if (!outcome) {
         t->rejected++;
-        json_object_set_new(o, "error", error_json(e));
+        json_object_set_new(o, "error", error_json(e, arr, index));
         return o;
     }
     t->created += outcome == HK_APPLY_CREATED;
@@ -318,11 +353,12 @@ static int parse_items(json_t *arr, struct order_in *o, struct hk_err *err)
     json_t *it;
     json_array_foreach(arr, i, it)
     {
-        char path[48];
+        char path[48], at[48];
         snprintf(path, sizeof path, "items[%zu].", i);
+        snprintf(at, sizeof at, "items[%zu]", i);
         struct hk_item_rec *d = &o->items[i];
         if (!json_is_object(it))
-            return hk_err_setf(err, HK_E(INVAL), "items", "items[%zu]: must be an object", i);
+            return hk_err_setf(err, HK_E(INVAL), at, "items[%zu]: must be an object", i);
         int rc;
         if ((rc = only_keys(it, path, keys, err)) != 0 ||
             (rc = get_str(it, path, "product_id", 128, &d->product_id, err)) != 0 ||
@@ -338,13 +374,13 @@ static int parse_items(json_t *arr, struct order_in *o, struct hk_err *err)
         d->quantity = 1;
         if (q && !json_is_null(q)) {
             if (!json_is_integer(q) || json_integer_value(q) < 0 || json_integer_value(q) > 1000000)
-                return hk_err_setf(err, HK_E(INVAL), "quantity",
+                return hk_err_setf(err, HK_E(INVAL), FIELD(path, "quantity"),
                                    "%squantity: must be an integer from 0 to 1000000", path);
             d->quantity = (int32_t)json_integer_value(q);
         }
         if (!d->product_id && !d->sku && !d->title)
-            return hk_err_setf(err, HK_E(INVAL), "items",
-                               "items[%zu]: give product_id, sku or title", i);
+            return hk_err_setf(err, HK_E(INVAL), at, "items[%zu]: give product_id, sku or title",
+                               i);
         const char **strs[] = {&d->product_id, &d->sku, &d->title, &d->variant, &d->category};
         for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
             if (!*strs[k])
@@ -355,7 +391,8 @@ static int parse_items(json_t *arr, struct order_in *o, struct hk_err *err)
     return 0;
 }
 
-static int parse_order(json_t *it, struct order_in *o, struct hk_err *err)
+static int parse_order(json_t *it, const struct hk_keyring *kr, struct order_in *o,
+                       struct hk_err *err)
 {
     static const char *const keys[] = {
         "shop",        "channel",     "order_no",    "status",       "created_at", "paid_at",
@@ -453,6 +490,14 @@ static int parse_order(json_t *it, struct order_in *o, struct hk_err *err)
     r->phone_masked = *r->phone && hk_pii_is_masked(r->phone, strlen(r->phone));
     r->name_masked = *r->name && hk_pii_is_masked(r->name, strlen(r->name));
     r->address_masked = *r->address && hk_pii_is_masked(r->address, strlen(r->address));
+    /* A buyer known by nothing would become a customer no later order or event can find. */
+    struct hk_identity_keys idk;
+    hk_identity_keys_from_order(kr, r, &idk);
+    if (idk.n == 0 && !(o->union_id && *o->union_id) && !(o->open_id && *o->open_id))
+        return hk_err_setf(
+            err, HK_E(INVAL), "buyer",
+            "buyer: no identity; give buyer_id, nick, phone (a mainland mobile "
+            "number), email, union_id or open_id (a masked phone alone does not count)");
     return parse_items(json_object_get(it, "items"), o, err);
 }
 
@@ -527,7 +572,7 @@ int h_ingest_orders(struct hk_req *req, struct hk_err *err)
     }
     for (size_t i = 0; i < n; i++) {
         hk_err_clear(&orders[i].error);
-        if (parse_order(json_array_get(arr, i), &orders[i], &orders[i].error) != 0) {
+        if (parse_order(json_array_get(arr, i), &app->keys, &orders[i], &orders[i].error) != 0) {
             if (orders[i].error.code == HK_E(NOMEM)) {
                 rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
                 goto done;
@@ -565,7 +610,7 @@ int h_ingest_orders(struct hk_req *req, struct hk_err *err)
             cid = cust[g];
             g++;
         }
-        json_t *one = result_json(i, o->rec.order_no, oc, &o->error, cid, NULL, 0, &t);
+        json_t *one = result_json("orders", i, o->rec.order_no, oc, &o->error, cid, NULL, 0, &t);
         if (!one || json_array_append_new(results, one) != 0) {
             json_decref(results);
             results = NULL;
@@ -678,7 +723,8 @@ int h_ingest_events(struct hk_req *req, struct hk_err *err)
             e = &errs[g];
             g++;
         }
-        json_t *one = result_json(i, NULL, r.outcome, e, r.customer_id, "event_id", r.id, &t);
+        json_t *one =
+            result_json("events", i, NULL, r.outcome, e, r.customer_id, "event_id", r.id, &t);
         if (!one || json_array_append_new(results, one) != 0) {
             json_decref(results);
             results = NULL;
@@ -786,7 +832,7 @@ int h_ingest_customers(struct hk_req *req, struct hk_err *err)
             e = &errs[g];
             g++;
         }
-        json_t *one = result_json(i, NULL, r.outcome, e, r.customer_id, NULL, 0, &t);
+        json_t *one = result_json("customers", i, NULL, r.outcome, e, r.customer_id, NULL, 0, &t);
         if (!one || json_array_append_new(results, one) != 0) {
             json_decref(results);
             results = NULL;

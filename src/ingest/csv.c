@@ -258,6 +258,22 @@ static int refill(struct hk_csv *c, struct hk_err *err)
 
 /* ---- open / close ---- */
 
+/* UTF-16: a byte-order mark, or (without one) NUL bytes in every other place, as the ASCII
+   commas, digits and line ends of a UTF-16 file have: at least a quarter of the first 4 KiB's
+   pairs with a NUL on one side and none on the other. */
+static bool looks_utf16(const unsigned char *b, size_t n)
+{
+    if (n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF)))
+        return true;
+    size_t m = n < 4096 ? n : 4096, even = 0, odd = 0;
+    for (size_t i = 0; i + 1 < m; i += 2) {
+        even += b[i] == 0 && b[i + 1] != 0;
+        odd += b[i] != 0 && b[i + 1] == 0;
+    }
+    size_t pairs = m / 2;
+    return pairs >= 2 && ((even * 4 >= pairs && odd == 0) || (odd * 4 >= pairs && even == 0));
+}
+
 int hk_csv_open(int fd, struct hk_csv **out, struct hk_err *err)
 {
     struct hk_csv *c = calloc(1, sizeof(*c));
@@ -291,9 +307,15 @@ int hk_csv_open(int fd, struct hk_csv **out, struct hk_err *err)
     }
     const unsigned char *b = c->raw;
     size_t skip = 0;
-    if (n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) {
+    if ((n >= 4 && memcmp(b, "PK\x03\x04", 4) == 0) ||
+        (n >= 4 && memcmp(b, "\xD0\xCF\x11\xE0", 4) == 0)) {
         rc = hk_err_set(err, HK_E(INVAL),
-                        "the file is UTF-16 text; save it as CSV in UTF-8 (or GBK) and try again");
+                        "this is an Excel workbook: save it as CSV (CSV UTF-8 or the "
+                        "marketplace's own CSV) and import that");
+        goto fail;
+    }
+    if (looks_utf16(b, n)) {
+        rc = hk_err_set(err, HK_E(INVAL), "UTF-16 text: save as UTF-8 or GBK CSV");
         goto fail;
     }
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) {

@@ -231,8 +231,8 @@ static const struct status_word DOUYIN_STATUS[] = {
     {"已关闭", HK_ORDER_UNKNOWN, ST_CLOSED},
     {"已取消", HK_ORDER_UNKNOWN, ST_CLOSED},
 };
-static const char DOUYIN_ACCEPTED[] = "待支付, 待发货, 备货中, 部分发货, 已发货, 已完成, "
-                                      "已关闭, 已取消";
+static const char DOUYIN_ACCEPTED[] = "待支付, 待付款, 待发货, 备货中, 已支付, 部分发货, 已发货, "
+                                      "待收货, 已完成, 已签收, 已关闭, 已取消";
 
 /* 拼多多: one row per order (a single goods line). */
 static const struct col_spec PDD_COLS[] = {
@@ -1523,6 +1523,31 @@ int hk_order_builder_add(struct hk_order_builder *ob, const struct hk_fmt_bindin
     return oom ? HK_E(NOMEM) : 0;
 }
 
+__extension__ typedef __int128 wide_t; /* amount x weight needs more than 64 bits */
+
+void hk_allocate_fen(const int64_t *weights, int64_t *out, size_t n, int64_t amount)
+{
+    if (n == 0)
+        return;
+    if (amount < 0)
+        amount = 0;
+    wide_t sum = 0;
+    size_t big = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t w = weights[i] > 0 ? weights[i] : 0;
+        sum += w;
+        if (w > (weights[big] > 0 ? weights[big] : 0))
+            big = i;
+    }
+    int64_t given = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t w = weights[i] > 0 ? weights[i] : 0;
+        out[i] = sum > 0 ? (int64_t)((wide_t)amount * w / sum) : 0;
+        given += out[i];
+    }
+    out[big] += amount - given;
+}
+
 int hk_order_builder_finish(struct hk_order_builder *ob, const struct hk_fmt_binding *b,
                             struct hk_arena *a, const struct hk_order_rec **out)
 {
@@ -1553,6 +1578,21 @@ int hk_order_builder_finish(struct hk_order_builder *ob, const struct hk_fmt_bin
             if (!r->has_paid_fen && b->col[HK_F_LINE_PAID] >= 0) {
                 r->paid_fen = ob->sum_line_paid;
                 r->has_paid_fen = true;
+            }
+            /* Lines without a paid amount of their own (Douyin, JD) share the order's: what
+               was paid for goods (paid minus postage) in proportion to price x quantity. */
+            if (b->col[HK_F_LINE_PAID] < 0 && r->has_paid_fen && r->nitems > 0) {
+                int64_t *w = hk_arena_alloc(a, 2 * r->nitems * sizeof(*w));
+                if (!w)
+                    return HK_E(NOMEM);
+                int64_t *paid = w + r->nitems;
+                for (size_t i = 0; i < r->nitems; i++)
+                    if (__builtin_mul_overflow(r->items[i].unit_price_fen,
+                                               (int64_t)r->items[i].quantity, &w[i]))
+                        w[i] = INT64_MAX / (int64_t)r->nitems;
+                hk_allocate_fen(w, paid, r->nitems, r->paid_fen - r->postage_fen);
+                for (size_t i = 0; i < r->nitems; i++)
+                    r->items[i].paid_fen = paid[i];
             }
         }
         if (r->refund_fen == 0)

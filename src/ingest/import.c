@@ -734,6 +734,8 @@ static int merge_items(struct importer *imp, struct border *b, const struct hk_o
         for (size_t j = 0; j < b->nitems && !cur; j++)
             if (strcmp(b->items[j].key, keys[i]) == 0)
                 cur = &b->items[j];
+        if (cur && rec->format == HK_FMT_TAOBAO_DETAILS)
+            in.paid_fen = cur->paid_fen; /* derived from the order: allocate_taobao_paid */
         if (cur) {
             if (older || !item_differs(cur, &in))
                 continue;
@@ -775,6 +777,89 @@ static int merge_items(struct importer *imp, struct border *b, const struct hk_o
                 mentioned = strcmp(b->items[j].key, keys[i]) == 0;
             *partial = !mentioned && !b->items[j].placeholder;
         }
+    }
+    return 0;
+}
+
+/*
+ * Taobao detail lines carry no paid amount: the order's goods paid (买家实际支付金额 minus
+ * 买家应付邮费) is shared over its real lines in proportion to price x quantity, the rounding
+ * remainder on the largest line (hk_allocate_fen). Run after the order's lines or amounts
+ * changed; lines queued for insert are patched, stored ones rewritten when their share moved.
+ */
+/* Real lines all without a paid amount: lines stored before shares were made (they get theirs
+   when their order or detail list is imported again). */
+static bool lines_unshared(const struct border *b)
+{
+    bool any = false;
+    for (size_t i = 0; i < b->nitems; i++) {
+        if (b->items[i].placeholder)
+            continue;
+        if (b->items[i].paid_fen)
+            return false;
+        any = true;
+    }
+    return any && b->row.paid_fen > b->row.postage_fen;
+}
+
+static int allocate_taobao_paid(struct importer *imp, struct border *b, bool *changed,
+                                struct hk_err *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->nitems; i++)
+        n += !b->items[i].placeholder;
+    if (n == 0)
+        return 0;
+    int64_t *w = hk_arena_alloc(&imp->arena, 2 * n * sizeof(*w));
+    if (!w)
+        return oom(err);
+    int64_t *paid = w + n;
+    for (size_t i = 0, k = 0; i < b->nitems; i++) {
+        const struct bitem *it = &b->items[i];
+        if (it->placeholder)
+            continue;
+        if (__builtin_mul_overflow(it->unit_price_fen, (int64_t)it->quantity, &w[k]))
+            w[k] = INT64_MAX / (int64_t)n;
+        k++;
+    }
+    hk_allocate_fen(w, paid, n, b->row.paid_fen - b->row.postage_fen);
+    size_t bi = border_index(imp, b);
+    for (size_t i = 0, k = 0; i < b->nitems; i++) {
+        struct bitem *it = &b->items[i];
+        if (it->placeholder)
+            continue;
+        int64_t share = paid[k++];
+        if (it->paid_fen == share)
+            continue;
+        it->paid_fen = share;
+        bool queued = false;
+        for (size_t q = 0; q < imp->npitems; q++)
+            if (imp->pitem_b[q] == bi && imp->pitems[q].line_no == it->line_no) {
+                imp->pitems[q].paid_fen = share;
+                queued = true;
+            }
+        if (queued || b->pending)
+            continue;
+        struct hk_irepo_item row = {
+            .order_id = b->row.id,
+            .line_no = it->line_no,
+            .item_key = it->key,
+            .placeholder = it->placeholder,
+            .product_id = it->product_id,
+            .title = it->title,
+            .sku = it->sku,
+            .variant = it->variant,
+            .category = it->category,
+            .quantity = it->quantity,
+            .unit_price_fen = it->unit_price_fen,
+            .paid_fen = it->paid_fen,
+            .refund_fen = it->refund_fen,
+        };
+        int rc = hk_irepo_item_update(imp->db, &row, err);
+        if (rc < 0)
+            return rc;
+        if (changed)
+            *changed = true;
     }
     return 0;
 }
@@ -891,6 +976,9 @@ static int create_order(struct importer *imp, const struct prep *p, const struct
                 return rc;
         }
     }
+    if (placeholder && b->nitems > before && rec->has_paid_fen &&
+        (rc = allocate_taobao_paid(imp, b, NULL, err)) < 0)
+        return rc;
     if (!rec->has_paid_fen && b->nitems > before && !rec->nitems) {
         int64_t s = 0; /* paid from the staged lines */
         for (size_t i = before; i < b->nitems; i++)
@@ -994,6 +1082,17 @@ static int update_order(struct importer *imp, const struct prep *p, struct borde
             row_changed = true;
         }
     }
+    if (rec->format == HK_FMT_TAOBAO_ORDERS && !older && rec->has_paid_fen &&
+        (o.paid_fen != b->row.paid_fen || o.postage_fen != b->row.postage_fen ||
+         lines_unshared(b))) {
+        struct hk_irepo_order keep = b->row;
+        b->row.paid_fen = o.paid_fen;
+        b->row.postage_fen = o.postage_fen;
+        rc = allocate_taobao_paid(imp, b, &changed, err);
+        b->row = keep;
+        if (rc < 0)
+            return rc;
+    }
     row_changed |= take_time(&o.created_at, rec->created_at, older);
     row_changed |= take_time(&o.paid_at, rec->paid_at, older);
     row_changed |= take_time(&o.shipped_at, rec->shipped_at, older);
@@ -1029,6 +1128,9 @@ static int apply_details(struct importer *imp, const struct prep *p, enum hk_app
     if (b) {
         bool changed = false;
         if ((rc = merge_items(imp, b, rec, b->row.shop_id, false, false, &changed, NULL, err)) < 0)
+            return rc;
+        if ((changed || lines_unshared(b)) &&
+            (rc = allocate_taobao_paid(imp, b, &changed, err)) < 0)
             return rc;
         *outcome = changed ? HK_APPLY_UPDATED : 0;
         return 0;

@@ -226,6 +226,23 @@ static bool row_is_empty(const struct hk_csv_row *row)
     return true;
 }
 
+/* The record's cells up to its last non-blank one (trailing empty cells, as a trailing comma
+   makes, do not count). */
+static size_t cells_used(const struct hk_csv_row *row)
+{
+    size_t n = row->nfields;
+    while (n > 0) {
+        const struct hk_csv_field *f = &row->fields[n - 1];
+        size_t k = 0;
+        while (k < f->len && (f->s[k] == ' ' || f->s[k] == '\t'))
+            k++;
+        if (k < f->len)
+            break;
+        n--;
+    }
+    return n;
+}
+
 /* For a record with bytes that are not text: the first column holding them. */
 static int bad_text_column(const struct hk_csv_row *row)
 {
@@ -289,6 +306,19 @@ static int read_row(struct hk_reader *r, struct hk_err *err)
         }
         case HK_CSV_OK:
             break;
+        }
+        size_t cells = cells_used(&r->prow);
+        if (cells > r->bind.ncols) {
+            /* e.g. 买家已付款,等待卖家发货 unquoted: every later cell would be read under the
+               wrong column */
+            fill_error(&r->perr, "",
+                       "record %lld (line %lld) has %zu cells but the header has %zu: a cell "
+                       "with a comma that is not in quotes?",
+                       (long long)r->precord, (long long)r->prow.line, cells, r->bind.ncols);
+            r->pkind = hk_fmt_peek_order_no(&r->bind, r->prow.fields, r->prow.nfields, &r->pkey)
+                           ? ROW_MEMBER_BAD
+                           : ROW_LONE_BAD;
+            return 1;
         }
         rc = hk_fmt_convert(&r->bind, &r->ctx, r->prow.fields, r->prow.nfields, &r->conv, &r->perr);
         if (rc < 0)

@@ -33,6 +33,12 @@ enum hk_order_status {
 const char *hk_order_status_name(enum hk_order_status s);
 /** Parses a stored status name; HK_ORDER_UNKNOWN when not one. */
 enum hk_order_status hk_order_status_parse(const char *s);
+/**
+ * Splits amount (fen, < 0 taken as 0) over n lines in proportion to weights (price x quantity):
+ * out[i] = floor(amount * w[i] / sum w), the rounding remainder on the line with the largest
+ * weight (the first of equals), so the out[] sum to amount exactly. All weights 0: all on line 0.
+ */
+void hk_allocate_fen(const int64_t *weights, int64_t *out, size_t n, int64_t amount);
 /** Paid, shipped and completed orders count toward a customer's value. */
 bool hk_order_status_counted(enum hk_order_status s);
 

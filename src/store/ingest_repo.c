@@ -268,6 +268,28 @@ int hk_irepo_shop_timezone(struct hk_db *db, const char *channel, const char *na
     return rc < 0 ? rc : 0;
 }
 
+/*
+ * Touches every customer with a line of the product: the engine copies products.category into
+ * each line when it applies a customer, so a changed category must re-apply all its buyers
+ * (lines written earlier in this transaction, by the bulk loader too, are already visible).
+ */
+static int touch_product_buyers(struct hk_db *db, int64_t product_id, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_product_buyers",
+                        "SELECT DISTINCT o.customer_id FROM order_items i"
+                        " JOIN orders o ON o.id = i.order_id WHERE i.product_id = $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, product_id) < 0)
+        return hk_stmt_bind_failed(st, "irepo_product_buyers", err);
+    while ((rc = hk_stmt_step(st, err)) == HK_ROW)
+        hk_db_touch_customer(db, hk_stmt_int64(st, 0)); /* change log: the lines' category */
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *external_id,
                             const char *title, const char *category, int64_t now, int64_t *id,
                             struct hk_err *err)
@@ -288,8 +310,8 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
         rc = hk_stmt_step(st, err);
         if (rc == HK_ROW) {
             int64_t v = hk_stmt_int64(st, 0);
-            bool fill = (!*hk_stmt_text_or_empty(st, 1) && title && *title) ||
-                        (!*hk_stmt_text_or_empty(st, 2) && category && *category);
+            bool fill_cat = !*hk_stmt_text_or_empty(st, 2) && category && *category;
+            bool fill = (!*hk_stmt_text_or_empty(st, 1) && title && *title) || fill_cat;
             hk_stmt_reset(st);
             if (fill) {
                 rc = hk_db_stmt(db, "irepo_product_fill",
@@ -305,6 +327,8 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
                     hk_stmt_bind_text_or_empty(st, 3, category) < 0)
                     return hk_stmt_bind_failed(st, "irepo_product_fill", err);
                 if ((rc = hk_stmt_exec(st, err)) < 0)
+                    return rc;
+                if (fill_cat && (rc = touch_product_buyers(db, v, err)) < 0)
                     return rc;
             }
             *id = v;

@@ -156,6 +156,28 @@ static void sync__rest_ingest_shows_in_counts_within_a_second(void **state)
     assert_int_equal(preview_count(&fx->srv, fx->admin, "bought(product='EP1', within=10d)"), 1);
 }
 
+static void sync__rest_events_show_in_event_counts(void **state)
+{
+    (void)state;
+    /* no share event before this one: the type is not even known to the engine yet */
+    struct ht_resp r;
+    assert_int_equal(
+        ht_request(&fx->srv, "POST", "/api/v1/events",
+                   "{\"events\":[{\"type\":\"share\",\"at\":\"2026-03-08T10:00:00+08:00\","
+                   "\"identities\":[{\"channel\":\"taobao\",\"kind\":\"buyer_id\","
+                   "\"value\":\"tb_e2\"}]}]}",
+                   NULL, fx->admin, &r),
+        0);
+    assert_int_equal(r.status, 200);
+    ht_resp_free(&r);
+    int64_t ms = wait_count(&fx->srv, fx->admin, "event(type='share', within=30d)", 1);
+    print_message("REST event -> engine: %lld ms\n", (long long)ms);
+    assert_true(ms < 1000);
+    assert_int_equal(
+        preview_count(&fx->srv, fx->admin, "event(type='share') and frequency = 1 and aov < 13"),
+        1);
+}
+
 static void sync__cli_import_in_another_process_is_seen_by_polling(void **state)
 {
     (void)state;
@@ -489,6 +511,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sync__rest_ingest_shows_in_counts_within_a_second),
+        cmocka_unit_test(sync__rest_events_show_in_event_counts),
         cmocka_unit_test(sync__cli_import_in_another_process_is_seen_by_polling),
         cmocka_unit_test(sync__merge_moves_history_to_the_survivor),
         cmocka_unit_test(preview__errors_say_where_and_suggest),

@@ -352,7 +352,7 @@ try {
   // them by phone, else by channel and id
   const nameless = await (await admin.request.post(`${base}/api/v1/orders`, { data: { orders: [
     { shop: '浏览器拼多多店', channel: 'pdd', order_no: 'BT-PDD-1', status: 'paid', created_at: '2026-03-01T10:00:00+08:00',
-      paid_at: '2026-03-01T10:01:00+08:00', paid_fen: 3900, buyer: {} },
+      paid_at: '2026-03-01T10:01:00+08:00', paid_fen: 3900, buyer: { email: 'pdd-bt-1@example.com' } },
     { shop: '浏览器抖店', channel: 'douyin', order_no: 'BT-DY-1', status: 'paid', created_at: '2026-03-01T11:00:00+08:00',
       paid_at: '2026-03-01T11:01:00+08:00', paid_fen: 5900, buyer: { phone: '13900139066' } },
   ] } })).json()

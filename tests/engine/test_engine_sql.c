@@ -1156,7 +1156,7 @@ static void diff_run(struct hk_store *store, struct hk_engine_svc *const *engine
 #define NPEOPLE 400
 
 struct world {
-    bool late_category; /* P113 first sent without its category (a known engine bug) */
+    bool late_category; /* P113 first sent without its category, filled in later */
     struct person people[NPEOPLE];
     struct gorder *orders;
     size_t norders, cap;
@@ -1503,13 +1503,6 @@ static uint64_t seed_of(uint64_t dflt)
     return s && *s ? strtoull(s, NULL, 10) : dflt;
 }
 
-/* HUIKE_TEST_KNOWN_BUGS=1 also exercises the engine bugs this test found (see the report). */
-static bool known_bugs(void)
-{
-    const char *s = getenv("HUIKE_TEST_KNOWN_BUGS");
-    return s && *s == '1';
-}
-
 static int exprs_per_now(void)
 {
     const char *s = getenv("HUIKE_DIFF_EXPRS");
@@ -1524,7 +1517,7 @@ static void differential(void **state, uint64_t seed)
     struct rng r = {seed * 7919 + 1};
     struct world w;
     memset(&w, 0, sizeof w);
-    w.late_category = known_bugs();
+    w.late_category = true; /* a category filled in later reaches following engines */
     w.sh = malloc(sizeof(*w.sh));
     w.ny = malloc(sizeof(*w.ny));
     assert_true(w.sh && w.ny);
@@ -2101,12 +2094,10 @@ static void engine_sql__file_imports_of_every_format_match_sql(void **state)
  * A product whose category is first unknown and filled by a later order (the importer fills
  * products.category where empty). A freshly loaded engine sees the category on every line of
  * the product; an engine following the change log keeps it missing on the lines of customers
- * the later write did not touch. Known bug, run only with HUIKE_TEST_KNOWN_BUGS=1.
+ * the later write did not touch, unless filling the category touches every buyer of the product.
  */
 static void engine_sql__product_category_filled_later_reaches_followed_engine(void **state)
 {
-    if (!known_bugs())
-        skip();
     struct edge g;
     edge_init(&g, state, NOW1);
     struct gorder a = mk_order("PC-1", 0, 0, HK_ORDER_COMPLETED, NOW1 - 86400, 10000, 0, 13);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "core/tz.h"
 #include "store/ingest_repo.h"
@@ -352,6 +353,27 @@ static void check_taobao_202603(struct tdb *t)
     assert_int_equal(q_int(t->store, "SELECT postage_fen FROM orders WHERE external_no = "
                                      "'245600000000009336'"),
                      1000);
+    /* detail lines carry no paid amount: the order's 279.00 is shared by price x quantity
+       (199.00 : 2 x 45.00), the rounding remainder (0.02) on the larger line */
+    assert_int_equal(q_int(t->store, "SELECT i.paid_fen FROM order_items i JOIN orders o ON "
+                                     "o.id = i.order_id WHERE o.external_no = "
+                                     "'245600000000009335' AND i.title = '碎花连衣裙'"),
+                     19212);
+    assert_int_equal(q_int(t->store, "SELECT i.paid_fen FROM order_items i JOIN orders o ON "
+                                     "o.id = i.order_id WHERE o.external_no = "
+                                     "'245600000000009335' AND i.title = '针织开衫'"),
+                     8688);
+    /* 139.00 paid with 10.00 postage: the line gets the goods' 129.00 */
+    assert_int_equal(q_int(t->store, "SELECT i.paid_fen FROM order_items i JOIN orders o ON "
+                                     "o.id = i.order_id WHERE o.external_no = "
+                                     "'245600000000009336'"),
+                     12900);
+    /* every order's lines add up to its paid amount less postage (none when unpaid) */
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders o WHERE CASE WHEN o.paid_fen > "
+                                     "o.postage_fen THEN o.paid_fen - o.postage_fen ELSE 0 END <> "
+                                     "(SELECT sum(i.paid_fen) FROM order_items i "
+                                     "WHERE i.order_id = o.id)"),
+                     0);
     /* the duplicated detail line of ...9336 is one line */
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items i JOIN orders o ON "
                                      "o.id = i.order_id WHERE o.external_no = "
@@ -441,6 +463,84 @@ static void taobao__orders_first_then_details_attach_lines(void **state)
 
     tdb_import1(t, fixture("ExportOrderDetailList202603.csv"), &r);
     check_counts(&r, 9, 0, 0, 0, 0, 0, 0);
+    hk_import_result_release(&r);
+}
+
+/* `huike import --json` with a file that cannot be imported (an Excel workbook saved as .csv):
+   the JSON object still comes out on stdout, with the reason in "failure", and exit 1. */
+static void cli_json__prints_the_failure_of_an_excel_workbook(void **state)
+{
+    struct tdb *t = *state;
+    const char *bin = getenv("HUIKE_BIN");
+    if (!bin)
+        fail_msg("HUIKE_BIN must name the huike binary");
+    const char *file = tdb_write(t, "orders.xlsx", "PK\x03\x04\x14 [Content_Types].xml");
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' --db '%s' import --json '%s' 2>/dev/null", bin, t->target,
+             file);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    if (!strstr(out, "\"rows\":0") || !strstr(out, "\"failure\":") ||
+        !strstr(out, "this is an Excel workbook: save it as CSV"))
+        fail_msg("stdout: %s", out);
+    assert_int_equal(count(t, "orders"), 0);
+}
+
+/* A later order list with another paid amount (a partial refund, a price change) shares the new
+   amount over the stored detail lines again. */
+static void taobao__lines_reshare_a_changed_paid_amount(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    const char *details = "订单编号,标题,价格,购买数量,订单状态\n"
+                          "T1,甲,30.00,1,交易成功\n"
+                          "T1,乙,10.00,2,交易成功\n";
+    const char *orders = "订单编号,买家会员名,买家应付货款,买家应付邮费,买家实际支付金额,订单状态,"
+                         "订单创建时间\n"
+                         "T1,tb_t1,50.00,5.00,%s,交易成功,2026-03-01 10:00:00\n";
+    char buf[512];
+    snprintf(buf, sizeof buf, orders, "55.00");
+    tdb_import1(t, tdb_write(t, "ExportOrderList-a.csv", buf), &r);
+    hk_import_result_release(&r);
+    tdb_import1(t, tdb_write(t, "ExportOrderDetailList-a.csv", details), &r);
+    hk_import_result_release(&r);
+    const char *q1 = "SELECT i.paid_fen FROM order_items i JOIN orders o ON o.id = i.order_id "
+                     "WHERE o.external_no = 'T1' AND i.title = '甲'";
+    const char *q2 = "SELECT i.paid_fen FROM order_items i JOIN orders o ON o.id = i.order_id "
+                     "WHERE o.external_no = 'T1' AND i.title = '乙'";
+    /* 55.00 paid, 5.00 of it postage: 50.00 over 30.00 : 20.00 */
+    assert_int_equal(q_int(t->store, q1), 3000);
+    assert_int_equal(q_int(t->store, q2), 2000);
+
+    snprintf(buf, sizeof buf, orders, "38.33");
+    tdb_import1(t, tdb_write(t, "ExportOrderList-b.csv", buf), &r);
+    check_counts(&r, 1, 0, 1, 0, 0, 0, 0);
+    hk_import_result_release(&r);
+    /* 33.33 over 3 : 2 = 19.998 / 13.332: 19.99 + 0.01 left over (on the larger line), 13.33 */
+    assert_int_equal(q_int(t->store, q1), 2000);
+    assert_int_equal(q_int(t->store, q2), 1333);
+
+    /* lines stored with no paid amount (before shares were made) get theirs on a re-import of
+       either file */
+    q_exec(t->store, "UPDATE order_items SET paid_fen = 0");
+    tdb_import1(t, tdb_write(t, "ExportOrderDetailList-a.csv", details), &r);
+    check_counts(&r, 2, 0, 1, 0, 0, 0, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(q_int(t->store, q1), 2000);
+    assert_int_equal(q_int(t->store, q2), 1333);
+    q_exec(t->store, "UPDATE order_items SET paid_fen = 0");
+    tdb_import1(t, tdb_write(t, "ExportOrderList-b.csv", buf), &r);
+    check_counts(&r, 1, 0, 1, 0, 0, 0, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(q_int(t->store, q1) + q_int(t->store, q2), 3333);
+    /* and once more: nothing to do */
+    tdb_import1(t, tdb_write(t, "ExportOrderList-b.csv", buf), &r);
+    check_counts(&r, 1, 0, 0, 1, 0, 0, 0);
     hk_import_result_release(&r);
 }
 
@@ -934,6 +1034,8 @@ int main(void)
         T(taobao__details_first_then_orders_separately),
         T(taobao__orders_first_then_details_attach_lines),
         T(taobao__detail_lines_replace_placeholder_lines),
+        T(taobao__lines_reshare_a_changed_paid_amount),
+        T(cli_json__prints_the_failure_of_an_excel_workbook),
         T(taobao_2015__older_export_with_utf8_bom),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),

@@ -234,6 +234,41 @@ static void csv_open__refuses_utf16(void **state)
     close(fd);
 }
 
+static void csv_open__refuses_utf16_without_a_bom(void **state)
+{
+    (void)state;
+    static const char text[] = "o\0r\0d\0e\0r\0,\0n\0o\0\r\0\n\0"
+                               "1\0,\0"
+                               "2\0\n\0";
+    int fd = temp_fd(text, sizeof(text) - 1);
+    struct hk_csv *c;
+    struct hk_err err;
+    hk_err_clear(&err);
+    assert_int_equal(hk_csv_open(fd, &c, &err), HK_E(INVAL));
+    assert_string_equal(err.msg, "UTF-16 text: save as UTF-8 or GBK CSV");
+    close(fd);
+}
+
+static void csv_open__refuses_excel_workbooks(void **state)
+{
+    (void)state;
+    /* .xlsx is a zip, .xls an OLE compound file: both start with NULs soon after */
+    static const char xlsx[] = "PK\x03\x04\x14\0\x06\0\x08\0\0\0!\0[Content_Types].xml";
+    static const char xls[] = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0\0\0\0\0\0\0";
+    const char *files[] = {xlsx, xls};
+    size_t lens[] = {sizeof(xlsx) - 1, sizeof(xls) - 1};
+    for (size_t i = 0; i < 2; i++) {
+        int fd = temp_fd(files[i], lens[i]);
+        struct hk_csv *c;
+        struct hk_err err;
+        hk_err_clear(&err);
+        assert_int_equal(hk_csv_open(fd, &c, &err), HK_E(INVAL));
+        assert_string_equal(err.msg, "this is an Excel workbook: save it as CSV (CSV UTF-8 or the "
+                                     "marketplace's own CSV) and import that");
+        close(fd);
+    }
+}
+
 static void csv_open__reads_gbk_as_gb18030(void **state)
 {
     (void)state;
@@ -490,6 +525,8 @@ int main(void)
         cmocka_unit_test(csv_next__flags_a_nul_byte),
         cmocka_unit_test(csv_open__strips_a_utf8_bom),
         cmocka_unit_test(csv_open__refuses_utf16),
+        cmocka_unit_test(csv_open__refuses_utf16_without_a_bom),
+        cmocka_unit_test(csv_open__refuses_excel_workbooks),
         cmocka_unit_test(csv_open__reads_gbk_as_gb18030),
         cmocka_unit_test(csv_next__flags_only_the_row_with_bytes_that_are_not_gb18030),
         cmocka_unit_test(csv_next__flags_a_row_that_is_not_utf8),

@@ -464,6 +464,23 @@ static void taobao_orders__reports_every_bad_row_kind(void **state)
     unload(&L);
 }
 
+/* 买家已付款,等待卖家发货 written without quotes: the row has one cell more than the header;
+   a trailing comma (an empty last cell) is not counted. */
+static void taobao_orders__rejects_a_row_with_more_cells_than_the_header(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, "ExportOrderList-comma.csv", HK_FMT_AUTO);
+    assert_int_equal(hk_reader_format(L.r), HK_FMT_TAOBAO_ORDERS);
+    assert_int_equal(L.n, 2);
+    assert_string_equal(L.o[0]->order_no, "245600000000010001");
+    assert_string_equal(L.o[1]->order_no, "245600000000010003");
+    assert_int_equal(L.o[1]->paid_fen, 3000);
+    assert_int_equal(L.ne, 1);
+    assert_error(&L, 0, 2, 3, "", "record 2 (line 3) has 9 cells but the header has 8");
+    unload(&L);
+}
+
 static void taobao_details__withholds_the_whole_order_of_a_bad_line(void **state)
 {
     (void)state;
@@ -496,9 +513,10 @@ static void douyin__parses_multi_line_orders_with_masked_recipients(void **state
     assert_string_equal(o->channel, "douyin");
     assert_int_equal(o->status, HK_ORDER_COMPLETED);
     assert_int_equal(o->nitems, 2);
+    /* no paid amount per line: the order's 127.00 shared by price x quantity */
     assert_item(&o->items[0], "3600000000000001", "DY-DRESS-M", "春季碎花连衣裙", "米白色;M", 1,
-                6900, 0, 0);
-    assert_item(&o->items[1], "3600000000000002", "DY-SOCK", "纯棉短袜", "白色;均码", 2, 2900, 0,
+                6900, 6900, 0);
+    assert_item(&o->items[1], "3600000000000002", "DY-SOCK", "纯棉短袜", "白色;均码", 2, 2900, 5800,
                 0);
     assert_int_equal(o->paid_fen, 12700);
     assert_true(o->has_paid_fen);
@@ -564,7 +582,9 @@ static void douyin__reports_every_bad_row_kind(void **state)
     assert_error(&L, 1, 3, 4, "主订单编号", "the order number is empty");
     assert_error(&L, 2, 4, 5, "商品金额", "more than 2 decimals");
     assert_error(&L, 3, 5, 6, "订单提交时间", "there is no month 13");
-    assert_error(&L, 4, 6, 7, "订单状态", "unknown status '已发走'; accepted: 待支付");
+    assert_error(&L, 4, 6, 7, "订单状态",
+                 "unknown status '已发走'; accepted: 待支付, 待付款, 待发货, 备货中, 已支付, "
+                 "部分发货, 已发货, 待收货, 已完成, 已签收, 已关闭, 已取消");
     assert_error(&L, 5, 7, 8, "", "rejected with order 6930000000000000107: record 8 is bad");
     assert_error(&L, 6, 8, 9, "选购商品", "not UTF-8");
     unload(&L);
@@ -667,8 +687,9 @@ static void jd__parses_the_gbk_export(void **state)
     assert_string_equal(o->address, "北京市朝阳区建国路88号测试大厦");
     assert_string_equal(o->phone, "13800138021");
     assert_int_equal(o->nitems, 2);
-    assert_item(&o->items[0], "100012345601", "", "京东自营测试 碎花连衣裙", "", 1, 9900, 0, 0);
-    assert_item(&o->items[1], "100012345602", "", "纯棉短袜 3双装", "", 2, 2000, 0, 0);
+    /* 应付金额 129.00 shared 99.00 : 2 x 20.00 (rounded down, the remainder on the larger) */
+    assert_item(&o->items[0], "100012345601", "", "京东自营测试 碎花连衣裙", "", 1, 9900, 9188, 0);
+    assert_item(&o->items[1], "100012345602", "", "纯棉短袜 3双装", "", 2, 2000, 3712, 0);
     assert_int_equal(o->total_fen, 13900);
     assert_int_equal(o->paid_fen, 12900);
     assert_int_equal(o->created_at, T("2026-04-01T09:00:00+08:00"));
@@ -769,6 +790,43 @@ static char *write_temp(const void *data, size_t n, char *path, size_t size)
     assert_int_equal(write(fd, data, n), (ssize_t)n);
     close(fd);
     return path;
+}
+
+/* Every 订单状态 docs/import.md lists for Douyin is read, as the status the docs give. */
+static void douyin__accepts_every_documented_status(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *word;
+        enum hk_order_status want;
+    } cases[] = {
+        {"待支付", HK_ORDER_CREATED},   {"待付款", HK_ORDER_CREATED},
+        {"待发货", HK_ORDER_PAID},      {"备货中", HK_ORDER_PAID},
+        {"已支付", HK_ORDER_PAID},      {"部分发货", HK_ORDER_SHIPPED},
+        {"已发货", HK_ORDER_SHIPPED},   {"待收货", HK_ORDER_SHIPPED},
+        {"已完成", HK_ORDER_COMPLETED}, {"已签收", HK_ORDER_COMPLETED},
+        {"已关闭", HK_ORDER_CANCELLED}, {"已取消", HK_ORDER_CANCELLED},
+    };
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "主订单编号,子订单编号,选购商品,商品数量,商品金额,订单应付金额,"
+                                "订单提交时间,订单状态\n");
+    for (size_t i = 0; i < (sizeof cases / sizeof cases[0]); i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "69300000000009%02zu,1,袜子,1,9.00,9.00,2026-03-10 10:00:00,%s\n", i,
+                              cases[i].word);
+    char path[64];
+    write_temp(text, n, path, sizeof path);
+    struct loaded L;
+    load_path(&L, path, "douyin.csv", HK_FMT_DOUYIN);
+    assert_int_equal(L.ne, 0);
+    assert_int_equal(L.n, (sizeof cases / sizeof cases[0]));
+    for (size_t i = 0; i < (sizeof cases / sizeof cases[0]); i++) {
+        assert_string_equal(L.o[i]->status_text, cases[i].word);
+        assert_int_equal(L.o[i]->status, cases[i].want);
+    }
+    unload(&L);
+    unlink(path);
 }
 
 static void open__refuses_an_unrecognised_header_and_an_empty_file(void **state)
@@ -1052,6 +1110,8 @@ int main(void)
         cmocka_unit_test(next__orders_stay_valid_until_recycle),
         cmocka_unit_test(format_and_status_names__round_trip),
         cmocka_unit_test(taobao_details__reads_a_gbk_file_larger_than_every_buffer),
+        cmocka_unit_test(taobao_orders__rejects_a_row_with_more_cells_than_the_header),
+        cmocka_unit_test(douyin__accepts_every_documented_status),
         cmocka_unit_test(next__keeps_memory_flat_for_many_bad_rows_and_a_huge_order),
         cmocka_unit_test(reader__survives_mutated_fixtures),
     };
