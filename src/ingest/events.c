@@ -40,6 +40,7 @@
 #include "core/util.h"
 #include "ingest/identity.h"
 #include "ingest/ingest_api.h"
+#include "ingest/region.h"
 #include "store/events_repo.h"
 #include "store/ingest_repo.h"
 #include "store/store.h"
@@ -368,7 +369,7 @@ static int update_profile(struct batch *b, int64_t customer, const struct hk_cus
     if (given(c->nick) && !hk_pii_is_masked(c->nick, strlen(c->nick)))
         TEXT_FIELD(nick, c->nick);
     TEXT_FIELD(email, email);
-    TEXT_FIELD(province, c->province);
+    TEXT_FIELD(province, hk_region_province_norm(c->province));
     TEXT_FIELD(city, c->city);
     TEXT_FIELD(birthday, c->birthday);
     TEXT_FIELD(gender, c->gender);

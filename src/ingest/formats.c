@@ -33,6 +33,7 @@
 #include "core/tz.h"
 #include "ingest/arena.h"
 #include "ingest/import.h"
+#include "ingest/region.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ enum desc_flags {
     DF_MONEY_PER_ROW = 1 << 1,   /* order amounts are per row and summed (PDD) */
     DF_DASH_EMPTY = 1 << 2,      /* "-" and "--" mean empty (marketplace exports) */
     DF_NICK_IS_ID = 1 << 3,      /* the buyer's account name is both id and nick */
-    DF_SPACED_ADDRESS = 1 << 4,  /* "省 市 区 street": province and city from the address */
+    DF_FULL_ADDRESS = 1 << 4,    /* one-string address: province and city from it (region.h) */
     DF_STATUS_ONLY = 1 << 5,     /* records carry order number, items and status only */
     DF_PAID_AT_CREATED = 1 << 6, /* the order time is also the payment time once paid (PDD) */
 };
@@ -345,7 +346,7 @@ static const struct hk_fmt_desc FORMATS[] = {
      .statuses = TAOBAO_STATUS,
      .nstatuses = N(TAOBAO_STATUS),
      .accepted = TAOBAO_ACCEPTED,
-     .flags = DF_DASH_EMPTY | DF_NICK_IS_ID | DF_SPACED_ADDRESS},
+     .flags = DF_DASH_EMPTY | DF_NICK_IS_ID | DF_FULL_ADDRESS},
     {.format = HK_FMT_TAOBAO_DETAILS,
      .name = "taobao",
      .channel = "taobao",
@@ -389,7 +390,7 @@ static const struct hk_fmt_desc FORMATS[] = {
      .statuses = JD_STATUS,
      .nstatuses = N(JD_STATUS),
      .accepted = JD_ACCEPTED,
-     .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY | DF_NICK_IS_ID},
+     .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY | DF_NICK_IS_ID | DF_FULL_ADDRESS},
 };
 
 static const char *const CHANNELS[] = {"taobao", "tmall",  "jd",  "pdd",
@@ -1213,9 +1214,20 @@ static const char *dup_phone(struct hk_arena *a, struct hk_str v, bool masked, b
     return p;
 }
 
-/* "浙江省 杭州市 西湖区 文三路 1 号": the first two space-separated parts. */
-static void split_spaced_address(struct hk_str addr, struct hk_str *prov, struct hk_str *city)
+/*
+ * Province and city from a one-string address, with or without spaces ("浙江省 杭州市 西湖区 …",
+ * "广东省深圳市南山区…"; see region.h); an address that starts with no province name but has
+ * spaces ("海外 新加坡 …") gives its first two space-separated parts, as written.
+ */
+static void split_address(struct hk_str addr, struct hk_str *prov, struct hk_str *city)
 {
+    const char *pn, *cs;
+    size_t cl;
+    if (hk_region_from_address(addr.s, addr.len, &pn, &cs, &cl)) {
+        *prov = (struct hk_str){pn, strlen(pn)};
+        *city = (struct hk_str){cs, cl};
+        return;
+    }
     const char *s = addr.s, *e = addr.s + addr.len;
     const char *sp1 = memchr(s, ' ', addr.len);
     if (!sp1 || sp1 == s)
@@ -1284,9 +1296,10 @@ int hk_order_builder_start(struct hk_order_builder *ob, const struct hk_fmt_bind
         r->address = dup(a, v[HK_F_ADDRESS], &oom);
         r->address_masked = row->address_masked;
         struct hk_str prov = v[HK_F_PROVINCE], city = v[HK_F_CITY];
-        if ((flags & DF_SPACED_ADDRESS) && !prov.len && !city.len && !row->address_masked)
-            split_spaced_address(v[HK_F_ADDRESS], &prov, &city);
-        r->province = dup(a, prov, &oom);
+        if ((flags & DF_FULL_ADDRESS) && !prov.len && !city.len && !row->address_masked)
+            split_address(v[HK_F_ADDRESS], &prov, &city);
+        const char *canon = hk_region_province_canonical(prov.s, prov.len);
+        r->province = canon ? canon : dup(a, prov, &oom);
         r->city = dup(a, city, &oom);
         r->email = dup(a, v[HK_F_EMAIL], &oom);
         r->coupon_code = dup(a, v[HK_F_COUPON], &oom);

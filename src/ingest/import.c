@@ -58,6 +58,7 @@
 #include "ingest/hashtab.h"
 #include "ingest/identity.h"
 #include "ingest/reader.h"
+#include "ingest/region.h"
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
@@ -1191,7 +1192,7 @@ static int apply_record(struct importer *imp, struct prep *p, enum hk_apply_outc
         .name_masked = rec->name_masked,
         .address = rec->address,
         .address_masked = rec->address_masked,
-        .province = rec->province,
+        .province = hk_region_province_norm(rec->province), /* REST orders too */
         .city = rec->city,
     };
     if (prof.nick && hk_pii_is_masked(prof.nick, strlen(prof.nick)))

@@ -719,7 +719,8 @@ static const struct {
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
 static const char *const categories[] = {"连衣裙", "phones", "phone_accessories", "零食", "美妆"};
-static const char *const provinces[] = {"浙江", "广东", "江苏", "北京", "四川", "西藏"};
+static const char *const provinces[] = {"浙江省", "广东省", "江苏省",
+                                        "北京市", "四川省", "西藏自治区"};
 static const char *const cities[] = {"杭州", "深圳", "南京", "北京", "成都", "拉萨"};
 static const char *const segments[] = {"重要价值客户", "重要发展客户", "重要保持客户",
                                        "重要挽留客户", "一般价值客户", "一般发展客户",
@@ -1980,7 +1981,7 @@ static void engine_sql__empty_database_and_empty_shop(void **state)
 
     /* three customers, one event in a shop that has no orders */
     for (int i = 0; i < 3; i++) {
-        g.people[i].province = i ? "浙江" : "";
+        g.people[i].province = i ? "浙江省" : "";
         ingest_customer(&g.v, &g.people[i], 0);
     }
     ingest_event(&g.v, &g.people[0], 0, 2, "browse", NOW1 - 3600);
@@ -1999,8 +2000,8 @@ static void engine_sql__empty_database_and_empty_shop(void **state)
     expect_count(es, 2, "bought() or bought(within=30d)", NOW1, 0);
     expect_count(es, 2, "not bought()", NOW1, 3);
     expect_count(es, 2, "event(type=\"browse\", within=1d)", NOW1, 1);
-    expect_count(es, 2, "province = \"浙江\"", NOW1, 2);
-    expect_count(es, 2, "province != \"浙江\"", NOW1, 0); /* the third has no province */
+    expect_count(es, 2, "province = \"浙江省\"", NOW1, 2);
+    expect_count(es, 2, "province != \"浙江省\"", NOW1, 0); /* the third has no province */
     expect_count(es, 2, "province != \"江苏\"", NOW1, 2);
     expect_count(es, 2, "channel = \"taobao\"", NOW1, 3);
     expect_count(es, 2, "channel != \"taobao\"", NOW1, 0);

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "core/tz.h"
+#include "ingest/events.h"
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
@@ -710,6 +711,85 @@ static void jd__gbk_export_with_buyer_accounts(void **state)
     assert_string_equal(q_text(t->store, "SELECT name FROM shops", buf, sizeof buf), "京东店铺");
 }
 
+/* ---- regions ------------------------------------------------------------------------------ */
+
+/* Provinces are stored in one full form from files (spaced or not) and REST, so a filter on
+ * 上海市 finds Taobao's "上海 上海市 …" and JD's "上海市浦东新区…" customers alike. */
+static void region__provinces_stored_in_full_form_from_files_and_rest(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    struct hk_err err = {0};
+    char buf[128];
+    tdb_import1(t, fixture("ExportOrderList202603.csv"), &r);
+    hk_import_result_release(&r);
+    tdb_import1(t, fixture("jd-orders.csv"), &r);
+    hk_import_result_release(&r);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE province = '上海'"), 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE province = '上海市' "
+                                     "AND city = '上海市'"),
+                     2);
+    assert_string_equal(q_text(t->store,
+                               "SELECT c.province || '|' || c.city FROM customers c JOIN "
+                               "identities i ON i.customer_id = c.id WHERE i.value = 'jd_user_03'",
+                               buf, sizeof buf),
+                        "广东省|广州市");
+    assert_string_equal(q_text(t->store,
+                               "SELECT c.province || '|' || c.city FROM customers c JOIN "
+                               "identities i ON i.customer_id = c.id WHERE i.value = 'jd_user_01'",
+                               buf, sizeof buf),
+                        "北京市|北京市");
+
+    /* REST orders: the buyer's short-form province */
+    struct hk_item_rec it = {.product_id = "SKU-1",
+                             .sku = "",
+                             .title = "茶",
+                             .variant = "",
+                             .category = "",
+                             .quantity = 1,
+                             .unit_price_fen = 1000,
+                             .paid_fen = 1000};
+    struct hk_order_rec o = {.channel = "wechat",
+                             .order_no = "R1",
+                             .buyer_id = "o-gx",
+                             .province = "广西",
+                             .city = "南宁市",
+                             .status = HK_ORDER_PAID,
+                             .created_at = 1772294400,
+                             .paid_fen = 1000,
+                             .has_paid_fen = true,
+                             .items = &it,
+                             .nitems = 1};
+    const struct hk_order_rec *recs[] = {&o};
+    enum hk_apply_outcome out[1];
+    struct hk_err errs[1];
+    memset(&r, 0, sizeof r);
+    assert_int_equal(hk_ingest_orders(&t->ctx, recs, 1, "小程序商城", out, errs, &r, &err), 0);
+    assert_int_equal(errs[0].code, 0);
+    assert_string_equal(q_text(t->store,
+                               "SELECT c.province FROM customers c JOIN identities i ON "
+                               "i.customer_id = c.id WHERE i.value = 'o-gx'",
+                               buf, sizeof buf),
+                        "广西壮族自治区");
+
+    /* REST customer upserts: short form stored in full; the full form then changes nothing */
+    struct hk_identity_in id = {"wechat", "buyer_id", "o-nmg"};
+    struct hk_customer_in c = {.ids = &id, .nids = 1, .province = "内蒙古", .city = "呼和浩特市"};
+    c.consent_sms = c.consent_email = c.consent_wechat = -1;
+    struct hk_ingest_item_result res = {0};
+    struct hk_err ierr = {0};
+    assert_int_equal(hk_ingest_customers(&t->ctx, &c, 1, &res, &ierr, &err), 0);
+    assert_int_equal(ierr.code, 0);
+    assert_string_equal(q_text(t->store,
+                               "SELECT c.province FROM customers c JOIN identities i ON "
+                               "i.customer_id = c.id WHERE i.value = 'o-nmg'",
+                               buf, sizeof buf),
+                        "内蒙古自治区");
+    c.province = "内蒙古自治区";
+    assert_int_equal(hk_ingest_customers(&t->ctx, &c, 1, &res, &ierr, &err), 0);
+    assert_int_equal(res.outcome, HK_APPLY_UNCHANGED);
+}
+
 /* ---- bad input ---------------------------------------------------------------------------- */
 
 static void bad_rows__reported_and_good_rows_imported(void **state)
@@ -1040,6 +1120,7 @@ int main(void)
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
         T(jd__gbk_export_with_buyer_accounts),
+        T(region__provinces_stored_in_full_form_from_files_and_rest),
         T(bad_rows__reported_and_good_rows_imported),
         T(bad_detail_list__good_lines_staged),
         T(missing_column__import_refused_naming_it),

@@ -341,7 +341,7 @@ static void taobao_orders__parses_the_gbk_crlf_export(void **state)
     assert_int_equal(o->status, HK_ORDER_SHIPPED);
     assert_string_equal(o->name, "Lily Wang");
     assert_string_equal(o->phone, "13800138003");
-    assert_string_equal(o->province, "上海");
+    assert_string_equal(o->province, "上海市"); /* "上海 上海市 …": stored in full form */
     assert_string_equal(o->city, "上海市");
 
     o = find(&L, "245600000000009338"); /* 交易关闭 after payment */
@@ -685,6 +685,9 @@ static void jd__parses_the_gbk_export(void **state)
     assert_string_equal(o->buyer_nick, "jd_user_01");
     assert_string_equal(o->name, "赵六");
     assert_string_equal(o->address, "北京市朝阳区建国路88号测试大厦");
+    /* province and city from the address written without spaces */
+    assert_string_equal(o->province, "北京市");
+    assert_string_equal(o->city, "北京市");
     assert_string_equal(o->phone, "13800138021");
     assert_int_equal(o->nitems, 2);
     /* 应付金额 129.00 shared 99.00 : 2 x 20.00 (rounded down, the remainder on the larger) */
@@ -702,9 +705,16 @@ static void jd__parses_the_gbk_export(void **state)
     assert_true(o->phone_masked);
     assert_string_equal(o->buyer_note, "请用纸箱包装");
 
+    assert_string_equal(o->province, "上海市");
+    assert_string_equal(o->city, "上海市");
+
     o = find(&L, "281234567892");
     assert_int_equal(o->status, HK_ORDER_SHIPPED);
+    assert_string_equal(o->province, "广东省");
+    assert_string_equal(o->city, "广州市");
     o = find(&L, "281234567893"); /* (删除)锁定 after payment */
+    assert_string_equal(o->province, "四川省");
+    assert_string_equal(o->city, "成都市");
     assert_int_equal(o->status, HK_ORDER_REFUNDED);
     assert_int_equal(o->refund_fen, 8800);
     o = find(&L, "281234567894"); /* 已取消, never paid */
