@@ -12,7 +12,8 @@
  * Output: a short summary in Chinese and English and the first rejected rows on stdout, or with
  * --json exactly one object:
  *   {"rows","orders_created","orders_updated","orders_unchanged","items_created",
- *    "customers_created","rejected","errors":[{"file","record","line","column","message"}]}
+ *    "customers_created","rejected","errors":[{"file","record","line","column","message"}],
+ *    "items_waiting"} (detail lines kept until their orders arrive)
  *   plus "failure" (the reason, also on stderr) when the import stopped (exit 1), e.g. a file
  *   that cannot be read; the counts are then what was committed before it.
  * Progress goes to stderr when it is a terminal (and not with --json).
@@ -81,6 +82,10 @@ static int print_json(const struct hk_import_result *res, const char *failure)
         "rejected", (json_int_t)res->rejected, "errors", errors);
     errors = NULL; /* taken by "o" (also on failure) */
     if (!o)
+        goto done;
+    /* detail lines kept for orders not imported yet (a Taobao detail list before its order list,
+     * or whose order row was rejected): said, not silently held back */
+    if (json_object_set_new(o, "items_waiting", json_integer((json_int_t)res->items_staged)) < 0)
         goto done;
     if (failure && json_object_set_new(o, "failure", json_string(failure)) < 0)
         goto done;

@@ -160,7 +160,8 @@ int cmd_segment(struct hk_app *app, int argc, char **argv)
 {
     static const char usage[] =
         "usage: huike segment count EXPR [--now T] [--json]\n"
-        "       huike segment export EXPR|--id N [--format csv|xlsx] [--columns C,...] [-o FILE]\n";
+        "       huike segment export EXPR|--id N [--format csv|xlsx] [--columns C,...]\n"
+        "                            [--lang zh-CN|en] [-o FILE]\n";
     if (argc >= 2 && strcmp(argv[1], "export") == 0)
         return cmd_segment_export(app, argc - 1, argv + 1);
     bool json = false;

@@ -492,6 +492,33 @@ static void cli_json__prints_the_failure_of_an_excel_workbook(void **state)
     assert_int_equal(count(t, "orders"), 0);
 }
 
+/* A detail list alone: its lines wait for their orders, and --json says how many. */
+static void cli_json__says_how_many_lines_wait_for_their_orders(void **state)
+{
+    struct tdb *t = *state;
+    const char *bin = getenv("HUIKE_BIN");
+    if (!bin)
+        fail_msg("HUIKE_BIN must name the huike binary");
+    const char *file = tdb_write(t, "ExportOrderDetailList-w.csv",
+                                 "订单编号,标题,价格,购买数量,订单状态\n"
+                                 "W1,甲,30.00,1,交易成功\n"
+                                 "W1,乙,10.00,2,交易成功\n"
+                                 "W2,丙,5.00,1,交易成功\n");
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "'%s' --db '%s' import --json '%s' 2>/dev/null", bin, t->target,
+             file);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (!strstr(out, "\"items_waiting\":3") || !strstr(out, "\"orders_created\":0"))
+        fail_msg("stdout: %s", out);
+    assert_int_equal(count(t, "orders"), 0);
+}
+
 /* A later order list with another paid amount (a partial refund, a price change) shares the new
    amount over the stored detail lines again. */
 static void taobao__lines_reshare_a_changed_paid_amount(void **state)
@@ -1116,6 +1143,7 @@ int main(void)
         T(taobao__detail_lines_replace_placeholder_lines),
         T(taobao__lines_reshare_a_changed_paid_amount),
         T(cli_json__prints_the_failure_of_an_excel_workbook),
+        T(cli_json__says_how_many_lines_wait_for_their_orders),
         T(taobao_2015__older_export_with_utf8_bom),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
