@@ -28,6 +28,7 @@
 #include "core/money.h"
 #include "core/util.h"
 #include "http/accounts_json.h"
+#include "http/expr_json.h"
 #include "http/handlers.h"
 #include "services/customers.h"
 #include "services/segment_svc.h"
@@ -417,13 +418,8 @@ int h_customers_list(struct hk_req *req, struct hk_err *err)
         return rc;
     struct hk_customer_list list;
     if ((rc = hk_customers_search(hk_req_app(req), hk_req_principal(req), &in, &list, err)) != 0) {
-        if (rc == HK_E(INVAL) && where.line) { /* a bad ?expr=: where it failed, as a preview */
-            json_t *j = json_pack("{s:{s:s, s:s, s:i, s:i, s:s, s:s}}", "error", "code",
-                                  "invalid_expression", "message", hk_err_message(err), "line",
-                                  where.line, "column", where.column, "expected", where.expected,
-                                  "suggestion", where.suggestion);
-            return j ? hk_reply_json(req, 400, j) : nomem(err);
-        }
+        if (rc == HK_E(INVAL) && where.line) /* a bad ?expr=: where it failed, as a preview */
+            return hk_http_expr_error(req, &where, false, err);
         return rc;
     }
     json_t *reply = json_object(), *items = json_array();

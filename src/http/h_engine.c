@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/money.h"
 #include "engine/engine.h"
+#include "http/expr_json.h"
 #include "http/handlers.h"
 #include "services/app.h"
 #include "services/rfm_svc.h"
@@ -305,21 +306,6 @@ int h_rfm_preview(struct hk_req *req, struct hk_err *err)
 /* ---- segment preview ---------------------------------------------------------------------- */
 
 /* A 400 with where the expression failed. */
-/* An invalid expression: 400 {"error": {...}}, or with inline (the console as the user types,
- * where a 400 would be a console error on every keystroke) 200 {"count": null, "members": [],
- * "error": {...}} with the same error object. */
-static int expr_error_as(struct hk_req *req, const struct hk_segment_error *w, bool inline_,
-                         struct hk_err *err)
-{
-    json_t *e = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "code", "invalid_expression", "message",
-                          hk_err_message(err), "line", w->line, "column", w->column, "expected",
-                          w->expected, "suggestion", w->suggestion);
-    json_t *j = !e        ? NULL
-                : inline_ ? json_pack("{s:n, s:[], s:o}", "count", "members", "error", e)
-                          : json_pack("{s:o}", "error", e);
-    return j ? hk_reply_json(req, inline_ ? 200 : 400, j) : nomem(err);
-}
-
 static json_t *member_json(const struct hk_segment_member *m)
 {
     json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:o}", "id", (json_int_t)m->id, "nick", m->nick,
@@ -358,7 +344,7 @@ int h_segments_preview(struct hk_req *req, struct hk_err *err)
                                 err);
     if (rc) {
         free(p);
-        return rc == HK_E(INVAL) ? expr_error_as(req, &where, inline_, err) : rc;
+        return rc == HK_E(INVAL) ? hk_http_expr_error(req, &where, inline_, err) : rc;
     }
     json_t *members = json_array();
     for (size_t i = 0; members && i < p->n; i++)

@@ -29,6 +29,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "http/expr_json.h"
 #include "http/handlers.h"
 #include "services/accounts.h"
 #include "services/app.h"
@@ -66,16 +67,6 @@ static json_t *segment_json(const struct hk_segment_row *r)
                      int_or_null(r->counted_at != 0, r->counted_at), "created_by",
                      int_or_null(r->created_by != 0, r->created_by), "created_at",
                      (json_int_t)r->created_at, "updated_at", (json_int_t)r->updated_at);
-}
-
-/* A 400 with where the expression failed (as h_engine.c's preview). */
-static int expr_error(struct hk_req *req, const struct hk_segment_error *w, struct hk_err *err)
-{
-    json_t *j =
-        json_pack("{s:{s:s, s:s, s:i, s:i, s:s, s:s}}", "error", "code", "invalid_expression",
-                  "message", hk_err_message(err), "line", w->line, "column", w->column, "expected",
-                  w->expected, "suggestion", w->suggestion);
-    return j ? hk_reply_json(req, 400, j) : nomem(err);
 }
 
 /* Replies with one segment (status 200 or 201); releases r. */
@@ -156,7 +147,7 @@ int h_segments_create(struct hk_req *req, struct hk_err *err)
     rc = hk_segments_create(hk_req_app(req), hk_req_principal(req)->user_id, name, expr, desc,
                             &where, &r, err);
     if (rc)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     char loc[64];
     snprintf(loc, sizeof loc, "/api/v1/segments/%lld", (long long)r.id);
     hk_reply_header(req, "Location", loc);
@@ -188,7 +179,7 @@ int h_segments_update(struct hk_req *req, struct hk_err *err)
     struct hk_segment_row r;
     rc = hk_segments_update(hk_req_app(req), id, name, expr, desc, &where, &r, err);
     if (rc)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     return reply_segment(req, 200, &r, err);
 }
 
@@ -342,7 +333,7 @@ int h_segments_export(struct hk_req *req, struct hk_err *err)
     struct hk_export *x;
     struct hk_segment_error where;
     if ((rc = hk_export_open(app, &o, &x, &where, err)) != 0)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     audit_export(req, &o, xlsx, hk_export_count(x));
     char cd[1024];
     disposition(o.segment_id, hk_export_name(x), xlsx ? "xlsx" : "csv", cd, sizeof cd);

@@ -27,6 +27,7 @@
 
 #include "core/err.h"
 #include "http/accounts_json.h"
+#include "http/expr_json.h"
 #include "http/handlers.h"
 #include "services/app.h"
 #include "services/tags.h"
@@ -60,16 +61,6 @@ static int reply_tag(struct hk_req *req, int status, struct hk_tag *t, struct hk
     json_t *j = tag_json(t);
     hk_tag_release(t);
     return j ? hk_reply_json(req, status, j) : nomem(err);
-}
-
-/* A 400 with where the expression failed (as the preview's). */
-static int expr_error(struct hk_req *req, const struct hk_segment_error *w, struct hk_err *err)
-{
-    json_t *j =
-        json_pack("{s:{s:s, s:s, s:i, s:i, s:s, s:s}}", "error", "code", "invalid_expression",
-                  "message", hk_err_message(err), "line", w->line, "column", w->column, "expected",
-                  w->expected, "suggestion", w->suggestion);
-    return j ? hk_reply_json(req, 400, j) : nomem(err);
 }
 
 int h_tags_list(struct hk_req *req, struct hk_err *err)
@@ -143,7 +134,7 @@ int h_tags_create(struct hk_req *req, struct hk_err *err)
     struct hk_segment_error where;
     struct hk_tag t;
     if ((rc = hk_tags_create(hk_req_app(req), &actor, &in, &where, &t, err)) != 0)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     char loc[64];
     snprintf(loc, sizeof loc, "/api/v1/tags/%lld", (long long)t.row.id);
     hk_reply_header(req, "Location", loc);
@@ -176,7 +167,7 @@ int h_tags_update(struct hk_req *req, struct hk_err *err)
     struct hk_segment_error where;
     struct hk_tag t;
     if ((rc = hk_tags_update(hk_req_app(req), &actor, id, &in, &where, &t, err)) != 0)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     return reply_tag(req, 200, &t, err);
 }
 
@@ -218,7 +209,7 @@ int h_tags_apply(struct hk_req *req, struct hk_err *err)
     rc =
         hk_tags_apply(hk_req_app(req), &actor, id, segment_id, expr, &where, &applied, &added, err);
     if (rc)
-        return rc == HK_E(INVAL) && where.line ? expr_error(req, &where, err) : rc;
+        return rc == HK_E(INVAL) && where.line ? hk_http_expr_error(req, &where, false, err) : rc;
     json_t *j = json_pack("{s:I, s:I}", "applied", (json_int_t)applied, "added", (json_int_t)added);
     return j ? hk_reply_json(req, 200, j) : nomem(err);
 }

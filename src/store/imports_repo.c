@@ -29,14 +29,6 @@ static int out_of_memory(struct hk_err *err)
     return hk_err_set(err, HK_E(NOMEM), "out of memory reading an import job");
 }
 
-/* A heap copy of a text column ("" for NULL); NULL when out of memory. */
-static char *text_dup(struct hk_stmt *st, int col)
-{
-    size_t len = 0;
-    const char *s = hk_stmt_text(st, col, &len);
-    return s ? hk_strndup(s, len) : hk_strdup("");
-}
-
 /* Reads the current row (JOB_COLUMNS, then errors when with_errors) into job. */
 static int read_job(struct hk_stmt *st, bool with_errors, struct hk_import_job *job,
                     struct hk_err *err)
@@ -46,7 +38,7 @@ static int read_job(struct hk_stmt *st, bool with_errors, struct hk_import_job *
     hk_stmt_text_copy(st, 1, job->status, sizeof job->status);
     hk_stmt_text_copy(st, 2, job->format, sizeof job->format);
     hk_stmt_text_copy(st, 3, job->shop, sizeof job->shop);
-    job->files = text_dup(st, 4);
+    job->files = hk_stmt_text_dup(st, 4);
     job->bytes_total = hk_stmt_int64(st, 5);
     job->bytes_done = hk_stmt_int64(st, 6);
     job->counts.rows = hk_stmt_int64(st, 7);
@@ -62,7 +54,7 @@ static int read_job(struct hk_stmt *st, bool with_errors, struct hk_import_job *
     job->started_at = hk_stmt_int64(st, 17);
     job->finished_at = hk_stmt_int64(st, 18);
     if (with_errors)
-        job->errors = text_dup(st, JOB_NCOLUMNS);
+        job->errors = hk_stmt_text_dup(st, JOB_NCOLUMNS);
     if (!job->files || (with_errors && !job->errors)) {
         hk_import_job_release(job);
         return out_of_memory(err);

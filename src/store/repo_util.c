@@ -4,6 +4,7 @@
 #include "store/repo_util.h"
 
 #include "core/err.h"
+#include "core/util.h"
 #include "store/store.h"
 
 int hk_stmt_bind_failed(struct hk_stmt *st, const char *name, struct hk_err *err)
@@ -94,4 +95,11 @@ const char *hk_stmt_text_or_empty(struct hk_stmt *st, int col)
 {
     const char *s = hk_stmt_text(st, col, NULL);
     return s ? s : "";
+}
+
+char *hk_stmt_text_dup(struct hk_stmt *st, int col)
+{
+    size_t len = 0;
+    const char *s = hk_stmt_text(st, col, &len);
+    return s ? hk_strndup(s, len) : hk_strdup("");
 }

@@ -66,5 +66,7 @@ int hk_stmt_bind_opt_blob(struct hk_stmt *st, int idx, const void *p, size_t len
 
 /** A text column of the current row, "" for NULL; borrowed until the next step or reset. */
 const char *hk_stmt_text_or_empty(struct hk_stmt *st, int col);
+/** A heap copy of a text column ("" for NULL); NULL when out of memory. The caller frees it. */
+char *hk_stmt_text_dup(struct hk_stmt *st, int col);
 
 #endif

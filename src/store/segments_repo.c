@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/util.h"
 #include "store/changes_repo.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 #define SEG_COLUMNS                                                                                \
@@ -33,21 +34,14 @@ void hk_segment_rows_free(struct hk_segment_row *rows, size_t n)
     free(rows);
 }
 
-static char *text_dup(struct hk_stmt *st, int col)
-{
-    size_t len = 0;
-    const char *t = hk_stmt_text(st, col, &len);
-    return hk_strndup(t ? t : "", t ? len : 0);
-}
-
 /* Reads the current row of a SEG_COLUMNS select into *r. */
 static int read_row(struct hk_stmt *st, struct hk_segment_row *r, struct hk_err *err)
 {
     memset(r, 0, sizeof *r);
     r->id = hk_stmt_int64(st, 0);
-    r->name = text_dup(st, 1);
-    r->expression = text_dup(st, 2);
-    r->description = text_dup(st, 3);
+    r->name = hk_stmt_text_dup(st, 1);
+    r->expression = hk_stmt_text_dup(st, 2);
+    r->description = hk_stmt_text_dup(st, 3);
     r->has_count = !hk_stmt_is_null(st, 4);
     r->cached_count = r->has_count ? hk_stmt_int64(st, 4) : 0;
     r->counted_at = hk_stmt_is_null(st, 5) ? 0 : hk_stmt_int64(st, 5);

@@ -40,23 +40,16 @@ void hk_tag_rows_free(struct hk_tag_row *rows, size_t n)
     free(rows);
 }
 
-static char *text_dup(struct hk_stmt *st, int col)
-{
-    size_t len = 0;
-    const char *t = hk_stmt_text(st, col, &len);
-    return hk_strndup(t ? t : "", t ? len : 0);
-}
-
 static int read_row(struct hk_stmt *st, struct hk_tag_row *r, struct hk_err *err)
 {
     memset(r, 0, sizeof *r);
     r->id = hk_stmt_int64(st, 0);
-    r->name = text_dup(st, 1);
-    r->kind = text_dup(st, 2);
-    r->expression = text_dup(st, 3);
-    r->color = text_dup(st, 4);
-    r->description = text_dup(st, 5);
-    r->preset = text_dup(st, 6);
+    r->name = hk_stmt_text_dup(st, 1);
+    r->kind = hk_stmt_text_dup(st, 2);
+    r->expression = hk_stmt_text_dup(st, 3);
+    r->color = hk_stmt_text_dup(st, 4);
+    r->description = hk_stmt_text_dup(st, 5);
+    r->preset = hk_stmt_text_dup(st, 6);
     r->created_at = hk_stmt_int64(st, 7);
     r->updated_at = hk_stmt_int64(st, 8);
     if (!r->name || !r->kind || !r->expression || !r->color || !r->description || !r->preset) {
