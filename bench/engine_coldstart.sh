@@ -16,8 +16,15 @@
 #      with the time of each phase, engine memory and peak RSS;
 #   2. `huike rfm --json` end to end (process start, cold start, report);
 #   3. bench_preview_http: `huike serve` on the store, N previews of a few expressions with
-#      libcurl, p50/p95 per expression.
-# env: WORK (/tmp/hk-engine-bench), REPS (3), PREVIEWS (200), PEERS (/work/shared/bench-peers).
+#      libcurl, p50/p95 per expression;
+#   4. the engine snapshot (docs/architecture.md, "Engine snapshot"), on a copy of the store
+#      ($WORK/snap/orders_SIZE.db: the snapshot writes the store id and change rows, and a newer
+#      huike migrates the schema): bench_coldstart's snapshot mode (full start, snapshot write
+#      with a reader thread timing the read lock, CHANGED customers marked changed, start from
+#      the snapshot), then `huike serve` time-to-listen with the snapshot and without
+#      (HUIKE_ENGINE_SNAPSHOT=off), and its shutdown (which writes the snapshot).
+# env: WORK (/tmp/hk-engine-bench), REPS (3), PREVIEWS (200), PEERS (/work/shared/bench-peers),
+#      SNAPSHOT (1; 0 skips step 4), CHANGED (10000).
 set -euo pipefail
 build=$(cd "${1:?usage: bench/engine_coldstart.sh BUILD_DIR [S|L]}" && pwd)
 size=${2:-L}
@@ -64,3 +71,47 @@ t0=$(date +%s.%N)
 awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "huike rfm wall: %.2f s\n", b - a }'
 echo "== segment and RFM preview over HTTP ($PREVIEWS requests per expression)"
 "$build/tests/engine/bench_preview_http" "$huike" "$db" "$PREVIEWS"
+
+[ "${SNAPSHOT:-1}" = 1 ] || exit 0
+CHANGED=${CHANGED:-10000}
+snapdb=$WORK/snap/orders_$size.db
+mkdir -p "$WORK/snap"
+if [ ! -s "$snapdb" ]; then
+    echo "== copying the store to $snapdb (the snapshot steps write to it)"
+    cp "$db" "$snapdb.tmp" && mv "$snapdb.tmp" "$snapdb"
+    [ -f "$WORK/store/huike.key" ] && cp "$WORK/store/huike.key" "$WORK/snap/"
+    "$huike" --db "$snapdb" migrate
+fi
+echo "== engine snapshot (bench_coldstart snapshot, $CHANGED changed customers)"
+"$build/tests/engine/bench_coldstart" "$snapdb" 1 snapshot "$CHANGED"
+# time from exec to "huike: listening on", then SIGTERM to exit (the shutdown writes the
+# snapshot when the engine changed since the last one)
+serve_listen() {
+    local out=$WORK/snap/serve.out t0 t1 t2 pid
+    : >"$out"
+    t0=$(date +%s.%N)
+    "$huike" --db "$snapdb" --data-dir "$WORK/snap/data" --port 0 --log-level info serve \
+        >"$out" 2>&1 &
+    pid=$!
+    until grep -q 'listening on' "$out"; do
+        kill -0 $pid 2>/dev/null || { cat "$out"; return 1; }
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    local cpu
+    cpu=$(awk '{ printf "%.2f", ($14 + $15) / 100 }' /proc/$pid/stat)
+    kill -TERM $pid
+    wait $pid || true
+    t2=$(date +%s.%N)
+    grep -o 'event=engine\.snapshot_[a-z]*[^"]*' "$out" | head -3
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v u="$cpu" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { printf "time to listen %.2f s (CPU %s s), shutdown %.2f s, load average %s\n",
+                 b - a, u, c - b, l }'
+}
+mkdir -p "$WORK/snap/data"
+echo "== huike serve with the snapshot"
+serve_listen
+echo "== huike serve without it (HUIKE_ENGINE_SNAPSHOT=off)"
+HUIKE_ENGINE_SNAPSHOT=off serve_listen
+ls -l "$snapdb.engine"
+

@@ -13,7 +13,8 @@
 #           the SQLite CLI (`.import --csv` into a fresh WAL file, one TEXT table, no index),
 #           PostgreSQL `COPY ... FROM STDIN (FORMAT csv, HEADER)` into a plain table of 20 text
 #           columns (psql \copy);
-#   huike   `huike import` into a fresh SQLite file and into a fresh PostgreSQL database, each
+#   huike   `huike import` into a fresh SQLite file and into a fresh PostgreSQL database (an
+#           initial load: secondary indexes built at the end, src/ingest/import.h), each
 #           followed by a re-import of the same file (which must change nothing).
 # The peers only load text into one table; huike parses, validates, resolves identities, writes
 # 5 tables with their indexes, encrypts PII and writes the change log.

@@ -8,7 +8,7 @@ PKGS=(
   build-essential cmake pkg-config git ca-certificates tzdata
   libmicrohttpd-dev libjansson-dev libsqlite3-dev sqlite3
   libpq-dev postgresql postgresql-contrib
-  libsodium-dev libcurl4-openssl-dev libcmocka-dev libxlsxwriter-dev
+  libsodium-dev libcurl4-openssl-dev libcmocka-dev libxlsxwriter-dev libxxhash-dev
   clang-format curl unzip
   chromium fonts-wqy-microhei
 )

@@ -129,6 +129,19 @@ int hk_cli_app_open(struct hk_app *app, enum hk_cli_needs needs)
         hk_clock_init_system(&app->clock);
     }
 
+    return hk_cli_app_open_store(app, needs);
+
+fail:
+    fprintf(stderr, "huike: %s\n", hk_err_message(&err));
+    hk_cli_app_close(app);
+    return HK_EXIT_FAIL;
+}
+
+int hk_cli_app_open_store(struct hk_app *app, enum hk_cli_needs needs)
+{
+    struct hk_err err;
+    hk_err_clear(&err);
+    int rc;
     if (needs != HK_NEEDS_NOTHING && (rc = open_store(app, needs, &err)) != 0)
         goto fail;
     if (needs == HK_NEEDS_STORE) {

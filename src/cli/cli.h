@@ -30,6 +30,12 @@ enum hk_cli_needs {
  * store as `needs` says. Prints the error on stderr and returns non-zero on failure.
  */
 int hk_cli_app_open(struct hk_app *app, enum hk_cli_needs needs);
+/**
+ * The store part of hk_cli_app_open, for an app opened with HK_NEEDS_NOTHING: main checks a
+ * command's arguments first (hk_cli_check_*), so a usage error never creates or migrates a
+ * database. Prints the error and closes the app on failure.
+ */
+int hk_cli_app_open_store(struct hk_app *app, enum hk_cli_needs needs);
 void hk_cli_app_close(struct hk_app *app);
 
 /** Fills p as the CLI acts: an admin named "cli" (its audit rows say so). */
@@ -43,6 +49,20 @@ int hk_cli_opt_value(int argc, char **argv, int *i, const char *name, const char
 int hk_cli_usage(const char *cmd, const char *usage_text, const char *why);
 /** Prints "huike CMD: <the error's message>" on stderr; HK_EXIT_FAIL. */
 int hk_cli_fail(const char *cmd, const struct hk_err *err);
+
+/*
+ * Arguments are checked before the database is opened, so that a usage error never creates or
+ * migrates one: main first calls a command that needs the store with app->store NULL (clock, log
+ * and time zone are open). The command parses its arguments as always and, once they are good,
+ * returns HK_CLI_ARGS_OK instead of going on; any other value is its exit status (a usage error
+ * after printing the usage, or 0 after printing help). main then opens the store and calls it
+ * again. What needs the database (a login that exists, a segment's expression) is checked then.
+ */
+#define HK_CLI_ARGS_OK (-1)
+
+/** rfm and segment count live in cmd_rfm.c; these check their arguments, then call them. */
+int cmd_rfm_checked(struct hk_app *app, int argc, char **argv);
+int cmd_segment_checked(struct hk_app *app, int argc, char **argv);
 
 /* Commands (one file each: cmd_<name>.c). */
 int cmd_serve(struct hk_app *app, int argc, char **argv);

@@ -149,6 +149,8 @@ int cmd_demo(struct hk_app *app, int argc, char **argv)
     }
     if (opts.customers == 0)
         return usage("--customers N is required");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     bool tty = isatty(STDERR_FILENO) == 1;
     if (tty && !json)
         opts.progress = on_progress;

@@ -109,6 +109,8 @@ static void print_summary(const struct hk_import_result *res)
     if (res->items_staged)
         printf(", %lld 待订单 waiting for their orders", (long long)res->items_staged);
     printf("\n  客户 customers:  %lld 新建 created\n", (long long)res->customers_created);
+    if (res->rows == 0)
+        printf("  文件没有数据行 the file(s) have a header but no data rows\n");
     if (res->rejected == 0)
         return;
     printf("  拒绝 rejected:   %lld 行 rows\n", (long long)res->rejected);
@@ -196,6 +198,10 @@ int cmd_import(struct hk_app *app, int argc, char **argv)
     if (nfiles == 0) {
         free(files);
         return usage("name at least one FILE");
+    }
+    if (!app->store) {
+        free(files);
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     }
     if (!json && isatty(STDERR_FILENO))
         opts.progress = on_progress;

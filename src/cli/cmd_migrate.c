@@ -16,6 +16,8 @@ int cmd_migrate(struct hk_app *app, int argc, char **argv)
         fprintf(stderr, "usage: huike migrate\n");
         return HK_EXIT_USAGE;
     }
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     int from = 0, to = 0;

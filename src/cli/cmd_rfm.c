@@ -1,8 +1,10 @@
 /*
- * cmd_rfm.c — `huike rfm [--now T] [--json]`: loads the customer engine from the store, scores
- * RFM as of now with the stored configuration and prints the summary:
+ * cmd_rfm.c — `huike rfm [--shop NAME|ID] [--now T] [--json]`: loads the customer engine from
+ * the store, scores RFM as of now with the stored configurations and prints the summary of all
+ * shops, or of one shop (its name, "channel:name" or id; its buyers scored among themselves):
  *   {"buyers": N, "segments": {name: count, ...}, "tiers": {name: count, ...}}
- * (--json: exactly that object on one line; otherwise a readable table). Also
+ * (--json: exactly that object on one line, plus "shop_id" with --shop; otherwise a readable
+ * table). Also
  * `huike segment count EXPR [--now T] [--json]` -> {"count": N}.
  *
  * --now may be given before the command (a global option) or after it.
@@ -78,7 +80,7 @@ static void json_count_map(struct hk_strbuf *sb, const struct hk_rfm_group *g, s
     hk_strbuf_addch(sb, '}');
 }
 
-static int print_report(const struct hk_rfm_report *rp, bool json);
+static int print_report(const struct hk_rfm_report *rp, int64_t shop, bool json);
 
 /* Terminal columns a UTF-8 string takes: CJK characters (3-byte sequences here) take two. */
 static int display_width(const char *s)
@@ -105,7 +107,24 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv)
     bool json = false;
     char *rest[1];
     int nrest = 0;
-    int rc = common_args(app, argc, argv, &json, rest, &nrest, 0);
+    /* --shop is ours; the rest is common_args' */
+    const char *shop_arg = NULL;
+    char **args = malloc(((size_t)argc + 1) * sizeof(char *));
+    if (!args)
+        return HK_EXIT_FAIL;
+    int nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && strcmp(argv[i], "--shop") == 0 && i + 1 < argc)
+            shop_arg = argv[++i];
+        else if (i > 0 && strcmp(argv[i], "--shop") == 0) {
+            fprintf(stderr, "huike rfm: --shop needs a shop's name or id\n");
+            free(args);
+            return HK_EXIT_USAGE;
+        } else
+            args[nargs++] = argv[i];
+    }
+    int rc = common_args(app, nargs, args, &json, rest, &nrest, 0);
+    free(args);
     if (rc)
         return rc;
     struct hk_engine_svc *svc;
@@ -114,8 +133,16 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv)
     struct hk_rfm_report *rp = malloc(sizeof(*rp));
     struct hk_err err;
     hk_err_clear(&err);
+    int64_t shop = 0;
+    if (shop_arg) {
+        const struct hk_engine *e = hk_engine_svc_read(svc);
+        rc = hk_engine_shop_resolve(e, shop_arg, &shop, &err);
+        hk_engine_svc_read_end(svc);
+    }
     app->engine = svc;
-    rc = rp ? hk_rfm_svc_report(app, rp, &err) : hk_err_set(&err, HK_E(NOMEM), "out of memory");
+    if (!rc)
+        rc = rp ? hk_rfm_svc_report_shop(app, shop, rp, &err)
+                : hk_err_set(&err, HK_E(NOMEM), "out of memory");
     app->engine = NULL;
     hk_engine_svc_stop(svc);
     if (rc) {
@@ -123,12 +150,13 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv)
         free(rp);
         return HK_EXIT_FAIL;
     }
-    rc = print_report(rp, json);
+    rc = print_report(rp, shop_arg ? shop : -1, json);
     free(rp);
     return rc;
 }
 
-static int print_report(const struct hk_rfm_report *rp, bool json)
+/* shop: the shop reported (0 = all shops), or -1 when --shop was not given */
+static int print_report(const struct hk_rfm_report *rp, int64_t shop, bool json)
 {
     const struct hk_rfm_report r = *rp;
     if (json) {
@@ -138,6 +166,8 @@ static int print_report(const struct hk_rfm_report *rp, bool json)
         json_count_map(&sb, r.segments, HK_RFM_SEGMENTS);
         hk_strbuf_adds(&sb, ", \"tiers\": ");
         json_count_map(&sb, r.tiers, r.n_tiers);
+        if (shop >= 0)
+            hk_strbuf_addf(&sb, ", \"shop_id\": %lld", (long long)shop);
         hk_strbuf_addch(&sb, '}');
         size_t len = 0;
         char *s = hk_strbuf_detach(&sb, &len);
@@ -146,6 +176,8 @@ static int print_report(const struct hk_rfm_report *rp, bool json)
         free(s);
         return HK_EXIT_OK;
     }
+    if (shop > 0)
+        printf("shop %lld\n", (long long)shop);
     printf("customers %llu, buyers %llu\n\nsegments\n", (unsigned long long)r.customers,
            (unsigned long long)r.buyers);
     for (int i = 0; i < HK_RFM_SEGMENTS; i++)

@@ -79,6 +79,8 @@ int cmd_serve(struct hk_app *app, int argc, char **argv)
                 argv[1]);
         return HK_EXIT_USAGE;
     }
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     if (bootstrap_admin(app) != 0)
         return HK_EXIT_FAIL;
 

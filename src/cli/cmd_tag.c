@@ -118,6 +118,8 @@ static int run(struct hk_app *app, int argc, char **argv, const struct hk_actor 
         bool json = argc == 3 && strcmp(argv[2], "--json") == 0;
         if (argc > 3 || (argc == 3 && !json))
             return usage();
+        if (!app->store)
+            return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
         return print_list(app, json);
     }
     if (strcmp(sub, "create") == 0) {
@@ -139,6 +141,8 @@ static int run(struct hk_app *app, int argc, char **argv, const struct hk_actor 
         }
         if (!in.name)
             return usage();
+        if (!app->store)
+            return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
         struct hk_segment_error where;
         struct hk_tag t;
         if ((rc = hk_tags_create(app, actor, &in, &where, &t, &err)) != 0)
@@ -151,6 +155,8 @@ static int run(struct hk_app *app, int argc, char **argv, const struct hk_actor 
         int64_t cid, resolved = 0;
         if (argc != 4 || hk_parse_int64(argv[2], strlen(argv[2]), &cid) || cid <= 0)
             return usage();
+        if (!app->store)
+            return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
         if (sub[0] == 'a') {
             rc = hk_tags_customer_add(app, actor, cid, argv[3], &resolved, &err);
         } else {
@@ -183,6 +189,8 @@ static int run(struct hk_app *app, int argc, char **argv, const struct hk_actor 
         if (!name || (!expr == !seg) ||
             (seg && (hk_parse_int64(seg, strlen(seg), &segment_id) || segment_id <= 0)))
             return usage();
+        if (!app->store)
+            return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
         struct hk_segment_error where;
         size_t applied = 0, added = 0;
         if ((rc = find_tag(app, name, &tag_id, &err)) != 0 ||
@@ -199,6 +207,8 @@ int cmd_tag(struct hk_app *app, int argc, char **argv)
 {
     if (argc < 2)
         return usage();
+    if (!app->store)
+        return run(app, argc, argv, NULL); /* arguments only (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     struct hk_engine_svc_opts eo = {.follow = false};

@@ -82,6 +82,8 @@ static int token_create(struct hk_app *app, int argc, char **argv)
     }
     if (!name)
         return usage("create needs a NAME");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
 
     struct hk_err err;
     hk_err_clear(&err);
@@ -112,6 +114,8 @@ static int token_list(struct hk_app *app, int argc, char **argv)
     (void)argv;
     if (argc != 2)
         return usage("list takes no arguments");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     int64_t cursor = 0;
@@ -145,6 +149,8 @@ static int token_revoke(struct hk_app *app, int argc, char **argv)
         return usage("revoke takes one ID");
     if (hk_parse_int64(argv[2], strlen(argv[2]), &id) != 0 || id <= 0)
         return usage("revoke: ID is a token's number (see `huike token list`)");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     struct hk_principal who;

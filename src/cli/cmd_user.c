@@ -99,6 +99,8 @@ static int user_add(struct hk_app *app, int argc, char **argv)
     int role;
     if (hk_role_parse(role_name, &role, &err) != 0)
         return usage(hk_err_message(&err));
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     char pw[HK_PASSWORD_MAX + 2];
     if (from_stdin) {
         if (read_password_stdin(pw, sizeof pw, &err) != 0)
@@ -128,6 +130,8 @@ static int user_list(struct hk_app *app, int argc, char **argv)
     (void)argv;
     if (argc != 2)
         return usage("list takes no arguments");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     int64_t cursor = 0;
@@ -167,6 +171,8 @@ static int user_passwd(struct hk_app *app, int argc, char **argv)
     }
     if (!login)
         return usage("passwd needs a LOGIN");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
 
     struct hk_err err;
     hk_err_clear(&err);
@@ -200,6 +206,8 @@ static int user_set_disabled(struct hk_app *app, int argc, char **argv, bool dis
 {
     if (argc != 3 || argv[2][0] == '-')
         return usage(disabled ? "disable takes one LOGIN" : "enable takes one LOGIN");
+    if (!app->store)
+        return HK_CLI_ARGS_OK; /* arguments checked (cli.h) */
     struct hk_err err;
     hk_err_clear(&err);
     struct hk_user u;

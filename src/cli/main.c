@@ -38,9 +38,9 @@ static const struct hk_cmd commands[] = {
      "import order exports (generic, taobao, douyin, pdd, jd)"},
     {"demo", cmd_demo, HK_NEEDS_STORE, "demo --customers N [--seed S] [--force] [--json]",
      "fill an empty database with a believable demo shop (two years up to --now)"},
-    {"rfm", cmd_rfm, HK_NEEDS_STORE, "rfm [--now T] [--json]",
+    {"rfm", cmd_rfm_checked, HK_NEEDS_STORE, "rfm [--shop NAME|ID] [--now T] [--json]",
      "RFM summary: buyers, the eight segments and the tiers, as of now"},
-    {"segment", cmd_segment, HK_NEEDS_STORE,
+    {"segment", cmd_segment_checked, HK_NEEDS_STORE,
      "segment count EXPR [--now T] [--json] | export EXPR|--id N [--format csv|xlsx] [-o F]",
      "count a segment expression's customers, or export them as CSV or XLSX"},
     {"tag", cmd_tag, HK_NEEDS_STORE, "tag list|create|add|remove|apply ...",
@@ -130,9 +130,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "huike: unknown command '%s' (see `huike help`)\n", argv[1]);
         return HK_EXIT_USAGE;
     }
-    int rc = hk_cli_app_open(&app, cmd->needs);
+    /* Arguments first, without a store (cli.h, HK_CLI_ARGS_OK): a usage error must not create or
+       migrate a database. */
+    int rc = hk_cli_app_open(&app, HK_NEEDS_NOTHING);
     if (rc != 0)
         return rc;
+    if (cmd->needs != HK_NEEDS_NOTHING) {
+        rc = cmd->fn(&app, argc - 1, argv + 1);
+        if (rc != HK_CLI_ARGS_OK) {
+            hk_cli_app_close(&app);
+            return rc;
+        }
+        if ((rc = hk_cli_app_open_store(&app, cmd->needs)) != 0)
+            return rc;
+    }
     rc = cmd->fn(&app, argc - 1, argv + 1);
     hk_cli_app_close(&app);
     return rc;

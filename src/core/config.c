@@ -128,6 +128,22 @@ static int set_option(struct hk_config *cfg, int i, const char *value, const cha
         memcpy(field, &v, sizeof(v));
         return 0;
     }
+    if (strcmp(f->name, "db") == 0) {
+        /* sqlite:PATH and sqlite://PATH (sqlite:///abs) name the file; any other scheme is a
+         * mistake, not a file called "mysql:" in the working directory */
+        if (strncmp(value, "sqlite:", 7) == 0) {
+            value += strncmp(value, "sqlite://", 9) == 0 ? 9 : 7;
+            len = strlen(value);
+            if (len == 0)
+                return hk_err_setf(err, HK_E(INVAL), f->name, "%s: sqlite: needs a file path",
+                                   source);
+        } else if (strstr(value, "://") && strncmp(value, "postgresql://", 13) != 0 &&
+                   strncmp(value, "postgres://", 11) != 0) {
+            return hk_err_setf(err, HK_E(INVAL), f->name,
+                               "%s: '%.64s' is neither a file path nor a postgresql:// URL", source,
+                               value);
+        }
+    }
     if (len >= HK_CONFIG_STR_MAX)
         return hk_err_setf(err, HK_E(INVAL), f->name, "%s: the value is longer than %d bytes",
                            source, HK_CONFIG_STR_MAX - 1);

@@ -67,9 +67,36 @@ void hk_engine_free(struct hk_engine *e);
 
 /* ---- filling ------------------------------------------------------------------------------ */
 
-/** Registers (or re-zones) a shop with its IANA time zone. HK_E(INVAL) for an unknown zone. */
+/**
+ * Registers (or re-zones) a shop (store id > 0) with its IANA time zone. HK_E(INVAL) for an
+ * unknown zone. At most 65535 shops.
+ */
 int hk_engine_add_shop(struct hk_engine *e, int64_t shop_id, const char *timezone,
                        struct hk_err *err);
+/**
+ * Names a registered shop: its channel and name (copied; NULL or "" keeps what is known), by
+ * which the segment language finds it (r_score(shop="name")). HK_E(NOTFOUND) for an unknown shop.
+ */
+int hk_engine_shop_describe(struct hk_engine *e, int64_t shop_id, const char *channel,
+                            const char *name, struct hk_err *err);
+
+struct hk_engine_shop {
+    int64_t id;
+    const char *channel, *name; /* borrowed; NULL when not described */
+    const char *timezone;       /* borrowed */
+    bool own_config;            /* false: scores with shop 0's RFM configuration */
+};
+/** Number of registered shops; shop i (i < count) in registration order. */
+size_t hk_engine_shop_count(const struct hk_engine *e);
+void hk_engine_shop_at(const struct hk_engine *e, size_t i, struct hk_engine_shop *out);
+bool hk_engine_shop_known(const struct hk_engine *e, int64_t shop_id);
+/**
+ * The shop a user names: its numeric id ("0" = all shops), its name, or "channel:name" when
+ * two channels have a shop of that name. HK_E(NOTFOUND) suggesting the nearest name, or
+ * HK_E(INVAL) for an ambiguous name (listing the "channel:name" forms).
+ */
+int hk_engine_shop_resolve(const struct hk_engine *e, const char *text, int64_t *shop_id,
+                           struct hk_err *err);
 /** Registers a product (store id) with its external id and category ("" = none). */
 int hk_engine_add_product(struct hk_engine *e, int64_t product_id, const char *external_id,
                           const char *category, struct hk_err *err);
@@ -144,7 +171,8 @@ int hk_engine_customer_clear(struct hk_engine *e, int64_t customer_id, struct hk
 
 /* ---- derived values ----------------------------------------------------------------------- */
 
-/** Re-derives every customer's aggregates from its history (both cores). */
+/** Re-derives every customer's aggregates from its history (both cores). The per-shop RFM
+ * scores are 0 until the next hk_engine_rescore. */
 int hk_engine_recompute(struct hk_engine *e, struct hk_err *err);
 
 /** A customer's aggregates as of now. Values marked "has_" are missing for non-buyers. */
@@ -237,8 +265,50 @@ int hk_engine_rfm_configure(struct hk_engine *e, const struct hk_rfm_config *c, 
 /** The engine's configuration (borrowed). */
 const struct hk_rfm_config *hk_engine_rfm_config(const struct hk_engine *e);
 
-/** Scores every buyer (R, F, M, segment, tier) as of now. */
+/** Scores every buyer (R, F, M, segment, tier) as of now: shop 0 (all shops) and every shop. */
 int hk_engine_rescore(struct hk_engine *e, int64_t now, struct hk_err *err);
+
+/*
+ * Per shop. Shop 0 is "all shops": hk_engine_rfm_configure's configuration, and the scores of
+ * hk_engine_customer_get and the plain segment fields. Every shop (store id) is also scored on
+ * its own: its buyers are the customers with a counted order in it, with recency, frequency and
+ * monetary over that shop's orders (days in the shop's zone), against that shop's buyers, with
+ * the shop's own configuration or, when it has none, shop 0's ("inherited").
+ */
+
+/**
+ * Sets shop_id's configuration (copied; shop 0 = hk_engine_rfm_configure). c NULL: the shop
+ * inherits shop 0's again (not for shop 0). Takes effect at the next rescore of that shop.
+ * HK_E(NOTFOUND) for an unknown shop, HK_E(INVAL) for an invalid c.
+ */
+int hk_engine_rfm_configure_shop(struct hk_engine *e, int64_t shop_id,
+                                 const struct hk_rfm_config *c, struct hk_err *err);
+/** shop_id's effective configuration (borrowed), NULL for an unknown shop; *inherited (may be
+ * NULL) tells whether it is shop 0's. */
+const struct hk_rfm_config *hk_engine_rfm_config_shop(const struct hk_engine *e, int64_t shop_id,
+                                                      bool *inherited);
+/**
+ * Rescores what shop_id's configuration decides: for 0, all shops' scores and those of every
+ * shop inheriting shop 0's configuration; for a shop, that shop's. HK_E(NOTFOUND).
+ */
+int hk_engine_rescore_shop(struct hk_engine *e, int64_t shop_id, int64_t now, struct hk_err *err);
+
+/** A customer's scores in one shop it bought in. */
+struct hk_engine_shop_rfm {
+    int64_t shop_id;
+    uint32_t frequency;
+    int64_t monetary_fen;
+    int32_t recency_days;
+    int r_score, f_score, m_score; /* 0 before the shop's first rescore */
+    const char *rfm_segment;       /* borrowed; NULL before the first rescore */
+    const char *rfm_tier;
+};
+/**
+ * Writes up to max entries, one per shop the customer has a counted order in (in no particular
+ * order), and returns how many there are (possibly more than max). 0 for unknown customers.
+ */
+size_t hk_engine_customer_shops(const struct hk_engine *e, int64_t customer_id, int64_t now,
+                                struct hk_engine_shop_rfm *out, size_t max);
 
 /** The eight classic segments, ids 1..8 in this order (0 = none). */
 #define HK_RFM_SEGMENTS 8
@@ -267,6 +337,10 @@ struct hk_rfm_report {
 
 /** Builds the report from the current scores (call hk_engine_rescore first). */
 void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out);
+/** The report of shop_id (0 = hk_engine_rfm_report); a shop's customers are its buyers.
+ * HK_E(NOTFOUND) for an unknown shop. */
+int hk_engine_rfm_report_shop(const struct hk_engine *e, int64_t shop_id, struct hk_rfm_report *out,
+                              struct hk_err *err);
 /**
  * Dry run: the report hk_engine_rfm_report would give after configuring c and rescoring as of
  * now, computed into temporary columns — the engine's configuration and scores are unchanged,
@@ -274,6 +348,10 @@ void hk_engine_rfm_report(const struct hk_engine *e, struct hk_rfm_report *out);
  */
 int hk_engine_rfm_preview(const struct hk_engine *e, const struct hk_rfm_config *c, int64_t now,
                           struct hk_rfm_report *out, struct hk_err *err);
+/** hk_engine_rfm_preview for one shop (0 = all shops). HK_E(NOTFOUND) for an unknown shop. */
+int hk_engine_rfm_preview_shop(const struct hk_engine *e, int64_t shop_id,
+                               const struct hk_rfm_config *c, int64_t now,
+                               struct hk_rfm_report *out, struct hk_err *err);
 
 /* ---- tags as whole bitmaps (tags.c) ------------------------------------------------------- */
 
@@ -284,10 +362,25 @@ int hk_engine_rfm_preview(const struct hk_engine *e, const struct hk_rfm_config 
  */
 int hk_engine_tag_assign(struct hk_engine *e, const char *name, const uint64_t *bits, size_t words,
                          bool *changed, struct hk_err *err);
+/**
+ * Makes tag `name` unknown by name (deleted or renamed away in the store): hk_engine_dict_find
+ * and hk_engine_dict_name of the tag dictionary skip it, so has_tag() of it is an unknown tag
+ * and suggestions do not offer it, until hk_engine_tag_define or hk_engine_tag_set(on) names it
+ * again. Its members are left as they are. No-op for an unknown name.
+ */
+int hk_engine_tag_retire(struct hk_engine *e, const char *name, struct hk_err *err);
 /** True when the live customer carries tag (a HK_DICT_TAG id). */
 bool hk_engine_tag_has(const struct hk_engine *e, uint32_t tag, int64_t customer_id);
 /** Live customers carrying tag (a HK_DICT_TAG id). */
 size_t hk_engine_tag_count(const struct hk_engine *e, uint32_t tag);
+/**
+ * What `main_category = "<category k>"` selects, for n categories in one pass over the rows:
+ * bitmap bits[k] (words words each, words >= hk_engine_words(e); zeroed first) gets the live
+ * buyers whose main_category is category id cats[k] (an HK_DICT_CATEGORY id; an unknown id
+ * selects nobody). Rule tags of that form are evaluated this way (services/tag_rules.c).
+ */
+int hk_engine_main_category_bitmaps(const struct hk_engine *e, const uint32_t *cats, size_t n,
+                                    uint64_t *const *bits, size_t words, struct hk_err *err);
 /** counts[c] = live customers whose main_category is category id c, for c < n. */
 void hk_engine_main_category_counts(const struct hk_engine *e, uint64_t *counts, size_t n);
 

@@ -13,11 +13,29 @@
  *   - a line of an order that is not counted also has l_day == HK_DAY_NONE, so a flat scan
  *     "counted and within N days" is one comparison on l_day;
  *   - l_ord is the global index of the line's order, so lines of one order are consecutive.
- * Days are shop-local day numbers in the zone o_zone / e_zone (an index into zones[]); a line is
- * in its order's zone, o_zone[l_ord[l]].
+ * Days are shop-local day numbers: an order's in its shop's zone, s_zone[o_shop[o]] (o_shop is an
+ * index into the shop table, 2 bytes instead of a pointer-sized id); a line is in its order's
+ * zone; an event's zone is e_zone (an index into zones[]).
+ *
+ * Per-shop RFM (rfm.c): a buyer's (customer, shop) pairs are a fourth history family, ps_*,
+ * one entry per shop in which the customer has a counted order, with that shop's frequency,
+ * monetary, last counted day (in the shop's zone) and the scores against that shop's buyers.
+ * A customer's entries are the contiguous range [c_psstart, +c_pscount); entries are rewritten
+ * in place when the customer's shop set does not grow, else moved to the tail (dead entries
+ * have ps_row == HK_DEAD) and compacted by regroup() with the other families. Sparse: most
+ * customers buy in one shop, so there are about as many entries as buyers.
  *
  * Invariants: every column has capacity >= its family's count; the bitmap `live` has a bit for
  * every row (1 = not merged away); tag bitmaps are sized to the customer capacity.
+ */
+/*
+ * Note for engine/snapshot.c (helper B, session 3), from the per-shop RFM change (helper A):
+ * columns changed here — o_zone (u8, per order) is now o_shop (u16, per order: shop index);
+ * new per-customer columns c_psstart, c_pscount (u32); a new family ps_* (count nps, capacity
+ * cps, dead ps_dead): ps_row (u32), ps_shop (u16), ps_freq (u32), ps_mon (i64), ps_last (i32),
+ * ps_r, ps_f, ps_m, ps_seg, ps_tier (u8); the shop table (shops[], s_zone[], nshops, shop_map
+ * replacing shop_zone) with names and per-shop RFM configurations; rfm_keys / rfm_keys_cap
+ * are the rescores' scratch (nothing to save).
  */
 #ifndef HK_ENGINE_ENGINE_INT_H
 #define HK_ENGINE_ENGINE_INT_H
@@ -74,6 +92,17 @@ struct hk_kindex {
     uint32_t *d_pos; /* per key < nkeys: the delta entry of key k last written, + 1 */
 };
 
+/* A shop. channel and name are NULL until described (hk_engine_shop_describe). */
+struct hk_shop {
+    int64_t id;
+    char *channel, *name;
+    struct hk_rfm_config *cfg; /* its own RFM configuration; NULL = inherits the engine's */
+    double mean_recency_days;  /* over its buyers, at its last scoring */
+};
+
+#define HK_SHOP_NONE UINT16_MAX
+#define HK_MAX_SHOPS 65535u
+
 struct hk_engine {
     int threads;
     bool loaded;
@@ -82,7 +111,13 @@ struct hk_engine {
     struct hk_tz *zones[HK_MAX_ZONES];
     uint32_t nzones;
     uint8_t default_zone;
-    struct hk_i64map shop_zone; /* shop id -> zone index */
+
+    /* shops: store id -> shop index (shop_map); per index the zone (s_zone, the hot column of
+     * scans) and the rest in shops[] */
+    struct hk_i64map shop_map;
+    struct hk_shop *shops;
+    uint8_t *s_zone;
+    uint32_t nshops, cshops;
 
     struct hk_i64map product_map; /* product id -> product slot */
     uint32_t *p_name;             /* HK_DICT_PRODUCT id */
@@ -105,9 +140,12 @@ struct hk_engine {
     uint16_t *c_main_cat;
     uint32_t *c_province, *c_city, *c_channels;
     uint8_t *c_r, *c_f, *c_m, *c_seg, *c_tier;
-    uint64_t *live; /* bitmap, cc/64 rounded up words */
+    uint32_t *c_psstart, *c_pscount; /* the row's per-shop RFM entries (ps_*) */
+    uint64_t *live;                  /* bitmap, cc/64 rounded up words */
     uint64_t **tag_bits;
     size_t ntag_bits;
+    uint8_t *tag_retired; /* per tag id: 1 = gone from the store, unknown by name (tags.c) */
+    size_t ntag_retired;
 
     /* orders */
     size_t no, co, o_dead;
@@ -119,7 +157,8 @@ struct hk_engine {
     int64_t *o_net_w;
     int32_t *o_day;
     uint32_t *o_cust;
-    uint8_t *o_flags, *o_zone;
+    uint8_t *o_flags;
+    uint16_t *o_shop; /* shop index; the order's zone is s_zone[o_shop[o]] */
 
     /* lines */
     size_t nl, cl, l_dead;
@@ -127,7 +166,7 @@ struct hk_engine {
     int32_t *l_day;
     int32_t *l_fen; /* narrow, or l_fen_w when amounts_wide (see o_net) */
     int64_t *l_fen_w;
-    uint16_t *l_cat; /* a line's zone is its order's: o_zone[l_ord[l]] */
+    uint16_t *l_cat; /* a line's zone is its order's: s_zone[o_shop[l_ord[l]]] */
 
     /* events */
     size_t ne, ce, e_dead;
@@ -136,9 +175,21 @@ struct hk_engine {
     int32_t *e_day;
     uint8_t *e_zone;
 
+    /* per (customer, shop) RFM entries (see the top of this file) */
+    size_t nps, cps, ps_dead;
+    uint32_t *ps_row, *ps_freq;
+    uint16_t *ps_shop;
+    int64_t *ps_mon;
+    int32_t *ps_last;
+    uint8_t *ps_r, *ps_f, *ps_m, *ps_seg, *ps_tier;
+
     /* RFM */
-    struct hk_rfm_config rfm;
+    struct hk_rfm_config rfm; /* shop 0: all shops, and every shop without its own */
     double mean_recency_days; /* over buyers, at the last rescore */
+    /* scratch of the rescores (write lock held): the buyers' money keys, kept between rescores
+     * so a rescore touches no fresh pages; previews allocate their own */
+    uint64_t *rfm_keys;
+    size_t rfm_keys_cap;
 
     int64_t *scratch_cat; /* per-category sums for single-row derivation, HK_MAX_CATS + 1 */
 
@@ -177,6 +228,10 @@ static inline bool hk_bit_get(const uint64_t *b, size_t i)
 size_t hk_engine_words(const struct hk_engine *e);
 /** Today (local day of now) per zone, into today[HK_MAX_ZONES]. */
 void hk_engine_today(const struct hk_engine *e, int64_t now, int32_t *today);
+/** True when tag id was retired (hk_engine_tag_retire) and not defined or set since. */
+bool hk_engine_tag_retired(const struct hk_engine *e, uint32_t tag);
+/** The tag is known by name again (defined, or set on a customer). */
+void hk_engine_tag_revive(struct hk_engine *e, uint32_t tag);
 /** The tag bitmap of a tag dictionary id (NULL when nobody carries it). */
 const uint64_t *hk_engine_tag_bits(const struct hk_engine *e, uint32_t tag);
 /** Runs fn(ctx, lo, hi) over [0, n) split across the engine's threads. */
@@ -215,6 +270,15 @@ static inline int64_t hk_aov_key(int64_t mon, uint32_t freq)
     }
     return 2 * q + (rem != 0);
 }
+
+/* rfm.c */
+/** The configuration shop index s scores with (its own or the engine's). */
+static inline const struct hk_rfm_config *hk_shop_cfg(const struct hk_engine *e, uint32_t s)
+{
+    return e->shops[s].cfg ? e->shops[s].cfg : &e->rfm;
+}
+/** The shop index of a store shop id, or HK_SHOP_NONE. */
+uint32_t hk_engine_shop_index(const struct hk_engine *e, int64_t shop_id);
 
 /** Codepoint edit distance, for suggestions. */
 size_t hk_edit_distance(const char *a, size_t alen, const char *b, size_t blen);

@@ -286,27 +286,38 @@ void hk_engine_free(struct hk_engine *e)
         dict_free(&e->dicts[k]);
     for (uint32_t i = 0; i < e->nzones; i++)
         hk_tz_free(e->zones[i]);
-    map_free(&e->shop_zone);
+    map_free(&e->shop_map);
+    for (uint32_t i = 0; i < e->nshops; i++) {
+        free(e->shops[i].channel);
+        free(e->shops[i].name);
+        free(e->shops[i].cfg);
+    }
+    free(e->shops);
+    free(e->s_zone);
     map_free(&e->product_map);
     map_free(&e->cust_map);
     free(e->cust_dense);
     free(e->p_name);
     free(e->p_cat);
-    void *cols[] = {e->c_id,        e->c_ostart,   e->c_ocount,    e->c_lstart,   e->c_lcount,
-                    e->c_estart,    e->c_ecount,   e->c_first_day, e->c_last_day, e->c_first_zone,
-                    e->c_last_zone, e->c_freq,     e->c_refunds,   e->c_coupon,   e->c_monetary,
-                    e->c_main_cat,  e->c_province, e->c_city,      e->c_channels, e->c_r,
-                    e->c_f,         e->c_m,        e->c_seg,       e->c_tier,     e->live,
-                    e->o_id,        e->o_paid_at,  e->o_net_w,     e->o_day,      e->o_cust,
-                    e->o_flags,     e->o_zone,     e->l_cust,      e->l_ord,      e->l_prod,
-                    e->l_day,       e->l_fen,      e->l_cat,       e->l_fen_w,    e->e_cust,
-                    e->e_type,      e->e_day,      e->e_zone,      e->scratch_cat};
+    void *cols[] = {
+        e->c_id,       e->c_ostart,    e->c_ocount,   e->c_lstart,     e->c_lcount,    e->c_estart,
+        e->c_ecount,   e->c_first_day, e->c_last_day, e->c_first_zone, e->c_last_zone, e->c_freq,
+        e->c_refunds,  e->c_coupon,    e->c_monetary, e->c_main_cat,   e->c_province,  e->c_city,
+        e->c_channels, e->c_r,         e->c_f,        e->c_m,          e->c_seg,       e->c_tier,
+        e->live,       e->o_id,        e->o_paid_at,  e->o_net_w,      e->o_day,       e->o_cust,
+        e->o_flags,    e->o_shop,      e->l_cust,     e->l_ord,        e->l_prod,      e->l_day,
+        e->l_fen,      e->l_cat,       e->l_fen_w,    e->e_cust,       e->e_type,      e->e_day,
+        e->e_zone,     e->scratch_cat, e->c_psstart,  e->c_pscount,    e->ps_row,      e->ps_freq,
+        e->ps_shop,    e->ps_mon,      e->ps_last,    e->ps_r,         e->ps_f,        e->ps_m,
+        e->ps_seg,     e->ps_tier};
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
         free(cols[i]);
     for (size_t i = 0; i < e->ntag_bits; i++)
         free(e->tag_bits[i]);
     free(e->tag_bits);
+    free(e->tag_retired);
     free(e->c_aov_key);
+    free(e->rfm_keys);
     free(e->o_net);
     hk_index_free(e);
     free(e);
@@ -342,7 +353,7 @@ static int ensure_customers(struct hk_engine *e, size_t need)
         {(void **)&e->c_main_cat, 2},   {(void **)&e->c_province, 4},  {(void **)&e->c_city, 4},
         {(void **)&e->c_channels, 4},   {(void **)&e->c_r, 1},         {(void **)&e->c_f, 1},
         {(void **)&e->c_m, 1},          {(void **)&e->c_seg, 1},       {(void **)&e->c_tier, 1},
-        {(void **)&e->c_aov_key, 4},
+        {(void **)&e->c_aov_key, 4},    {(void **)&e->c_psstart, 4},   {(void **)&e->c_pscount, 4},
     };
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
         if (grow_col(cols[i].p, cols[i].sz, cap))
@@ -371,7 +382,7 @@ static int ensure_orders(struct hk_engine *e, size_t need)
         (e->amounts_wide ? grow_col((void **)&e->o_net_w, 8, cap)
                          : grow_col((void **)&e->o_net, 4, cap)) ||
         grow_col((void **)&e->o_day, 4, cap) || grow_col((void **)&e->o_cust, 4, cap) ||
-        grow_col((void **)&e->o_flags, 1, cap) || grow_col((void **)&e->o_zone, 1, cap))
+        grow_col((void **)&e->o_flags, 1, cap) || grow_col((void **)&e->o_shop, 2, cap))
         return -1;
     e->co = cap;
     return 0;
@@ -389,6 +400,21 @@ static int ensure_lines(struct hk_engine *e, size_t need)
         grow_col((void **)&e->l_cat, 2, cap))
         return -1;
     e->cl = cap;
+    return 0;
+}
+
+static int ensure_ps(struct hk_engine *e, size_t need)
+{
+    if (need <= e->cps)
+        return 0;
+    size_t cap = next_cap(e->cps, need);
+    if (grow_col((void **)&e->ps_row, 4, cap) || grow_col((void **)&e->ps_freq, 4, cap) ||
+        grow_col((void **)&e->ps_shop, 2, cap) || grow_col((void **)&e->ps_mon, 8, cap) ||
+        grow_col((void **)&e->ps_last, 4, cap) || grow_col((void **)&e->ps_r, 1, cap) ||
+        grow_col((void **)&e->ps_f, 1, cap) || grow_col((void **)&e->ps_m, 1, cap) ||
+        grow_col((void **)&e->ps_seg, 1, cap) || grow_col((void **)&e->ps_tier, 1, cap))
+        return -1;
+    e->cps = cap;
     return 0;
 }
 
@@ -417,6 +443,10 @@ static void row_reset_aggregates(struct hk_engine *e, uint32_t r)
     e->c_aov_key[r] = INT32_MIN;
     e->c_main_cat[r] = HK_CAT_NONE;
     e->c_r[r] = e->c_f[r] = e->c_m[r] = e->c_seg[r] = e->c_tier[r] = 0;
+    for (uint32_t i = e->c_psstart[r]; i < e->c_psstart[r] + e->c_pscount[r]; i++)
+        e->ps_row[i] = HK_DEAD;
+    e->ps_dead += e->c_pscount[r];
+    e->c_pscount[r] = 0;
 }
 
 /* The row of a customer id, or HK_ENGINE_NONE. */
@@ -471,6 +501,8 @@ static uint32_t customer_row(struct hk_engine *e, int64_t id)
     e->c_province[r] = e->c_city[r] = HK_ENGINE_NONE;
     e->c_channels[r] = 0;
     e->c_aov_key[r] = INT32_MIN;
+    e->c_psstart[r] = (uint32_t)e->nps;
+    e->c_pscount[r] = 0;
     row_reset_aggregates(e, r);
     e->live[r >> 6] |= (uint64_t)1 << (r & 63);
     return r;
@@ -551,7 +583,9 @@ int hk_engine_tag_define(struct hk_engine *e, const char *name, struct hk_err *e
     bool oom = false;
     if (!name || !*name)
         return hk_err_set(err, HK_E(INVAL), "a tag needs a name");
-    intern_opt(e, HK_DICT_TAG, name, &oom);
+    uint32_t t = intern_opt(e, HK_DICT_TAG, name, &oom);
+    if (!oom)
+        hk_engine_tag_revive(e, t);
     return oom ? nomem(err) : 0;
 }
 
@@ -568,6 +602,8 @@ int hk_engine_tag_set(struct hk_engine *e, int64_t customer_id, const char *name
     uint64_t *b = tag_bitmap(e, t, on);
     if (on && !b)
         return nomem(err);
+    if (on) /* someone carries it: the store knows it (again) */
+        hk_engine_tag_revive(e, t);
     if (b) {
         uint64_t bit = (uint64_t)1 << (r & 63);
         if (on)
@@ -587,7 +623,85 @@ int hk_engine_add_shop(struct hk_engine *e, int64_t shop_id, const char *timezon
     int rc = zone_index(e, timezone && *timezone ? timezone : HK_TZ_DEFAULT, &z, err);
     if (rc)
         return rc;
-    return map_put(&e->shop_zone, shop_id, z) ? nomem(err) : 0;
+    if (shop_id <= 0)
+        return hk_err_set(err, HK_E(INVAL), "shop ids are positive (0 means all shops)");
+    uint32_t s = map_get(&e->shop_map, shop_id);
+    if (s == HK_ENGINE_NONE) {
+        if (e->nshops >= HK_MAX_SHOPS)
+            return hk_err_set(err, HK_E(INVAL), "too many shops (at most %u)", HK_MAX_SHOPS);
+        if (e->nshops == e->cshops) {
+            uint32_t cap = e->cshops ? e->cshops * 2 : 16;
+            cap = cap > HK_MAX_SHOPS ? HK_MAX_SHOPS : cap;
+            if (grow_col((void **)&e->shops, sizeof(struct hk_shop), cap) ||
+                grow_col((void **)&e->s_zone, 1, cap))
+                return nomem(err);
+            e->cshops = cap;
+        }
+        s = e->nshops;
+        memset(&e->shops[s], 0, sizeof(e->shops[s]));
+        e->shops[s].id = shop_id;
+        if (map_put(&e->shop_map, shop_id, s))
+            return nomem(err);
+        e->nshops++;
+    }
+    e->s_zone[s] = z;
+    return 0;
+}
+
+uint32_t hk_engine_shop_index(const struct hk_engine *e, int64_t shop_id)
+{
+    uint32_t s = map_get(&e->shop_map, shop_id);
+    return s == HK_ENGINE_NONE ? HK_SHOP_NONE : s;
+}
+
+static int set_str(char **dst, const char *v)
+{
+    if (!v || !*v)
+        return 0; /* an unnamed description keeps what is known */
+    if (*dst && strcmp(*dst, v) == 0)
+        return 0;
+    size_t n = strlen(v);
+    char *c = malloc(n + 1);
+    if (!c)
+        return -1;
+    memcpy(c, v, n + 1);
+    free(*dst);
+    *dst = c;
+    return 0;
+}
+
+int hk_engine_shop_describe(struct hk_engine *e, int64_t shop_id, const char *channel,
+                            const char *name, struct hk_err *err)
+{
+    uint32_t s = hk_engine_shop_index(e, shop_id);
+    if (s == HK_SHOP_NONE)
+        return hk_err_set(err, HK_E(NOTFOUND), "unknown shop %lld", (long long)shop_id);
+    if (set_str(&e->shops[s].channel, channel) || set_str(&e->shops[s].name, name))
+        return nomem(err);
+    return 0;
+}
+
+size_t hk_engine_shop_count(const struct hk_engine *e)
+{
+    return e->nshops;
+}
+
+void hk_engine_shop_at(const struct hk_engine *e, size_t i, struct hk_engine_shop *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (i >= e->nshops)
+        return;
+    const struct hk_shop *s = &e->shops[i];
+    out->id = s->id;
+    out->channel = s->channel;
+    out->name = s->name;
+    out->timezone = hk_tz_name(e->zones[e->s_zone[i]]);
+    out->own_config = s->cfg != NULL;
+}
+
+bool hk_engine_shop_known(const struct hk_engine *e, int64_t shop_id)
+{
+    return hk_engine_shop_index(e, shop_id) != HK_SHOP_NONE;
 }
 
 int hk_engine_add_product(struct hk_engine *e, int64_t product_id, const char *external_id,
@@ -620,12 +734,35 @@ int hk_engine_add_product(struct hk_engine *e, int64_t product_id, const char *e
 
 /* ---- deriving one customer's aggregates --------------------------------------------------- */
 
-/* Re-derives row r from its history. sums: HK_MAX_CATS+1 zeroed int64s, left zeroed. */
-static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
+/* One (customer, shop) pair as derived from the orders, with the scores it carries over. */
+struct ps_ent {
+    uint16_t shop;
+    uint32_t freq;
+    int64_t mon;
+    int64_t last_t;
+    int32_t last;
+    uint8_t sc[5];
+};
+
+static size_t row_shops(const struct hk_engine *e, uint32_t r, struct ps_ent *v, size_t cap);
+static void put_ps(struct hk_engine *e, size_t i, uint32_t r, const struct ps_ent *v);
+
+/*
+ * Re-derives row r from its history. sums: HK_MAX_CATS+1 zeroed int64s, left zeroed.
+ * entries: also writes the row's per-shop entries (scores 0) at [c_psstart, +c_pscount), whose
+ * count the caller has already set (ps_count_row): the full recompute fills them here, while
+ * the row's orders are in cache, instead of walking the orders again. -1 on OOM (a customer of
+ * more than 8 shops).
+ */
+static int derive_row(struct hk_engine *e, uint32_t r, int64_t *sums, bool entries, uint8_t *slot)
 {
     uint32_t freq = 0, coupon = 0, refunds = 0;
     int64_t mon = 0, first_t = INT64_MAX, last_t = INT64_MIN;
     uint32_t first_o = HK_DEAD, last_o = HK_DEAD;
+    uint32_t nsh = entries ? e->c_pscount[r] : 0;
+    bool multi = nsh > 1 && nsh <= 8; /* per-shop sums gathered in the walk */
+    struct ps_ent v[8];
+    uint32_t nv = 0;
     uint32_t os = e->c_ostart[r], oe = os + e->c_ocount[r];
     for (uint32_t o = os; o < oe; o++) {
         uint8_t f = e->o_flags[o];
@@ -633,11 +770,11 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
             refunds++;
         if (!(f & HK_OF_COUNTED))
             continue;
+        int64_t net = hk_o_net(e, o), t = e->o_paid_at[o];
         freq++;
-        mon += hk_o_net(e, o);
+        mon += net;
         if (f & HK_OF_COUPON)
             coupon++;
-        int64_t t = e->o_paid_at[o];
         if (t < first_t) {
             first_t = t;
             first_o = o;
@@ -645,6 +782,31 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
         if (t > last_t || last_o == HK_DEAD) {
             last_t = t;
             last_o = o;
+        }
+        if (multi) { /* as row_shops: shops in order of first appearance */
+            uint16_t sh = e->o_shop[o];
+            uint32_t k;
+            if (slot) {
+                k = slot[sh];
+            } else {
+                k = 0;
+                while (k < nv && v[k].shop != sh)
+                    k++;
+            }
+            if (k >= nv) {
+                if (nv == 8)
+                    continue; /* cannot happen: nsh counted these orders' shops */
+                k = nv++;
+                memset(&v[k], 0, sizeof(v[k]));
+                v[k].shop = sh;
+                if (slot)
+                    slot[sh] = (uint8_t)k;
+            }
+            if (++v[k].freq == 1 || t > v[k].last_t) {
+                v[k].last_t = t;
+                v[k].last = e->o_day[o];
+            }
+            v[k].mon += net;
         }
     }
     e->c_freq[r] = freq;
@@ -664,9 +826,9 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
     e->c_refunds[r] = refunds;
     if (freq) {
         e->c_first_day[r] = e->o_day[first_o];
-        e->c_first_zone[r] = e->o_zone[first_o];
+        e->c_first_zone[r] = e->s_zone[e->o_shop[first_o]];
         e->c_last_day[r] = e->o_day[last_o];
-        e->c_last_zone[r] = e->o_zone[last_o];
+        e->c_last_zone[r] = e->s_zone[e->o_shop[last_o]];
     } else {
         e->c_first_day[r] = e->c_last_day[r] = HK_DAY_NONE;
         e->c_first_zone[r] = e->c_last_zone[r] = 0;
@@ -691,6 +853,168 @@ static void derive_row(struct hk_engine *e, uint32_t r, int64_t *sums)
         if (e->l_cat[l] != HK_CAT_NONE)
             sums[e->l_cat[l]] = 0;
     e->c_main_cat[r] = best;
+    if (!nsh)
+        return 0;
+    uint32_t at = e->c_psstart[r];
+    if (nsh == 1) { /* the row's own aggregates, in its one shop */
+        struct ps_ent one = {e->o_shop[last_o], freq, mon, last_t, e->c_last_day[r], {0}};
+        put_ps(e, at, r, &one);
+        return 0;
+    }
+    if (slot)
+        for (uint32_t k = 0; k < nv; k++)
+            slot[v[k].shop] = UINT8_MAX;
+    struct ps_ent *w = v;
+    if (!multi) { /* more than 8 shops: walk again */
+        if (!(w = malloc(nsh * sizeof(*w))))
+            return -1;
+        nv = (uint32_t)row_shops(e, r, w, nsh);
+    }
+    for (uint32_t k = 0; k < nv; k++)
+        put_ps(e, at + k, r, &w[k]);
+    if (w != v)
+        free(w);
+    return 0;
+}
+
+/* The number of shops row r has counted orders in (the size of its per-shop entries). */
+static uint32_t ps_count_row(const struct hk_engine *e, uint32_t r)
+{
+    uint32_t os = e->c_ostart[r], oe = os + e->c_ocount[r];
+    if (e->nshops <= 1) { /* one shop: any counted order */
+        for (uint32_t o = os; o < oe; o++)
+            if (e->o_flags[o] & HK_OF_COUNTED)
+                return 1;
+        return 0;
+    }
+    if (e->nshops <= 64) { /* a bit per shop, no branches */
+        uint64_t m = 0;
+        for (uint32_t o = os; o < oe; o++)
+            m |= (uint64_t)(e->o_flags[o] & HK_OF_COUNTED) << e->o_shop[o];
+        return (uint32_t)__builtin_popcountll(m);
+    }
+    struct ps_ent none;
+    return (uint32_t)row_shops(e, r, &none, 0);
+}
+
+/* ---- per-shop RFM entries ------------------------------------------------------------------ */
+
+/*
+ * Row r's (shop, frequency, monetary, last day) over its counted orders into v (cap entries;
+ * more are counted but not written). Returns the number of distinct shops. Scores are zero.
+ */
+static size_t row_shops(const struct hk_engine *e, uint32_t r, struct ps_ent *v, size_t cap)
+{
+    size_t n = 0;
+    uint32_t os = e->c_ostart[r], oe = os + e->c_ocount[r];
+    for (uint32_t o = os; o < oe; o++) {
+        if (!(e->o_flags[o] & HK_OF_COUNTED))
+            continue;
+        uint16_t sh = e->o_shop[o];
+        size_t k = 0;
+        while (k < n && k < cap && v[k].shop != sh)
+            k++;
+        if (k == n || k == cap) { /* a shop not seen (or beyond cap: counted by a rescan) */
+            bool seen = false;
+            if (k == cap)
+                for (uint32_t q = os; q < o && !seen; q++)
+                    seen = (e->o_flags[q] & HK_OF_COUNTED) && e->o_shop[q] == sh;
+            if (seen)
+                continue;
+            if (n < cap) {
+                memset(&v[n], 0, sizeof(v[n]));
+                v[n].shop = sh;
+                v[n].last_t = INT64_MIN;
+            }
+            k = n++;
+            if (k >= cap)
+                continue;
+        }
+        v[k].freq++;
+        v[k].mon += hk_o_net(e, o);
+        if (e->o_paid_at[o] > v[k].last_t || v[k].freq == 1) {
+            v[k].last_t = e->o_paid_at[o];
+            v[k].last = e->o_day[o];
+        }
+    }
+    return n;
+}
+
+/* Scores of row r's current entry for shop sh into sc (zero when it has none). */
+static void old_scores(const struct hk_engine *e, uint32_t start, uint32_t count, uint16_t sh,
+                       uint8_t sc[5])
+{
+    for (uint32_t i = start; i < start + count; i++)
+        if (e->ps_shop[i] == sh) {
+            sc[0] = e->ps_r[i];
+            sc[1] = e->ps_f[i];
+            sc[2] = e->ps_m[i];
+            sc[3] = e->ps_seg[i];
+            sc[4] = e->ps_tier[i];
+            return;
+        }
+    memset(sc, 0, 5);
+}
+
+static void put_ps(struct hk_engine *e, size_t i, uint32_t r, const struct ps_ent *v)
+{
+    e->ps_row[i] = r;
+    e->ps_shop[i] = v->shop;
+    e->ps_freq[i] = v->freq;
+    e->ps_mon[i] = v->mon;
+    e->ps_last[i] = v->last;
+    e->ps_r[i] = v->sc[0];
+    e->ps_f[i] = v->sc[1];
+    e->ps_m[i] = v->sc[2];
+    e->ps_seg[i] = v->sc[3];
+    e->ps_tier[i] = v->sc[4];
+}
+
+/*
+ * Re-derives row r's per-shop entries after a change to its history (single-threaded: it may
+ * move them to the tail). Shops it still buys in keep their scores until the next rescore.
+ */
+static int derive_shops_row(struct hk_engine *e, uint32_t r)
+{
+    struct ps_ent stack[8], *v = stack;
+    size_t n = row_shops(e, r, stack, 8);
+    if (n > 8) {
+        v = malloc(n * sizeof(*v));
+        if (!v)
+            return -1;
+        row_shops(e, r, v, n);
+    }
+    uint32_t start = e->c_psstart[r], count = e->c_pscount[r];
+    for (size_t k = 0; k < n; k++)
+        old_scores(e, start, count, v[k].shop, v[k].sc);
+    if (n > count) {
+        bool at_tail = count == 0 || start + count == e->nps;
+        if (ensure_ps(e, e->nps + n)) {
+            if (v != stack)
+                free(v);
+            return -1;
+        }
+        if (!at_tail || count == 0) {
+            for (uint32_t i = start; i < start + count; i++)
+                e->ps_row[i] = HK_DEAD;
+            e->ps_dead += count;
+            start = (uint32_t)e->nps;
+            e->nps += n;
+        } else {
+            e->nps += n - count;
+        }
+    } else {
+        for (uint32_t i = start + (uint32_t)n; i < start + count; i++)
+            e->ps_row[i] = HK_DEAD;
+        e->ps_dead += count - n;
+    }
+    for (size_t k = 0; k < n; k++)
+        put_ps(e, start + k, r, &v[k]);
+    e->c_psstart[r] = n ? start : (uint32_t)e->nps;
+    e->c_pscount[r] = (uint32_t)n;
+    if (v != stack)
+        free(v);
+    return 0;
 }
 
 /* ---- parallel helper ---------------------------------------------------------------------- */
@@ -738,27 +1062,60 @@ void hk_engine_parallel(const struct hk_engine *e, size_t n, void (*fn)(void *, 
     }
 }
 
+/*
+ * The full recompute: every row's aggregates and per-shop entries, in two parallel passes. The
+ * first counts each row's shops (c_pscount; a bit per shop, reading two order columns), a
+ * prefix sum lays the entries out by row (c_psstart; the columns are reused while their
+ * capacity suffices, so a recompute touches no fresh pages), and the derive pass fills each
+ * row's entries while it walks that row's orders for its aggregates. Scores start at 0: every
+ * caller rescores next.
+ */
 struct derive_ctx {
     struct hk_engine *e;
     bool failed;
 };
 
+static void ps_count_range(void *arg, size_t lo, size_t hi)
+{
+    struct hk_engine *e = ((struct derive_ctx *)arg)->e;
+    for (size_t r = lo; r < hi; r++)
+        e->c_pscount[r] = ps_count_row(e, (uint32_t)r);
+}
+
 static void derive_range(void *arg, size_t lo, size_t hi)
 {
     struct derive_ctx *c = arg;
-    int64_t *sums = calloc(HK_MAX_CATS + 1, sizeof(int64_t));
+    /* the first range borrows the engine's (zeroed) sums: no fresh pages */
+    int64_t *sums = lo == 0 ? c->e->scratch_cat : calloc(HK_MAX_CATS + 1, sizeof(int64_t));
     if (!sums) {
         c->failed = true;
         return;
     }
+    /* a shop's position among the row's entries, while the row is walked (UINT8_MAX: none) */
+    uint8_t slot[256];
+    memset(slot, UINT8_MAX, sizeof slot);
+    bool failed = false;
     for (size_t r = lo; r < hi; r++)
-        derive_row(c->e, (uint32_t)r, sums);
-    free(sums);
+        failed |= derive_row(c->e, (uint32_t)r, sums, true, c->e->nshops <= 256 ? slot : NULL) != 0;
+    if (failed)
+        c->failed = true;
+    if (sums != c->e->scratch_cat)
+        free(sums);
 }
 
 int hk_engine_recompute(struct hk_engine *e, struct hk_err *err)
 {
     struct derive_ctx c = {e, false};
+    hk_engine_parallel(e, e->nc, ps_count_range, &c);
+    size_t total = 0;
+    for (size_t r = 0; r < e->nc; r++) {
+        e->c_psstart[r] = (uint32_t)total;
+        total += e->c_pscount[r];
+    }
+    if (total >= UINT32_MAX / 2 || ensure_ps(e, total))
+        return nomem(err);
+    e->nps = total;
+    e->ps_dead = 0;
     hk_engine_parallel(e, e->nc, derive_range, &c);
     return c.failed ? nomem(err) : 0;
 }
@@ -843,7 +1200,7 @@ static int regroup(struct hk_engine *e, size_t slack)
               permute((void **)&e->o_day, 4, dst, e->no, cap) ||
               permute((void **)&e->o_cust, 4, dst, e->no, cap) ||
               permute((void **)&e->o_flags, 1, dst, e->no, cap) ||
-              permute((void **)&e->o_zone, 1, dst, e->no, cap);
+              permute((void **)&e->o_shop, 2, dst, e->no, cap);
     if (bad) {
         free(dst);
         return -1; /* the engine is unusable now; the caller rebuilds it */
@@ -887,13 +1244,36 @@ static int regroup(struct hk_engine *e, size_t slack)
     e->ne = live_e;
     e->ce = cap;
     e->e_dead = 0;
+    /* per-shop RFM entries */
+    if (!e->loaded)
+        return 0; /* none before the load: hk_engine_recompute builds them */
+    size_t live_ps = e->nps - e->ps_dead;
+    if (regroup_family(e, e->ps_row, e->nps, e->c_pscount, e->c_psstart, &dst))
+        return -1;
+    cap = live_ps + (slack ? live_ps / slack : 0) + 16;
+    bad = permute((void **)&e->ps_row, 4, dst, e->nps, cap) ||
+          permute((void **)&e->ps_freq, 4, dst, e->nps, cap) ||
+          permute((void **)&e->ps_shop, 2, dst, e->nps, cap) ||
+          permute((void **)&e->ps_mon, 8, dst, e->nps, cap) ||
+          permute((void **)&e->ps_last, 4, dst, e->nps, cap) ||
+          permute((void **)&e->ps_r, 1, dst, e->nps, cap) ||
+          permute((void **)&e->ps_f, 1, dst, e->nps, cap) ||
+          permute((void **)&e->ps_m, 1, dst, e->nps, cap) ||
+          permute((void **)&e->ps_seg, 1, dst, e->nps, cap) ||
+          permute((void **)&e->ps_tier, 1, dst, e->nps, cap);
+    free(dst);
+    if (bad)
+        return -1;
+    e->nps = live_ps;
+    e->cps = cap;
+    e->ps_dead = 0;
     return 0;
 }
 
 static int maybe_compact(struct hk_engine *e, struct hk_err *err)
 {
-    size_t dead = e->o_dead + e->l_dead + e->e_dead;
-    size_t total = e->no + e->nl + e->ne;
+    size_t dead = e->o_dead + e->l_dead + e->e_dead + e->ps_dead;
+    size_t total = e->no + e->nl + e->ne + e->nps;
     if (dead < 4096 || dead * 3 < total)
         return 0;
     return regroup(e, 8) ? nomem(err) : 0;
@@ -944,7 +1324,7 @@ static void move_orders(struct hk_engine *e, uint32_t r, uint32_t to, uint32_t s
         e->o_day[d] = e->o_day[o];
         e->o_cust[d] = to;
         e->o_flags[d] = e->o_flags[o];
-        e->o_zone[d] = e->o_zone[o];
+        e->o_shop[d] = e->o_shop[o];
         e->o_cust[o] = HK_DEAD;
         e->o_flags[o] = 0;
     }
@@ -1085,10 +1465,11 @@ static uint32_t find_order(const struct hk_engine *e, uint32_t r, int64_t id)
 
 int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, struct hk_err *err)
 {
-    uint32_t zone = map_get(&e->shop_zone, o->shop_id);
-    if (zone == HK_ENGINE_NONE)
+    uint32_t shop = map_get(&e->shop_map, o->shop_id);
+    if (shop == HK_ENGINE_NONE)
         return hk_err_set(err, HK_E(INVAL), "order %lld: unknown shop %lld", (long long)o->order_id,
                           (long long)o->shop_id);
+    uint32_t zone = e->s_zone[shop];
     for (size_t i = 0; i < o->n_lines; i++)
         if (o->lines[i].product_id &&
             map_get(&e->product_map, o->lines[i].product_id) == HK_ENGINE_NONE)
@@ -1125,7 +1506,7 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
         e->o_net[oi] = (int32_t)(o->paid_fen - o->refund_fen);
     e->o_day[oi] = day;
     e->o_cust[oi] = r;
-    e->o_zone[oi] = (uint8_t)zone;
+    e->o_shop[oi] = (uint16_t)shop;
     e->o_flags[oi] =
         (uint8_t)((counted ? HK_OF_COUNTED : 0) | (o->coupon ? HK_OF_COUPON : 0) |
                   (o->status == HK_ORDER_REFUNDED || o->refund_fen > 0 ? HK_OF_REFUND : 0) |
@@ -1148,7 +1529,9 @@ int hk_engine_apply_order(struct hk_engine *e, const struct hk_engine_order *o, 
     e->c_lcount[r] += (uint32_t)o->n_lines;
     if (!e->loaded)
         return 0;
-    derive_row(e, r, e->scratch_cat);
+    derive_row(e, r, e->scratch_cat, false, NULL);
+    if (derive_shops_row(e, r))
+        return nomem(err);
     if (skip == HK_DEAD) /* a new order only adds lines, the tail of the row's range */
         hk_index_added(e, r, (uint32_t)(e->nl - o->n_lines), (uint32_t)e->nl);
     else
@@ -1181,7 +1564,9 @@ int hk_engine_remove_order(struct hk_engine *e, int64_t customer_id, int64_t ord
     }
     if (orders_to_tail(e, r, skip, 0, 0))
         return nomem(err);
-    derive_row(e, r, e->scratch_cat);
+    derive_row(e, r, e->scratch_cat, false, NULL);
+    if (derive_shops_row(e, r))
+        return nomem(err);
     hk_index_dirty(e, r);
     return maybe_compact(e, err);
 }
@@ -1191,9 +1576,10 @@ int hk_engine_add_event(struct hk_engine *e, int64_t customer_id, int64_t shop_i
 {
     uint32_t zone = e->default_zone;
     if (shop_id) {
-        zone = map_get(&e->shop_zone, shop_id);
-        if (zone == HK_ENGINE_NONE)
+        uint32_t shop = map_get(&e->shop_map, shop_id);
+        if (shop == HK_ENGINE_NONE)
             return hk_err_set(err, HK_E(INVAL), "event: unknown shop %lld", (long long)shop_id);
+        zone = e->s_zone[shop];
     }
     bool oom = false;
     uint32_t t = intern_opt(e, HK_DICT_EVENT_TYPE, type, &oom);
@@ -1246,8 +1632,10 @@ int hk_engine_merge(struct hk_engine *e, int64_t winner_id, int64_t loser_id, st
         }
     }
     e->live[l >> 6] &= ~lbit;
-    derive_row(e, w, e->scratch_cat);
-    derive_row(e, l, e->scratch_cat);
+    derive_row(e, w, e->scratch_cat, false, NULL);
+    derive_row(e, l, e->scratch_cat, false, NULL);
+    if (derive_shops_row(e, w) || derive_shops_row(e, l))
+        return nomem(err);
     hk_index_dirty(e, w);
     hk_index_dirty(e, l);
     return maybe_compact(e, err);
@@ -1324,7 +1712,8 @@ int64_t hk_engine_row_of(const struct hk_engine *e, int64_t customer_id)
 uint32_t hk_engine_dict_find(const struct hk_engine *e, enum hk_dict_kind k, const char *name,
                              size_t len)
 {
-    return dict_find(&e->dicts[k], name, len);
+    uint32_t id = dict_find(&e->dicts[k], name, len);
+    return k == HK_DICT_TAG && hk_engine_tag_retired(e, id) ? HK_ENGINE_NONE : id;
 }
 
 uint32_t hk_engine_dict_size(const struct hk_engine *e, enum hk_dict_kind k)
@@ -1334,6 +1723,8 @@ uint32_t hk_engine_dict_size(const struct hk_engine *e, enum hk_dict_kind k)
 
 const char *hk_engine_dict_name(const struct hk_engine *e, enum hk_dict_kind k, uint32_t id)
 {
+    if (k == HK_DICT_TAG && hk_engine_tag_retired(e, id))
+        return NULL; /* a deleted tag: not offered as a name */
     return id < e->dicts[k].n ? e->dicts[k].names[id] : NULL;
 }
 
@@ -1384,7 +1775,7 @@ void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out)
     out->lines = e->nl - e->l_dead;
     out->events = e->ne - e->e_dead;
     /* allocated bytes: capacities times element sizes, as ensure_customers / ensure_* allocate */
-    size_t per_c = 8 + 6 * 4 + 2 * 4 + 2 + 3 * 4 + 8 + 2 + 3 * 4 + 5 + 4;
+    size_t per_c = 8 + 6 * 4 + 2 * 4 + 2 + 3 * 4 + 8 + 2 + 3 * 4 + 5 + 4 + 2 * 4;
     size_t tags = 0;
     for (size_t t = 0; t < e->ntag_bits; t++)
         if (e->tag_bits[t])
@@ -1393,7 +1784,10 @@ void hk_engine_memory(const struct hk_engine *e, struct hk_engine_memory *out)
         e->cc * per_c + e->cc / 8 + tags + e->cust_map.nslots * 12 + e->cust_dense_n * 4;
     size_t amt = e->amounts_wide ? 8 : 4;
     out->bytes_history =
-        e->co * (8 * 2 + amt + 4 * 2 + 2) + e->cl * (4 * 4 + amt + 2) + e->ce * (4 + 2 + 4 + 1);
+        e->co * (8 * 2 + amt + 4 * 2 + 1 + 2) + e->cl * (4 * 4 + amt + 2) + e->ce * (4 + 2 + 4 + 1);
+    /* per-shop RFM entries: about one per buyer, so they count with the customers */
+    out->bytes_customers += e->cps * (4 + 4 + 2 + 8 + 4 + 5);
+    out->bytes_customers += e->rfm_keys_cap * 8; /* the rescores' scratch */
     const struct hk_kindex *xs[2] = {&e->ix_cat, &e->ix_prod};
     size_t ix_lines = 0, ix_cust = e->ix_dirty_words * 8;
     for (int i = 0; i < 2; i++) {

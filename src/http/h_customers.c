@@ -278,8 +278,9 @@ static json_t *region_json(const char *province, const char *city)
     return json_pack("{s:o, s:o}", "province", opt_str(province), "city", opt_str(city));
 }
 
-/* {"segment", "tier", "r", "f", "m", "channels"}; null when the engine does not know the
- * customer; segment and tier null for a non-buyer. */
+/* {"segment", "tier", "r", "f", "m", "channels", "shops"}; null when the engine does not know
+ * the customer; segment and tier null for a non-buyer. The plain fields are all shops (shop 0);
+ * "shops" has one entry per shop the customer bought in, scored among that shop's buyers. */
 static json_t *rfm_json(const struct hk_customer_profile *p)
 {
     if (!p->has_engine)
@@ -293,9 +294,27 @@ static json_t *rfm_json(const struct hk_customer_profile *p)
             json_decref(channels);
             channels = NULL;
         }
-    return json_pack("{s:o, s:o, s:i, s:i, s:i, s:o*}", "segment", opt_str(p->rfm_segment), "tier",
-                     opt_str(p->rfm_tier), "r", p->r_score, "f", p->f_score, "m", p->m_score,
-                     "channels", channels);
+    json_t *shops = json_array();
+    for (size_t i = 0; shops && i < p->n_shops; i++) {
+        const struct hk_customer_shop_rfm *sh = &p->shops[i];
+        char spend[32];
+        int64_t a = sh->monetary_fen < 0 ? -sh->monetary_fen : sh->monetary_fen;
+        snprintf(spend, sizeof spend, "%s%lld.%02lld", sh->monetary_fen < 0 ? "-" : "",
+                 (long long)(a / 100), (long long)(a % 100));
+        json_t *o =
+            json_pack("{s:I, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:I, s:s}", "shop_id",
+                      (json_int_t)sh->shop_id, "channel", sh->channel, "name", sh->name, "segment",
+                      opt_str(sh->rfm_segment), "tier", opt_str(sh->rfm_tier), "r", sh->r_score,
+                      "f", sh->f_score, "m", sh->m_score, "recency_days", sh->recency_days,
+                      "frequency", (json_int_t)sh->frequency, "monetary", spend);
+        if (!o || json_array_append_new(shops, o) != 0) {
+            json_decref(shops);
+            shops = NULL;
+        }
+    }
+    return json_pack("{s:o, s:o, s:i, s:i, s:i, s:o*, s:o*}", "segment", opt_str(p->rfm_segment),
+                     "tier", opt_str(p->rfm_tier), "r", p->r_score, "f", p->f_score, "m",
+                     p->m_score, "channels", channels, "shops", shops);
 }
 
 static json_t *profile_json(const struct hk_customer_profile *p)

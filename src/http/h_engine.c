@@ -66,14 +66,59 @@ static json_t *config_json(const struct hk_rfm_config *c)
                      yuan(c->m_high_min_fen), "tiers", tiers, "other_tier", c->other_tier);
 }
 
-int h_rfm_config_get(struct hk_req *req, struct hk_err *err)
+/* `?shop=ID` (absent: 0, all shops). */
+static int shop_of_query(struct hk_req *req, int64_t *out, struct hk_err *err)
+{
+    const char *v = hk_req_query(req, "shop");
+    *out = 0;
+    if (!v || !*v)
+        return 0;
+    int64_t id = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10)
+            return hk_err_setf(err, HK_E(INVAL), "shop",
+                               "shop: expected a shop id (0 = all shops), got \"%.40s\"", v);
+        id = id * 10 + (*p - '0');
+    }
+    *out = id;
+    return 0;
+}
+
+/* Replies 200 with shop_id's effective configuration. */
+static int reply_config(struct hk_req *req, int64_t shop_id, struct hk_err *err)
 {
     struct hk_rfm_config c;
-    int rc = hk_rfm_svc_config_get(hk_req_app(req), 0, &c, err);
+    bool inherited = false;
+    int rc = hk_rfm_svc_config_get_shop(hk_req_app(req), shop_id, &c, &inherited, err);
     if (rc)
         return rc;
     json_t *j = config_json(&c);
-    return j ? hk_reply_json(req, 200, j) : nomem(err);
+    if (!j)
+        return nomem(err);
+    json_object_set_new(j, "shop_id", json_integer((json_int_t)shop_id));
+    json_object_set_new(j, "inherited", json_boolean(inherited));
+    return hk_reply_json(req, 200, j);
+}
+
+int h_rfm_config_get(struct hk_req *req, struct hk_err *err)
+{
+    int64_t shop;
+    int rc = shop_of_query(req, &shop, err);
+    return rc ? rc : reply_config(req, shop, err);
+}
+
+int h_rfm_config_delete(struct hk_req *req, struct hk_err *err)
+{
+    int64_t shop;
+    int rc = shop_of_query(req, &shop, err);
+    if (!rc && !hk_req_query(req, "shop"))
+        rc = hk_err_setf(err, HK_E(INVAL), "shop",
+                         "shop: name the shop (?shop=ID) to return to "
+                         "the all-shops configuration");
+    struct hk_actor actor = hk_req_actor(req);
+    if (!rc)
+        rc = hk_rfm_svc_config_delete(hk_req_app(req), &actor, shop, err);
+    return rc ? rc : reply_config(req, shop, err);
 }
 
 /* A money value given as "12.50", 12.5 or 12 (yuan). */
@@ -139,24 +184,33 @@ static int range_of(json_t *t, const char *key, uint8_t *lo, uint8_t *hi, struct
  * The configuration a PUT (or preview) body describes: the stored one with the body's fields
  * replaced. Shape checks only; hk_rfm_config_validate judges the values.
  */
-static int config_of_body(struct hk_req *req, struct hk_rfm_config *out, struct hk_err *err)
+static int config_of_body(struct hk_req *req, int64_t *shop, bool shop_in_body,
+                          struct hk_rfm_config *out, struct hk_err *err)
 {
     json_t *body;
     int rc = hk_req_json(req, &body, err);
     if (rc)
         return rc;
     struct hk_rfm_config c;
-    if ((rc = hk_rfm_svc_config_get(hk_req_app(req), 0, &c, err)) != 0)
-        goto out;
     const char *mode = NULL, *hl = NULL, *other = NULL;
-    json_t *th = NULL, *high = NULL, *tiers = NULL;
+    json_t *th = NULL, *high = NULL, *tiers = NULL, *shop_v = NULL;
     json_error_t je;
-    if (json_unpack_ex(body, &je, JSON_STRICT, "{s?s, s?o, s?s, s?o, s?o, s?s}", "mode", &mode,
+    if (json_unpack_ex(body, &je, JSON_STRICT, "{s?s, s?o, s?s, s?o, s?o, s?s, s?o}", "mode", &mode,
                        "thresholds", &th, "high_low", &hl, "high", &high, "tiers", &tiers,
-                       "other_tier", &other)) {
+                       "other_tier", &other, "shop", &shop_v)) {
         rc = hk_err_set(err, HK_E(INVAL), "%s", je.text);
         goto out;
     }
+    if (shop_v && (!shop_in_body || !json_is_integer(shop_v) || json_integer_value(shop_v) < 0)) {
+        rc = hk_err_setf(err, HK_E(INVAL), "shop",
+                         shop_in_body ? "shop: expected a shop id (0 = all shops)"
+                                      : "shop: name the shop in the query (?shop=ID)");
+        goto out;
+    }
+    if (shop_v)
+        *shop = (int64_t)json_integer_value(shop_v);
+    if ((rc = hk_rfm_svc_config_get(hk_req_app(req), *shop, &c, err)) != 0)
+        goto out;
     if (mode) {
         if (strcmp(mode, "quintile") == 0)
             c.score_mode = HK_RFM_QUINTILES;
@@ -233,13 +287,14 @@ out:
 int h_rfm_config_put(struct hk_req *req, struct hk_err *err)
 {
     struct hk_rfm_config c;
-    int rc = config_of_body(req, &c, err);
+    int64_t shop;
+    int rc = shop_of_query(req, &shop, err);
     if (!rc)
-        rc = hk_rfm_svc_config_put(hk_req_app(req), 0, &c, hk_req_principal(req)->user_id, err);
-    if (rc)
-        return rc;
-    json_t *j = config_json(&c);
-    return j ? hk_reply_json(req, 200, j) : nomem(err);
+        rc = config_of_body(req, &shop, false, &c, err);
+    struct hk_actor actor = hk_req_actor(req);
+    if (!rc)
+        rc = hk_rfm_svc_config_put(hk_req_app(req), &actor, shop, &c, err);
+    return rc ? rc : reply_config(req, shop, err);
 }
 
 /* ---- RFM report --------------------------------------------------------------------------- */
@@ -253,7 +308,8 @@ static json_t *group_json(const struct hk_rfm_group *g)
 }
 
 /* Replies 200 with the report (GET /rfm/report and POST /rfm/preview share the shape). */
-static int reply_report(struct hk_req *req, const struct hk_rfm_report *r, struct hk_err *err)
+static int reply_report(struct hk_req *req, int64_t shop, const struct hk_rfm_report *r,
+                        struct hk_err *err)
 {
     json_t *grid = json_array(), *segs = json_array(), *tiers = json_array();
     for (int i = 0; grid && i < 5; i++) {
@@ -271,17 +327,24 @@ static int reply_report(struct hk_req *req, const struct hk_rfm_report *r, struc
                           yuan(r->spend_fen), "means", "recency_days", r->mean_recency_days,
                           "frequency", r->mean_frequency, "monetary", yuan_d(r->mean_monetary_fen),
                           "grid", grid, "segments", segs, "tiers", tiers);
-    return j ? hk_reply_json(req, 200, j) : nomem(err);
+    if (!j)
+        return nomem(err);
+    json_object_set_new(j, "shop_id", json_integer((json_int_t)shop));
+    return hk_reply_json(req, 200, j);
 }
 
 int h_rfm_report(struct hk_req *req, struct hk_err *err)
 {
+    int64_t shop;
+    int rc = shop_of_query(req, &shop, err);
+    if (rc)
+        return rc;
     struct hk_rfm_report *r = malloc(sizeof(*r));
     if (!r)
         return nomem(err);
-    int rc = hk_rfm_svc_report(hk_req_app(req), r, err);
+    rc = hk_rfm_svc_report_shop(hk_req_app(req), shop, r, err);
     if (!rc)
-        rc = reply_report(req, r, err);
+        rc = reply_report(req, shop, r, err);
     free(r);
     return rc;
 }
@@ -290,15 +353,18 @@ int h_rfm_report(struct hk_req *req, struct hk_err *err)
 int h_rfm_preview(struct hk_req *req, struct hk_err *err)
 {
     struct hk_rfm_config c;
-    int rc = config_of_body(req, &c, err);
+    int64_t shop;
+    int rc = shop_of_query(req, &shop, err);
+    if (!rc)
+        rc = config_of_body(req, &shop, true, &c, err);
     if (rc)
         return rc;
     struct hk_rfm_report *r = malloc(sizeof(*r));
     if (!r)
         return nomem(err);
-    rc = hk_rfm_svc_preview(hk_req_app(req), &c, r, err);
+    rc = hk_rfm_svc_preview(hk_req_app(req), shop, &c, r, err);
     if (!rc)
-        rc = reply_report(req, r, err);
+        rc = reply_report(req, shop, r, err);
     free(r);
     return rc;
 }

@@ -15,8 +15,10 @@
  * A job: {id, status (queued|running|done|failed; uploading while its upload is in flight),
  * format, shop, files: [{name, size}], progress: {bytes_done, bytes_total, rows, percent},
  * result: {rows, orders_created, orders_updated, orders_unchanged, items_created,
- * customers_created, rejected} (null until the job ends), errors: [{file, record, line, column,
- * message}] (the first 100 rejected rows), created_at, started_at, finished_at, message}.
+ * customers_created, rejected, items_waiting} (null until the job ends; items_waiting: Taobao
+ * detail lines kept for orders not imported yet, as `huike import --json` says), errors: [{file,
+ * record, line, column, message}] (the first 100 rejected rows), created_at, started_at,
+ * finished_at, message}.
  *
  * application/x-www-form-urlencoded is refused (415): it is what `curl -d @file` sends, which
  * strips the file's line breaks; send the file with --data-binary or -F file=@... instead.
@@ -192,12 +194,13 @@ static json_t *job_json(const struct hk_import_job *j, bool with_errors)
         percent = 99;
     const struct hk_import_counts *c = &j->counts;
     json_t *result =
-        ended ? json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rows", (json_int_t)c->rows,
+        ended ? json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rows", (json_int_t)c->rows,
                           "orders_created", (json_int_t)c->orders_created, "orders_updated",
                           (json_int_t)c->orders_updated, "orders_unchanged",
                           (json_int_t)c->orders_unchanged, "items_created",
                           (json_int_t)c->items_created, "customers_created",
-                          (json_int_t)c->customers_created, "rejected", (json_int_t)c->rejected)
+                          (json_int_t)c->customers_created, "rejected", (json_int_t)c->rejected,
+                          "items_waiting", (json_int_t)c->items_waiting)
               : json_null();
     json_t *progress = json_pack("{s:I, s:I, s:I, s:I}", "bytes_done", (json_int_t)j->bytes_done,
                                  "bytes_total", (json_int_t)j->bytes_total, "rows",

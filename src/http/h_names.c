@@ -1,7 +1,8 @@
 /*
  * h_names.c — names for the segment editor's autocomplete (services/names.h).
  *
- *   GET /api/v1/segments/names?kind=category|product|tag|event_type|province|city|channel|segment
+ *   GET /api/v1/segments/names?kind=category|product|tag|event_type|province|city|channel|shop|
+ *       segment|rfm_tier|rfm_segment
  *       &q=prefix&limit=20   -> {kind, items: ["name", ...]}
  */
 #include <string.h>

@@ -87,9 +87,8 @@ struct hk_fmt_desc {
     size_t ncols;
     const char *key;            /* folded column that must be present to consider the format */
     const char *const *markers; /* folded columns that suggest the format (NULL-terminated) */
-    const struct status_word *statuses;
+    const struct status_word *statuses; /* also what "unknown status" messages list, in order */
     size_t nstatuses;
-    const char *accepted; /* status words listed in "unknown status" messages */
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -186,8 +185,6 @@ static const struct status_word TAOBAO_STATUS[] = {
     {"交易关闭", HK_ORDER_UNKNOWN, ST_CLOSED},
     {"退款成功", HK_ORDER_REFUNDED, 0},
 };
-static const char TAOBAO_ACCEPTED[] = "等待买家付款, 买家已付款，等待卖家发货, "
-                                      "卖家已发货，等待买家确认, 交易成功, 交易关闭, 退款成功";
 
 /* 抖店: one row per 子订单 (line), grouped by 主订单编号. */
 static const struct col_spec DOUYIN_COLS[] = {
@@ -232,8 +229,6 @@ static const struct status_word DOUYIN_STATUS[] = {
     {"已关闭", HK_ORDER_UNKNOWN, ST_CLOSED},
     {"已取消", HK_ORDER_UNKNOWN, ST_CLOSED},
 };
-static const char DOUYIN_ACCEPTED[] = "待支付, 待付款, 待发货, 备货中, 已支付, 部分发货, 已发货, "
-                                      "待收货, 已完成, 已签收, 已关闭, 已取消";
 
 /* 拼多多: one row per order (a single goods line). */
 static const struct col_spec PDD_COLS[] = {
@@ -279,8 +274,6 @@ static const struct status_word PDD_STATUS[] = {
     {"已取消", HK_ORDER_CANCELLED, 0},
     {"交易关闭", HK_ORDER_CANCELLED, ST_CONTAINS}, /* 未支付，交易关闭 */
 };
-static const char PDD_ACCEPTED[] = "待支付, 待发货, 已发货，待签收, 已签收, 未发货，退款成功, "
-                                   "已发货，退款成功, 已取消";
 
 /* 京东 POP order export: one row per line item. */
 static const struct col_spec JD_COLS[] = {
@@ -321,8 +314,6 @@ static const struct status_word JD_STATUS[] = {
     {"取消", HK_ORDER_UNKNOWN, ST_CLOSED},
     {"(删除)", HK_ORDER_UNKNOWN, ST_CLOSED | ST_PREFIX},
 };
-static const char JD_ACCEPTED[] = "等待付款, 等待出库, 等待确认收货, 完成, 锁定, 暂停, 已取消, "
-                                  "(删除)…";
 
 static const struct hk_fmt_desc FORMATS[] = {
     {.format = HK_FMT_GENERIC,
@@ -334,7 +325,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = GENERIC_MARKERS,
      .statuses = GENERIC_STATUS,
      .nstatuses = N(GENERIC_STATUS),
-     .accepted = "created, paid, shipped, completed, refunded, cancelled",
      .flags = DF_ROW_IS_ITEM},
     {.format = HK_FMT_TAOBAO_ORDERS,
      .name = "taobao",
@@ -345,7 +335,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = TAOBAO_ORDER_MARKERS,
      .statuses = TAOBAO_STATUS,
      .nstatuses = N(TAOBAO_STATUS),
-     .accepted = TAOBAO_ACCEPTED,
      .flags = DF_DASH_EMPTY | DF_NICK_IS_ID | DF_FULL_ADDRESS},
     {.format = HK_FMT_TAOBAO_DETAILS,
      .name = "taobao",
@@ -356,7 +345,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = TAOBAO_DETAIL_MARKERS,
      .statuses = TAOBAO_STATUS,
      .nstatuses = N(TAOBAO_STATUS),
-     .accepted = TAOBAO_ACCEPTED,
      .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY | DF_STATUS_ONLY},
     {.format = HK_FMT_DOUYIN,
      .name = "douyin",
@@ -367,7 +355,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = DOUYIN_MARKERS,
      .statuses = DOUYIN_STATUS,
      .nstatuses = N(DOUYIN_STATUS),
-     .accepted = DOUYIN_ACCEPTED,
      .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY},
     {.format = HK_FMT_PDD,
      .name = "pdd",
@@ -378,7 +365,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = PDD_MARKERS,
      .statuses = PDD_STATUS,
      .nstatuses = N(PDD_STATUS),
-     .accepted = PDD_ACCEPTED,
      .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY | DF_MONEY_PER_ROW | DF_PAID_AT_CREATED},
     {.format = HK_FMT_JD,
      .name = "jd",
@@ -389,7 +375,6 @@ static const struct hk_fmt_desc FORMATS[] = {
      .markers = JD_MARKERS,
      .statuses = JD_STATUS,
      .nstatuses = N(JD_STATUS),
-     .accepted = JD_ACCEPTED,
      .flags = DF_ROW_IS_ITEM | DF_DASH_EMPTY | DF_NICK_IS_ID | DF_FULL_ADDRESS},
 };
 
@@ -446,10 +431,32 @@ static const unsigned char KIND[HK_F_COUNT] = {
     [HK_F_LINE_REFUND] = K_MONEY,
 };
 
+/* Fields whose value is dropped when a spreadsheet turned it into scientific notation (see
+   hk_fmt_convert); excel_only: only Excel's exact shape d.dddE+dd. */
+static const struct {
+    enum hk_field field;
+    bool excel_only;
+} SCI_DROP_FIELDS[] = {
+    {HK_F_PHONE, false},       {HK_F_PHONE_ALT, false}, {HK_F_PRODUCT_ID, false},
+    {HK_F_SUBORDER_NO, false}, {HK_F_BUYER_ID, true},   {HK_F_ALIPAY, true},
+};
+
 #define QTY_MAX   1000000
 #define QUOTE_MAX 48 /* bytes of a bad value repeated in a message */
+/* A bad status is quoted shorter: the message also lists every accepted word (up to ~170 bytes
+   for Taobao and JD) and must fit hk_row_error.message whole. */
+#define STATUS_QUOTE_MAX 36
 
 /* ---- cell cleaning ---- */
+
+/* A three-byte space-like character: U+3000 (E3 80 80), U+FEFF (EF BB BF: a byte-order mark
+   left inside a file, e.g. where two exports were joined) and U+200B (E2 80 8B). */
+static inline bool space3(const unsigned char *s)
+{
+    return (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) ||
+           (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF) ||
+           (s[0] == 0xE2 && s[1] == 0x80 && s[2] == 0x8B);
+}
 
 static size_t space_at(const unsigned char *s, size_t n)
 {
@@ -457,7 +464,7 @@ static size_t space_at(const unsigned char *s, size_t n)
         return 1;
     if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0)
         return 2;
-    if (n >= 3 && s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
+    if (n >= 3 && (s[0] == 0xE3 || s[0] == 0xEF || s[0] == 0xE2) && space3(s))
         return 3;
     return 0;
 }
@@ -468,7 +475,7 @@ static size_t space_before(const unsigned char *s, size_t n)
         return 1;
     if (n >= 2 && s[n - 2] == 0xC2 && s[n - 1] == 0xA0)
         return 2;
-    if (n >= 3 && s[n - 3] == 0xE3 && s[n - 2] == 0x80 && s[n - 1] == 0x80)
+    if (n >= 3 && (s[n - 3] == 0xE3 || s[n - 3] == 0xEF || s[n - 3] == 0xE2) && space3(s + n - 3))
         return 3;
     return 0;
 }
@@ -767,13 +774,23 @@ int hk_fmt_bind(const struct hk_csv_field *hdr, size_t n, enum hk_import_format 
 
     bool tie = false;
     const struct hk_fmt_desc *d;
+    if (n == 1 && (strchr(b->names[0], '\t') || strchr(b->names[0], ';'))) {
+        /* Excel's "Text (Tab delimited)" (or a semicolon CSV): one cell holds every name */
+        rc = hk_err_set(
+            err, HK_E(INVAL),
+            "the header has no commas: the file is separated by %s, not a CSV; save "
+            "it from Excel as \"CSV (comma delimited)\" or \"CSV UTF-8\" and import that",
+            strchr(b->names[0], '\t') ? "tabs (Excel's \"Text (Tab delimited)\")" : "semicolons");
+        goto out;
+    }
     if (want == HK_FMT_AUTO) {
         d = detect(&h, false, &tie);
         if (!d || tie) {
+            struct hk_str first = {n > 0 ? b->names[0] : "", n > 0 ? strlen(b->names[0]) : 0};
             rc = hk_err_set(err, HK_E(INVAL),
-                            "cannot tell the format from the header (first column '%s'); give "
+                            "cannot tell the format from the header (first column '%.*s%s'); give "
                             "--format generic, taobao, douyin, pdd or jd",
-                            n > 0 ? b->names[0] : "");
+                            quote_len(first), first.s, ellipsis(first));
             goto out;
         }
     } else if (want == HK_FMT_TAOBAO_ORDERS || want == HK_FMT_TAOBAO_DETAILS) {
@@ -791,13 +808,20 @@ int hk_fmt_bind(const struct hk_csv_field *hdr, size_t n, enum hk_import_format 
     b->format = d->format;
 
     for (int f = 0; f < HK_F_COUNT; f++)
-        b->col[f] = -1;
+        b->col[f] = b->col2[f] = -1;
     for (size_t c = 0; c < d->ncols; c++) {
         const struct col_spec *cs = &d->cols[c];
         for (size_t i = 0; i < n; i++) {
-            if (alias_match(cs->names, h.name[i], strlen(h.name[i]))) {
+            if (!alias_match(cs->names, h.name[i], strlen(h.name[i])))
+                continue;
+            /* the first column of that name wins; a second one is read when the first is empty
+               (files with a column twice, the first often left blank) */
+            if (b->col[cs->field] < 0) {
                 b->col[cs->field] = (int)i;
-                break; /* the first column of that name wins */
+            } else {
+                b->col2[cs->field] = (int)i;
+                b->any_col2 = true;
+                break;
             }
         }
     }
@@ -903,6 +927,97 @@ static int fast_time(struct hk_fmt_ctx *ctx, struct hk_str v, int64_t *out)
     return 0;
 }
 
+static size_t digits_at(struct hk_str v, size_t i, size_t max)
+{
+    size_t k = 0;
+    while (i + k < v.len && k < max && is_digit(v.s[i + k]))
+        k++;
+    return k;
+}
+
+static bool bytes_at(struct hk_str v, size_t i, const char *text)
+{
+    size_t n = strlen(text);
+    return i + n <= v.len && memcmp(v.s + i, text, n) == 0;
+}
+
+/*
+ * A date as a Chinese Excel re-saves it, "2024年5月3日 8:05" or "2024.05.03 08:05", rewritten
+ * into buf as "2024-5-3 8:05" for hk_time_parse; false (buf unused) for any other shape.
+ */
+static bool excel_date(struct hk_str v, char *buf, size_t cap, struct hk_str *out)
+{
+    size_t i = digits_at(v, 0, 4);
+    if (i != 4 || v.len + 1 > cap)
+        return false;
+    bool cjk = bytes_at(v, i, "年");
+    if (!cjk && !(i < v.len && v.s[i] == '.'))
+        return false;
+    size_t o = 0;
+    memcpy(buf, v.s, 4);
+    o = 4;
+    i += cjk ? 3 : 1;
+    for (int part = 0; part < 2; part++) {
+        size_t n = digits_at(v, i, 2);
+        if (n == 0)
+            return false;
+        buf[o++] = '-';
+        memcpy(buf + o, v.s + i, n);
+        o += n;
+        i += n;
+        if (part == 0) {
+            if (cjk ? !bytes_at(v, i, "月") : !(i < v.len && v.s[i] == '.'))
+                return false;
+            i += cjk ? 3 : 1;
+        } else if (cjk) {
+            if (!bytes_at(v, i, "日"))
+                return false;
+            i += 3;
+        }
+    }
+    memcpy(buf + o, v.s + i, v.len - i); /* the time, as written */
+    o += v.len - i;
+    *out = (struct hk_str){buf, o};
+    return true;
+}
+
+/* An amount as sellers' spreadsheets write it beyond what hk_money_parse reads: a trailing 元
+   ("1299.00元") and zeros past the second decimal ("1299.0000"); other digits there stay and
+   make the amount bad. */
+static struct hk_str money_cut(struct hk_str v)
+{
+    if (v.len >= 3 && memcmp(v.s + v.len - 3, "元", 3) == 0) {
+        v.len -= 3;
+        v = hk_cell_trim(v);
+    }
+    const char *dot = memchr(v.s, '.', v.len);
+    if (dot) {
+        size_t keep = (size_t)(dot - v.s) + 3;
+        while (v.len > keep && v.s[v.len - 1] == '0')
+            v.len--;
+    }
+    return v;
+}
+
+/* Quick test before hk_cell_is_sci_notation: an 'E' or 'e' among the last 6 bytes ("E+17",
+   "E+010"), so a plain number is not scanned whole. */
+static bool has_exponent(struct hk_str v)
+{
+    for (size_t k = v.len > 6 ? v.len - 6 : 0; k < v.len; k++)
+        if ((v.s[k] | 0x20) == 'e')
+            return true;
+    return false;
+}
+
+/* Scientific notation exactly as Excel writes a long number: digit '.' digits 'E+' digits. */
+static bool excel_sci(struct hk_str v)
+{
+    if (v.len < 6 || !is_digit(v.s[0]) || v.s[1] != '.' || !hk_cell_is_sci_notation(v))
+        return false;
+    const char *e = memchr(v.s, 'E', v.len);
+    return e && e + 1 < v.s + v.len && e[1] == '+';
+}
+
 static bool is_dash(struct hk_str v)
 {
     return (v.len == 1 && v.s[0] == '-') || (v.len == 2 && v.s[0] == '-' && v.s[1] == '-');
@@ -933,6 +1048,43 @@ static int match_status(const struct hk_fmt_desc *d, const char *folded, size_t 
         }
     }
     return -1;
+}
+
+/*
+ * Every status word of a format, as a seller writes it, for "unknown status" messages: generated
+ * from the table so the message can never leave one out. Folded commas are shown full-width in
+ * Chinese words (the seller centres' spelling; both are accepted); a word matched at the start
+ * ends with "…" ("(删除)…"), one matched anywhere has "…" on both sides ("…退款成功…").
+ */
+static void accepted_list(const struct hk_fmt_desc *d, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < d->nstatuses; i++) {
+        const struct status_word *w = &d->statuses[i];
+        bool cjk = (unsigned char)w->text[0] >= 0x80 || strchr(w->text, '(') != NULL;
+        char word[96];
+        size_t k = 0;
+        if (w->flags & ST_CONTAINS)
+            k += (size_t)snprintf(word + k, sizeof(word) - k, "…");
+        for (const char *p = w->text; *p && k + 4 < sizeof(word); p++) {
+            if (*p == ',' && cjk) {
+                memcpy(word + k, "，", 3);
+                k += 3;
+            } else {
+                word[k++] = *p;
+            }
+        }
+        word[k] = '\0';
+        if (w->flags & (ST_CONTAINS | ST_PREFIX))
+            snprintf(word + k, sizeof(word) - k, "…");
+        int n = snprintf(out + o, cap - o, "%s%s", i ? ", " : "", word);
+        if (n < 0 || (size_t)n >= cap - o) {
+            out[o] = '\0';
+            return;
+        }
+        o += (size_t)n;
+    }
 }
 
 static enum hk_aftersale match_aftersale(struct hk_str v)
@@ -984,6 +1136,19 @@ static int bad_cell(struct hk_row_error *bad, const struct hk_fmt_binding *b, in
 {
     set_column(bad, b, col);
     return 1;
+}
+
+void hk_fmt_fill_second_columns(const struct hk_fmt_binding *b, struct hk_csv_field *f, size_t nf)
+{
+    if (!b->any_col2)
+        return;
+    for (int fld = 0; fld < HK_F_COUNT; fld++) {
+        int c1 = b->col[fld], c2 = b->col2[fld];
+        if (c2 < 0 || (size_t)c1 >= nf || (size_t)c2 >= nf)
+            continue;
+        if (hk_cell_trim((struct hk_str){f[c1].s, f[c1].len}).len == 0)
+            f[c1] = f[c2];
+    }
 }
 
 bool hk_fmt_peek_order_no(const struct hk_fmt_binding *b, const struct hk_csv_field *f, size_t nf,
@@ -1058,10 +1223,11 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         int kind = KIND[fld];
         if (kind == K_ID || kind == K_PHONE)
             v = hk_cell_clean_id(raw);
-        else if (kind == K_TEXT || kind == K_MASKABLE || kind == K_STATUS || kind == K_AFTERSALE)
+        else { /* ="…" on every cell: some ERP and Excel re-exports write each field so */
             v = hk_cell_trim(raw);
-        else
-            v = hk_cell_unwrap_formula(hk_cell_trim(raw));
+            if (v.len >= 3 && v.s[0] == '=')
+                v = hk_cell_unwrap_formula(v);
+        }
         if ((flags & DF_DASH_EMPTY) && is_dash(v) && kind != K_STATUS)
             v.len = 0;
         if (v.len == 0) {
@@ -1077,6 +1243,11 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
             if (is_zero_date(v))
                 break;
             bool local = true; /* the fast path's shape has no offset */
+            char dbuf[96];
+            struct hk_str dv;
+            if (v.len > 5 && v.s[4] != '-' && v.s[4] != '/' &&
+                excel_date(v, dbuf, sizeof(dbuf), &dv))
+                v = dv; /* "2024年5月3日 8:05", "2024.05.03": parsed (and quoted) as 2024-5-3 */
             if (fast_time(ctx, v, &t) != 0) {
                 hk_err_clear(&e);
                 int rc = hk_time_parse(v.s, v.len, ctx->tz, &t, &e);
@@ -1096,6 +1267,8 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         case K_MONEY: {
             int64_t fen = 0;
             hk_err_clear(&e);
+            if (v.len > 0 && (v.s[v.len - 1] == '0' || (unsigned char)v.s[v.len - 1] == 0x83))
+                v = money_cut(v); /* only "…0" and "…元" can need it */
             int rc = hk_money_parse(v.s, v.len, 0, &fen, &e);
             if (rc < 0) {
                 set_message(bad, "%s", hk_err_message(&e));
@@ -1112,6 +1285,13 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
             size_t i = 0;
             while (i < v.len && is_digit(v.s[i]) && q <= QTY_MAX)
                 q = q * 10 + (v.s[i++] - '0');
+            if (i > 0 && i + 1 < v.len && v.s[i] == '.') { /* "2.0", as Excel may write it */
+                size_t z = i + 1;
+                while (z < v.len && v.s[z] == '0')
+                    z++;
+                if (z == v.len)
+                    i = z;
+            }
             if (i != v.len || q < 1 || q > QTY_MAX) {
                 set_message(bad, "'%.*s%s' is not a quantity: expected a whole number from 1 to %d",
                             quote_len(v), v.s, ellipsis(v), QTY_MAX);
@@ -1142,6 +1322,19 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         out->v[fld] = v;
     }
 
+    /* 1.38001E+10, 3.6E+15: a spreadsheet turned a number into scientific notation and lost its
+       digits. Two buyers or products so mangled would read as one: no phone, product id or
+       sub-order number beats a wrong one, and so for a buyer account that has Excel's shape
+       exactly (d.dddE+dd; an account name may otherwise look like "2e10"). Checked here, for
+       these few fields, rather than in the loop over every cell. */
+    for (size_t k = 0; k < N(SCI_DROP_FIELDS); k++) {
+        enum hk_field fld = SCI_DROP_FIELDS[k].field;
+        struct hk_str *sv = &out->v[fld];
+        if (sv->len > 0 && is_digit(sv->s[0]) && has_exponent(*sv) &&
+            (SCI_DROP_FIELDS[k].excel_only ? excel_sci(*sv) : hk_cell_is_sci_notation(*sv)))
+            sv->len = 0;
+    }
+
     /* Status last: "closed" depends on whether the row shows a payment. */
     col = b->col[HK_F_STATUS];
     if (col >= 0) {
@@ -1150,8 +1343,11 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         size_t n = hk_status_fold(v, folded, sizeof(folded));
         const struct status_word *w;
         if (match_status(d, folded, n, &w) != 0) {
-            set_message(bad, "unknown status '%.*s%s'; accepted: %s", quote_len(v), v.s,
-                        ellipsis(v), d->accepted);
+            char accepted[sizeof(bad->message)];
+            accepted_list(d, accepted, sizeof(accepted));
+            int q = (int)utf8_cut(v.s, v.len, STATUS_QUOTE_MAX);
+            set_message(bad, "unknown status '%.*s%s'; accepted: %s", q, v.s,
+                        (size_t)q < v.len ? "…" : "", accepted);
             return bad_cell(bad, b, col);
         }
         out->status = w->status;

@@ -40,7 +40,7 @@ struct hk_str {
 
 /* ---- cell cleaning ---- */
 
-/** Drops ASCII spaces, tabs, CR/LF, U+00A0 and U+3000 at both ends. */
+/** Drops ASCII spaces, tabs, CR/LF, U+00A0, U+3000, U+200B and U+FEFF at both ends. */
 struct hk_str hk_cell_trim(struct hk_str v);
 /** `="…"` -> `…` (then trimmed); anything else unchanged. */
 struct hk_str hk_cell_unwrap_formula(struct hk_str v);
@@ -117,8 +117,11 @@ struct hk_fmt_desc; /* one format's tables (formats.c) */
 struct hk_fmt_binding {
     const struct hk_fmt_desc *desc;
     enum hk_import_format format;
-    int col[HK_F_COUNT]; /* column index of each canonical field, -1 when absent */
-    char **names;        /* header names as written (trimmed), one per column; owned */
+    int col[HK_F_COUNT];  /* column index of each canonical field, -1 when absent */
+    int col2[HK_F_COUNT]; /* a second column for the field (the same name twice), read when the
+                             first one's cell is empty; -1 when none */
+    bool any_col2;        /* some field has a second column */
+    char **names;         /* header names as written (trimmed), one per column; owned */
     size_t ncols;
     size_t last_required; /* highest column index that a required field uses */
 };
@@ -171,6 +174,12 @@ void hk_fmt_row_init(struct hk_fmt_row *row);
 int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
                    const struct hk_csv_field *f, size_t nf, struct hk_fmt_row *out,
                    struct hk_row_error *bad);
+
+/**
+ * For a header with a column twice (col2): where the first one's cell is empty, the second one's
+ * cell takes its place in f, so hk_fmt_convert reads it. Nothing to do (and no cost) otherwise.
+ */
+void hk_fmt_fill_second_columns(const struct hk_fmt_binding *b, struct hk_csv_field *f, size_t nf);
 
 /**
  * Reads only the order number of a row that could not be converted as a whole (e.g. one with

@@ -84,6 +84,7 @@ struct hk_resolver {
     size_t capvals;
     int64_t *roots; /* customers found merged during a prefetch */
     size_t nroots, caproots;
+    bool complete; /* every stored key is in ids (hk_resolver_set_complete) */
 };
 
 /* ---- keys --------------------------------------------------------------------------------- */
@@ -343,8 +344,14 @@ void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void 
     r->flush_arg = arg;
 }
 
+void hk_resolver_set_complete(struct hk_resolver *r, bool complete)
+{
+    r->complete = complete && r->ids.n == 0;
+}
+
 void hk_resolver_forget(struct hk_resolver *r)
 {
+    r->complete = false;
     hk_h128tab_clear(&r->ids);
     hk_i64tab_clear(&r->missing);
     hk_i64tab_clear(&r->redirect);
@@ -458,6 +465,7 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
     if (r->ids.n > MAX_CACHED_KEYS && !hk_resolver_pending(r)) {
         hk_h128tab_clear(&r->ids);
         hk_i64tab_clear(&r->missing);
+        r->complete = false;
     }
 
     r->nlk = 0;
@@ -480,7 +488,7 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
         qsort(r->lk, r->nlk, sizeof(*r->lk), cmp_lookup);
     if (grow((void **)&r->vals, &r->capvals, r->nlk, sizeof(*r->vals)) < 0)
         return oom(err);
-    for (size_t i = 0; i < r->nlk;) {
+    for (size_t i = 0; i < r->nlk && !r->complete;) {
         size_t j = i;
         while (j < r->nlk && cmp_lookup(&r->lk[i], &r->lk[j]) == 0) {
             r->vals[j - i] = r->lk[j].value;

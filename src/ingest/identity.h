@@ -141,6 +141,14 @@ struct hk_resolver *hk_resolver_new(const struct hk_keyring *kr);
 void hk_resolver_free(struct hk_resolver *r);
 /** Sets the callback that flushes the caller's pending writes (NULL: flush only the resolver). */
 void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void *arg);
+/**
+ * Declares that the store holds no identity yet (checked by the caller just before; r has
+ * cached nothing): every key the store will hold is then one r creates, so a key r does not
+ * know is not stored and prefetch skips the look-up. Ends when the cache starts over or is
+ * forgotten. Safe against another writer adding the same key meanwhile: the identities'
+ * unique index refuses the second row, the batch is rolled back, and the rollback forgets.
+ */
+void hk_resolver_set_complete(struct hk_resolver *r, bool complete);
 /** Forgets every cached key, customer and pending row (after a rollback). */
 void hk_resolver_forget(struct hk_resolver *r);
 

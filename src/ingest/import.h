@@ -43,8 +43,26 @@ struct hk_ingest_ctx {
     int64_t now;                   /* the clock's now, for created_at/updated_at/history */
 };
 
+/*
+ * Load modes of a file import. An initial load drops the secondary indexes no import look-up
+ * reads (ingest_repo.h, "initial loads") before the first batch and builds them again, by
+ * sorting, after the last: for a store that is empty or small beside the files, much cheaper
+ * than inserting their random keys row by row. Nothing else changes (the same batches,
+ * transactions, look-ups and results); other readers of the store find those indexes missing
+ * while it runs (customer search by phone or name, the dashboard and order histories are
+ * slower, never wrong), and a load that is killed leaves them to the next file import or
+ * hk_store_migrate, which build them again.
+ */
+enum hk_load_mode {
+    HK_LOAD_AUTO = 0, /* initial when the files are >= 8 MiB and the store holds at most about
+                         a quarter as many orders (one per 1600 bytes of file) */
+    HK_LOAD_NORMAL,   /* keep every index */
+    HK_LOAD_INITIAL,  /* drop and rebuild the load indexes whatever the sizes */
+};
+
 struct hk_import_opts {
     enum hk_import_format format; /* HK_FMT_AUTO to recognise each file */
+    enum hk_load_mode load;       /* HK_LOAD_AUTO by default */
     const char *shop;             /* --shop: the shop for records that name none; NULL = default */
     int batch_orders;             /* orders per transaction; 0 = default (2000) */
     size_t max_errors_kept;       /* row errors kept in the result; 0 = default (1000) */
@@ -63,6 +81,7 @@ struct hk_import_result {
     int64_t items_staged;        /* detail lines kept for orders not yet imported */
     int64_t rejected;            /* rows rejected */
     bool cancelled;              /* stopped early by opts->cancel (what was committed stays) */
+    bool initial_load;           /* ran as an initial load (hk_load_mode) */
     struct hk_row_error *errors; /* the first max_errors_kept rejected rows (new; see _release) */
     size_t nerrors;
     char **files; /* display names the errors' file fields point into (owned) */

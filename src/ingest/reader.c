@@ -28,7 +28,8 @@
  * Invariants
  *   Row errors are appended in file order: the errors of an order's rows wait in the order's
  *   list and are flushed when it closes, before any row after it is looked at.
- *   `records` counts data records (not the header, not blank lines or rows of empty cells).
+ *   `records` counts data records (not the header, not blank lines or rows of empty cells,
+ *   not the header repeated where two exports were joined, not a spreadsheet's total row).
  *
  * Threads: a reader belongs to one thread.
  */
@@ -159,6 +160,8 @@ struct hk_reader {
     struct hk_str pkey; /* its order number (for ROW_GOOD / ROW_MEMBER_BAD) */
     struct hk_row_error perr;
     int64_t precord;
+    struct hk_csv_field *pfill; /* the row's cells with second columns filled in (col2 only) */
+    size_t cpfill;
 
     /* the order being built */
     bool in_group, group_bad, building;
@@ -215,13 +218,16 @@ static void fill_error(struct hk_row_error *e, const char *column, const char *f
     va_end(ap);
 }
 
+/* Every cell empty or white space (also U+3000, U+00A0 or a stray byte-order mark, as a
+   spreadsheet leaves in a "blank" row). */
 static bool row_is_empty(const struct hk_csv_row *row)
 {
     for (size_t i = 0; i < row->nfields; i++) {
-        const char *s = row->fields[i].s;
-        for (size_t k = 0; k < row->fields[i].len; k++)
-            if (s[k] != ' ' && s[k] != '\t')
-                return false;
+        const struct hk_csv_field *f = &row->fields[i];
+        if (f->len > 0 && (unsigned char)f->s[0] > ' ' && (unsigned char)f->s[0] < 0x80)
+            return false; /* the common case, without trimming */
+        if (hk_cell_trim((struct hk_str){f->s, f->len}).len > 0)
+            return false;
     }
     return true;
 }
@@ -241,6 +247,73 @@ static size_t cells_used(const struct hk_csv_row *row)
         n--;
     }
     return n;
+}
+
+static bool cell_is(const struct hk_csv_field *f, const char *text)
+{
+    struct hk_str v = hk_cell_trim((struct hk_str){f->s, f->len});
+    size_t n = strlen(text);
+    return v.len == n && memcmp(v.s, text, n) == 0;
+}
+
+/*
+ * The header again, as in two exports joined into one file (`cat a.csv b.csv`, or copied below
+ * each other in Excel; the second one's byte-order mark is trimmed like a space): the cells
+ * under the order number and the status (when the format has one) are those columns' names.
+ */
+static bool row_is_header(const struct hk_reader *r, const struct hk_csv_row *row)
+{
+    static const enum hk_field key[] = {HK_F_ORDER_NO, HK_F_STATUS};
+    int c0 = r->bind.col[HK_F_ORDER_NO];
+    if (c0 >= 0 && (size_t)c0 < row->nfields && row->fields[c0].len > 0) {
+        /* quick no: the cell starts like neither the name nor a space or byte-order mark */
+        unsigned char a = (unsigned char)row->fields[c0].s[0];
+        if (a != (unsigned char)r->bind.names[c0][0] && a != ' ' && a != '\t' && a != 0xEF &&
+            a != 0xE3 && a != 0xC2)
+            return false;
+    }
+    for (size_t k = 0; k < sizeof(key) / sizeof(key[0]); k++) {
+        int col = r->bind.col[key[k]];
+        if (col < 0 && key[k] == HK_F_STATUS)
+            continue;
+        if (col < 0 || (size_t)col >= row->nfields ||
+            !cell_is(&row->fields[col], r->bind.names[col]))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * A spreadsheet's total row, as a seller adds before saving (the first cell that is not empty
+ * starts with 合计, 总计 or 汇总 — "合计", "合计：3笔" — and the order number is empty or is that
+ * cell): it is no order, so it is skipped rather than reported. No order number starts so.
+ */
+static bool row_is_total(const struct hk_reader *r, const struct hk_csv_row *row)
+{
+    static const char *const words[] = {"合计", "总计", "汇总"};
+    int c0 = r->bind.col[HK_F_ORDER_NO];
+    if (c0 >= 0 && (size_t)c0 < row->nfields && row->fields[c0].len > 0 &&
+        (unsigned char)row->fields[c0].s[0] > ' ' && (unsigned char)row->fields[c0].s[0] < 0x80)
+        return false; /* quick no: an order number that starts with a digit or letter */
+    const struct hk_csv_field *first = NULL;
+    struct hk_str fv = {"", 0};
+    for (size_t i = 0; i < row->nfields && !first; i++) {
+        fv = hk_cell_trim((struct hk_str){row->fields[i].s, row->fields[i].len});
+        if (fv.len > 0)
+            first = &row->fields[i];
+    }
+    if (!first)
+        return false;
+    bool total = false;
+    for (size_t k = 0; k < sizeof(words) / sizeof(words[0]) && !total; k++)
+        total = fv.len >= strlen(words[k]) && memcmp(fv.s, words[k], strlen(words[k])) == 0;
+    if (!total)
+        return false;
+    int col = r->bind.col[HK_F_ORDER_NO];
+    if (col < 0 || (size_t)col >= row->nfields)
+        return true;
+    const struct hk_csv_field *no = &row->fields[col];
+    return no == first || hk_cell_clean_id((struct hk_str){no->s, no->len}).len == 0;
 }
 
 /* For a record with bytes that are not text: the first column holding them. */
@@ -266,7 +339,8 @@ static int read_row(struct hk_reader *r, struct hk_err *err)
         int rc = hk_csv_next(r->csv, &r->prow, err);
         if (rc <= 0)
             return rc;
-        if (r->prow.problem == HK_CSV_OK && row_is_empty(&r->prow))
+        if (r->prow.problem == HK_CSV_OK &&
+            (row_is_empty(&r->prow) || row_is_header(r, &r->prow) || row_is_total(r, &r->prow)))
             continue;
         r->records++;
         r->precord = r->records;
@@ -320,7 +394,16 @@ static int read_row(struct hk_reader *r, struct hk_err *err)
                            : ROW_LONE_BAD;
             return 1;
         }
-        rc = hk_fmt_convert(&r->bind, &r->ctx, r->prow.fields, r->prow.nfields, &r->conv, &r->perr);
+        const struct hk_csv_field *fcells = r->prow.fields;
+        if (r->bind.any_col2) { /* a column twice in the header: rare, so copied only then */
+            while (r->cpfill < r->prow.nfields)
+                if (grow((void **)&r->pfill, &r->cpfill, sizeof(*r->pfill)))
+                    return hk_err_set(err, HK_E(NOMEM), "out of memory");
+            memcpy(r->pfill, r->prow.fields, r->prow.nfields * sizeof(*r->pfill));
+            hk_fmt_fill_second_columns(&r->bind, r->pfill, r->prow.nfields);
+            fcells = r->pfill;
+        }
+        rc = hk_fmt_convert(&r->bind, &r->ctx, fcells, r->prow.nfields, &r->conv, &r->perr);
         if (rc < 0)
             return hk_err_set(err, rc, "out of memory");
         if (rc == 0)
@@ -584,6 +667,7 @@ void hk_reader_close(struct hk_reader *r)
     free(r->grows);
     free(r->gerrs);
     free(r->errs);
+    free(r->pfill);
     free(r->name);
     free(r);
 }

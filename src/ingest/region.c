@@ -31,9 +31,10 @@ static const struct province PROVINCES[] = {
 };
 #define NPROV (sizeof(PROVINCES) / sizeof(PROVINCES[0]))
 
-/* Other spellings after a short form ("广西自治区", "香港特区"); 省 and 市 are in the full forms
- * (and "吉林市" is a city, not the province 吉林 + 市). */
-static const char *const SUFFIXES[] = {"自治区", "特别行政区", "特区"};
+/* Other spellings after a short form ("广西自治区", "香港特区", "广西壮族", "宁夏回族",
+ * "新疆维吾尔", the full names cut before 自治区); 省 and 市 are in the full forms (and "吉林市" is
+ * a city, not the province 吉林 + 市). */
+static const char *const SUFFIXES[] = {"自治区", "特别行政区", "特区", "壮族", "回族", "维吾尔"};
 
 static bool starts(const char *s, size_t len, const char *p, size_t *plen)
 {

@@ -595,6 +595,32 @@ static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profi
         p->m_score = a.m_score;
         hk_strlcpy(p->rfm_segment, a.rfm_segment ? a.rfm_segment : "", sizeof p->rfm_segment);
         hk_strlcpy(p->rfm_tier, a.rfm_tier ? a.rfm_tier : "", sizeof p->rfm_tier);
+        struct hk_engine_shop_rfm sr[16];
+        size_t ns = hk_engine_customer_shops(e, id, hk_engine_svc_now(app->engine), sr, 16);
+        p->n_shops = ns < 16 ? ns : 16;
+        for (size_t i = 0; i < p->n_shops; i++) {
+            struct hk_customer_shop_rfm *o = &p->shops[i];
+            memset(o, 0, sizeof(*o));
+            o->shop_id = sr[i].shop_id;
+            for (size_t k = 0; k < hk_engine_shop_count(e); k++) {
+                struct hk_engine_shop sh;
+                hk_engine_shop_at(e, k, &sh);
+                if (sh.id == sr[i].shop_id) {
+                    hk_strlcpy(o->channel, sh.channel ? sh.channel : "", sizeof o->channel);
+                    hk_strlcpy(o->name, sh.name ? sh.name : "", sizeof o->name);
+                    break;
+                }
+            }
+            o->recency_days = sr[i].recency_days;
+            o->frequency = sr[i].frequency;
+            o->monetary_fen = sr[i].monetary_fen;
+            o->r_score = sr[i].r_score;
+            o->f_score = sr[i].f_score;
+            o->m_score = sr[i].m_score;
+            hk_strlcpy(o->rfm_segment, sr[i].rfm_segment ? sr[i].rfm_segment : "",
+                       sizeof o->rfm_segment);
+            hk_strlcpy(o->rfm_tier, sr[i].rfm_tier ? sr[i].rfm_tier : "", sizeof o->rfm_tier);
+        }
         size_t len = 0;
         for (uint32_t i = 0; i < 32 && len + 1 < sizeof p->channels; i++) {
             if (!(a.channels & (1u << i)))

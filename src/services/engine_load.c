@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "engine/engine.h"
 #include "store/engine_repo.h"
+#include "core/tz.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -16,6 +17,12 @@
 static int on_shop(void *ctx, int64_t id, const char *timezone, struct hk_err *err)
 {
     return hk_engine_add_shop(ctx, id, timezone, err);
+}
+
+static int on_shop_name(void *ctx, int64_t id, const char *channel, const char *name,
+                        struct hk_err *err)
+{
+    return hk_engine_shop_describe(ctx, id, channel, name, err);
 }
 
 static int on_product(void *ctx, int64_t id, const char *external_id, const char *category,
@@ -90,8 +97,9 @@ int hk_engine_load_from_store(struct hk_store *store, const struct hk_engine_opt
         hk_engine_free(e);
         return rc;
     }
-    struct hk_engine_repo_sink sink = {e,      on_shop,         on_product, on_customer, on_channel,
-                                       on_tag, on_customer_tag, on_order,   on_event};
+    struct hk_engine_repo_sink sink = {e,          on_shop,     on_product,      on_customer,
+                                       on_channel, on_tag,      on_customer_tag, on_order,
+                                       on_event,   on_shop_name};
     rc = hk_engine_repo_load(db, store, &sink, err); /* orders on a second connection */
     hk_db_release(db);
     if (!rc)
@@ -104,4 +112,32 @@ int hk_engine_load_from_store(struct hk_store *store, const struct hk_engine_opt
     }
     *out = e;
     return 0;
+}
+
+struct shop_check {
+    struct hk_engine *e;
+    bool moved;
+};
+
+static int on_shop_check(void *ctx, int64_t id, const char *timezone, struct hk_err *err)
+{
+    struct shop_check *c = ctx;
+    const char *want = timezone && *timezone ? timezone : HK_TZ_DEFAULT;
+    size_t n = hk_engine_shop_count(c->e);
+    for (size_t i = 0; i < n; i++) {
+        struct hk_engine_shop sh;
+        hk_engine_shop_at(c->e, i, &sh);
+        if (sh.id == id && strcmp(sh.timezone, want) != 0)
+            c->moved = true;
+    }
+    return on_shop(c->e, id, timezone, err);
+}
+
+int hk_engine_load_shops(struct hk_db *db, struct hk_engine *e, bool *moved, struct hk_err *err)
+{
+    struct shop_check c = {e, false};
+    struct hk_engine_repo_sink sink = {.ctx = &c, .shop = on_shop_check};
+    int rc = hk_engine_repo_load_shops(db, &sink, err);
+    *moved = c.moved;
+    return rc;
 }

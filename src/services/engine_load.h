@@ -8,6 +8,7 @@
 #ifndef HK_SERVICES_ENGINE_LOAD_H
 #define HK_SERVICES_ENGINE_LOAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct hk_engine;
@@ -22,5 +23,13 @@ struct hk_store;
  */
 int hk_engine_load_from_store(struct hk_store *store, const struct hk_engine_opts *opts,
                               int64_t now, struct hk_engine **out, struct hk_err *err);
+
+struct hk_db;
+/**
+ * Registers the store's shops in e as the full load does (the snapshot start, engine_svc.c:
+ * shops made since the snapshot). *moved: a shop e knew is in another time zone now (its
+ * history's day numbers are stale: the caller must load from the store instead).
+ */
+int hk_engine_load_shops(struct hk_db *db, struct hk_engine *e, bool *moved, struct hk_err *err);
 
 #endif

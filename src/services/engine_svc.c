@@ -21,6 +21,7 @@
  */
 #include "services/engine_svc.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,9 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "engine/engine.h"
+#include "engine/snapshot.h"
 #include "services/app.h"
 #include "services/engine_load.h"
 #include "services/rfm_svc.h"
@@ -45,6 +48,10 @@
 #define HK_GAP_TTL_MS       10000
 #define HK_RESCORE_EVERY_MS 60000
 #define HK_LISTENERS_MAX    8
+/* A snapshot start re-reads the customers changed since the file; past this many change rows a
+ * full load is faster (bench/RESULTS.md, "Engine snapshot": 10,000 customers took 4-8 s of
+ * random reads at 10M orders with a cold page cache, the full load 13-20 s of CPU). */
+#define HK_SNAP_CATCHUP_MAX 30000
 
 struct listener {
     void (*fn)(void *ctx);
@@ -80,11 +87,30 @@ struct hk_engine_svc {
     struct listener listeners[HK_LISTENERS_MAX];
     size_t nlisteners;
     pthread_t thread;
+
+    /* engine snapshot: path ("" = off); the history version (customers re-read + full reloads,
+     * under mu) the file on disk reflects; the periodic writer thread waits on snap_cv (mu) */
+    char snap_path[4096];
+    uint64_t snap_version;
+    bool snap_valid;         /* snap_version means something (a file of this history exists) */
+    pthread_mutex_t snap_mu; /* one snapshot write at a time */
+    pthread_cond_t snap_cv;
+    pthread_t snap_thread;
+    bool snap_thread_started;
 };
 
 /* ---- recorded engine calls ------------------------------------------------------------------ */
 
-enum op_kind { OP_SHOP, OP_PRODUCT, OP_CUSTOMER, OP_CHANNEL, OP_TAG, OP_ORDER, OP_EVENT };
+enum op_kind {
+    OP_SHOP,
+    OP_SHOP_NAME,
+    OP_PRODUCT,
+    OP_CUSTOMER,
+    OP_CHANNEL,
+    OP_TAG,
+    OP_ORDER,
+    OP_EVENT
+};
 
 struct op {
     enum op_kind kind;
@@ -151,6 +177,16 @@ static int rec_shop(void *ctx, int64_t id, const char *tz, struct hk_err *err)
         return HK_E(NOMEM);
     o->a = id;
     return op_strs(o, tz, NULL, err);
+}
+
+static int rec_shop_name(void *ctx, int64_t id, const char *channel, const char *name,
+                         struct hk_err *err)
+{
+    struct op *o = op_push(ctx, OP_SHOP_NAME, err);
+    if (!o)
+        return HK_E(NOMEM);
+    o->a = id;
+    return op_strs(o, channel, name, err);
 }
 
 static int rec_product(void *ctx, int64_t id, const char *ext, const char *cat, struct hk_err *err)
@@ -240,6 +276,9 @@ static int replay(struct hk_engine *e, const struct oplist *l, struct hk_err *er
         case OP_SHOP:
             rc = hk_engine_add_shop(e, o->a, o->s1, err);
             break;
+        case OP_SHOP_NAME:
+            rc = hk_engine_shop_describe(e, o->a, o->s1, o->s2, err);
+            break;
         case OP_PRODUCT:
             rc = hk_engine_add_product(e, o->a, o->s1, o->s2, err);
             break;
@@ -274,6 +313,8 @@ struct collect {
     int64_t *ids;
     size_t n, cap;
     bool all, rfm, segment;
+    int64_t rfm_shops[16]; /* the shops of 'rfm' rows (customer_id carries the shop) */
+    size_t nrfm;
     int64_t max_id; /* of rows read after the cursor */
     uint64_t rows;
     int64_t now_ms;
@@ -308,9 +349,16 @@ static int collect_row(void *ctx, const struct hk_change *c, struct hk_err *err)
     k->rows++;
     if (strcmp(c->kind, "all") == 0)
         k->all = true;
-    else if (strcmp(c->kind, "rfm") == 0)
+    else if (strcmp(c->kind, "rfm") == 0) {
         k->rfm = true;
-    else if (strcmp(c->kind, "segment") == 0)
+        size_t i = 0;
+        while (i < k->nrfm && k->rfm_shops[i] != c->customer_id)
+            i++;
+        if (i == k->nrfm && k->nrfm < 16)
+            k->rfm_shops[k->nrfm++] = c->customer_id;
+        else if (i == k->nrfm)
+            k->all = true; /* configurations of many shops at once: reload everything */
+    } else if (strcmp(c->kind, "segment") == 0)
         k->segment = true;
     else if (c->customer_id > 0 && !k->all) {
         if (k->n == k->cap) {
@@ -487,10 +535,7 @@ static int load_full(struct hk_engine_svc *s, struct hk_engine **out, struct hk_
     int rc = hk_engine_load_from_store(s->app->store, &eo, now, &e, err);
     if (rc)
         return rc;
-    struct hk_rfm_config cfg;
-    rc = hk_rfm_svc_config_get(s->app, 0, &cfg, err);
-    if (!rc)
-        rc = hk_engine_rfm_configure(e, &cfg, err);
+    rc = hk_rfm_svc_engine_setup(s->app, e, err); /* shop names, every shop's configuration */
     if (!rc)
         rc = hk_engine_rescore(e, now, err);
     struct hk_tag_rules *r = NULL;
@@ -593,7 +638,7 @@ static int reload_customers(struct hk_engine_svc *s, const int64_t *ids, size_t 
 {
     struct oplist ops = {0};
     struct hk_engine_repo_sink sink = {&ops, rec_shop, rec_product, rec_customer, rec_channel,
-                                       NULL, rec_tag,  rec_order,   rec_event};
+                                       NULL, rec_tag,  rec_order,   rec_event,    rec_shop_name};
     int rc = 0;
     for (size_t done = 0; done < n && rc == 0; done += HK_APPLY_CHUNK) {
         if (stopping(s)) { /* shutting down: the cursor stays, nothing is lost */
@@ -655,16 +700,23 @@ static int rescore(struct hk_engine_svc *s, struct hk_err *err)
     return rc;
 }
 
-static int apply_rfm_config(struct hk_engine_svc *s, struct hk_err *err)
+/* RFM configurations changed ('rfm' rows, one shop each): read them, then configure and
+ * rescore just those shops under the write lock (rfm_svc.h); rule tags follow. */
+static int apply_rfm_config(struct hk_engine_svc *s, const struct collect *k, struct hk_err *err)
 {
-    struct hk_rfm_config cfg;
-    int rc = hk_rfm_svc_config_get(s->app, 0, &cfg, err);
+    struct hk_rfm_changes *ch = NULL;
+    int rc = hk_rfm_changes_read(s->app, k->rfm_shops, k->nrfm, &ch, err);
     if (rc)
         return rc;
+    int64_t now = hk_clock_now(&s->app->clock);
     pthread_rwlock_wrlock(&s->lock);
-    rc = hk_engine_rfm_configure(s->engine, &cfg, err);
+    rc = hk_rfm_changes_apply(s->engine, ch, now, err);
     s->mutations++;
     pthread_rwlock_unlock(&s->lock);
+    hk_rfm_changes_free(ch);
+    pthread_mutex_lock(&s->mu);
+    s->tags_stale = true;
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -713,7 +765,7 @@ static int sync_once(struct hk_engine_svc *s, bool *changed, struct hk_err *err)
         rc = full_reload(s, err);
     } else {
         if (k.rfm)
-            rc = apply_rfm_config(s, err);
+            rc = apply_rfm_config(s, &k, err);
         if (!rc && k.segment) /* tags or saved segments changed: the rules may have */
             rc = rules_reload(s, err);
         if (!rc && n)
@@ -730,7 +782,7 @@ static int sync_once(struct hk_engine_svc *s, bool *changed, struct hk_err *err)
     s->stats.customers_reloaded += n;
     s->stats.version++;
     if (!k.all && n <= HK_RELOAD_OVER)
-        s->dirty = s->dirty || n > 0 || k.rfm;
+        s->dirty = s->dirty || n > 0;
     pthread_mutex_unlock(&s->mu);
     *changed = true;
     return 0;
@@ -779,7 +831,11 @@ static void abs_deadline(struct timespec *ts, int64_t ms)
 static void *sync_thread(void *arg)
 {
     struct hk_engine_svc *s = arg;
-    int64_t last_prune_ms = 0;
+    /* The first prune waits a period too: at start its DELETE (a scan of the whole log: 18M rows
+     * after a 10M-order import) held SQLite's write lock for seconds while `huike serve` was
+     * still starting, and the import worker's recovery waited on it (or failed, past the busy
+     * timeout, with "database is locked"). */
+    int64_t last_prune_ms = hk_monotonic_ms();
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         int64_t now_ms = hk_monotonic_ms();
@@ -848,6 +904,439 @@ static void change_hook(void *ctx)
     hk_engine_svc_nudge(ctx);
 }
 
+/* ---- engine snapshot ------------------------------------------------------------------------ */
+
+/* The snapshot file: engine_snapshot ("off", a path, or "" = <db file>.engine for SQLite,
+ * <data_dir>/engine.snapshot for PostgreSQL, whose URL is no place for a file). */
+static void snap_resolve_path(struct hk_engine_svc *s)
+{
+    const struct hk_config *c = &s->app->cfg;
+    s->snap_path[0] = '\0';
+    if (strcmp(c->engine_snapshot, "off") == 0)
+        return;
+    if (c->engine_snapshot[0])
+        snprintf(s->snap_path, sizeof s->snap_path, "%s", c->engine_snapshot);
+    else if (hk_store_backend(s->app->store) == HK_STORE_POSTGRES)
+        snprintf(s->snap_path, sizeof s->snap_path, "%s/engine.snapshot", c->data_dir);
+    else if (c->db[0] && strcmp(c->db, ":memory:") != 0)
+        snprintf(s->snap_path, sizeof s->snap_path, "%s.engine", c->db);
+}
+
+/* What the snapshot captures changes only when customers are re-read or the engine reloaded
+ * (mu held). */
+static uint64_t history_version_locked(const struct hk_engine_svc *s)
+{
+    return s->stats.customers_reloaded + (s->stats.full_reloads << 40);
+}
+
+static uint64_t history_version(struct hk_engine_svc *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t v = history_version_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* Rule tags are derived at every start: only manual tags go into the file. */
+static bool keep_manual_tag(void *ctx, const char *name)
+{
+    const struct hk_tag_rules *r = ctx;
+    for (size_t i = 0; i < hk_tag_rules_count(r); i++)
+        if (strcmp(hk_tag_rules_name(r, i), name) == 0)
+            return false;
+    return true;
+}
+
+/*
+ * Writes the snapshot. Consistency: the history columns, dictionaries, products and the cursor
+ * change only on the sync path (sync_once, under sync_mu) — so holding sync_mu, the file is
+ * written straight from the live engine with no engine lock: readers go on, the sync waits.
+ * Tag bitmaps and the shop table also change outside the sync (rule tags, RFM configuration),
+ * so they are copied first under the read lock (a few milliseconds). The cursor written is the
+ * sync's, lowered below any gap still open (PostgreSQL ids that may yet commit): a start from
+ * the file re-reads from there, and applying a change twice is harmless.
+ */
+int hk_engine_svc_snapshot(struct hk_engine_svc *s, struct hk_err *err)
+{
+    if (!s->snap_path[0])
+        return hk_err_set(err, HK_E(NOTFOUND), "engine snapshots are off");
+    pthread_mutex_lock(&s->snap_mu);
+    int64_t t0 = hk_monotonic_ms();
+    struct hk_engine_snapshot_info info;
+    memset(&info, 0, sizeof info);
+    info.written_at = hk_clock_now(&s->app->clock);
+    unsigned char raw[16];
+    char fresh[40];
+    hk_random_bytes(raw, sizeof raw);
+    hk_hex_encode(raw, sizeof raw, fresh);
+    struct hk_db *db;
+    int rc = hk_db_acquire(s->app->store, &db, err);
+    if (!rc) {
+        rc = hk_engine_repo_store_id(db, fresh, info.written_at, info.store_id,
+                                     sizeof info.store_id, err);
+        hk_db_release(db);
+    }
+    if (rc) {
+        pthread_mutex_unlock(&s->snap_mu);
+        return rc;
+    }
+
+    pthread_mutex_lock(&s->sync_mu);
+    int64_t t1 = hk_monotonic_ms();
+    info.cursor = s->cursor;
+    for (size_t i = 0; i < s->ngaps; i++)
+        if (s->gaps[i].id - 1 < info.cursor)
+            info.cursor = s->gaps[i].id - 1;
+    struct hk_change_mark mark = {0};
+    bool found = false;
+    rc = hk_db_acquire(s->app->store, &db, err);
+    if (!rc) {
+        rc = hk_changes_last_upto(db, info.cursor, &mark, &found, err);
+        hk_db_release(db);
+    }
+    info.anchor_id = mark.id;
+    info.anchor_at = mark.at;
+    info.anchor_customer = mark.customer_id;
+    uint64_t version = history_version(s);
+    struct hk_snapshot_tags *tags = NULL;
+    if (!rc) {
+        pthread_rwlock_rdlock(&s->lock);
+        rc = hk_engine_snapshot_tags(s->engine, keep_manual_tag, s->rules, &tags, err);
+        pthread_rwlock_unlock(&s->lock);
+    }
+    struct hk_snapshot_pending pend = {.fd = -1};
+    if (!rc)
+        rc = hk_engine_snapshot_write(s->engine, tags, &info, s->snap_path, &pend, err);
+    int64_t held = hk_monotonic_ms() - t1;
+    pthread_mutex_unlock(&s->sync_mu);
+    hk_engine_snapshot_tags_free(tags);
+    if (!rc) /* durable and in place, without holding anything */
+        rc = hk_engine_snapshot_finish(&pend, true, err);
+    int64_t ms = hk_monotonic_ms() - t0;
+    if (!rc) {
+        pthread_mutex_lock(&s->mu);
+        s->snap_version = version;
+        s->snap_valid = true;
+        s->stats.snapshots_written++;
+        s->stats.snapshot_write_ms = ms;
+        s->stats.snapshot_hold_ms = held;
+        s->stats.snapshot_bytes = pend.bytes;
+        pthread_mutex_unlock(&s->mu);
+        char a[24], b[24], c[24], d[24];
+        snprintf(a, sizeof a, "%lld", (long long)ms);
+        snprintf(b, sizeof b, "%lld", (long long)held);
+        snprintf(c, sizeof c, "%.1f", (double)pend.bytes / (1024.0 * 1024.0));
+        snprintf(d, sizeof d, "%lld", (long long)info.cursor);
+        hk_log_kv(&s->app->log, HK_LOG_INFO, "engine.snapshot_written", NULL, "ms", a,
+                  "sync_held_ms", b, "mib", c, "cursor", d, (const char *)NULL);
+    }
+    pthread_mutex_unlock(&s->snap_mu);
+    return rc;
+}
+
+/* Writes when the history changed since the file on disk. */
+static void snapshot_if_changed(struct hk_engine_svc *s)
+{
+    uint64_t v = history_version(s);
+    pthread_mutex_lock(&s->mu);
+    bool due = !s->snap_valid || s->snap_version != v;
+    pthread_mutex_unlock(&s->mu);
+    struct hk_err err;
+    hk_err_clear(&err);
+    if (due && hk_engine_svc_snapshot(s, &err) != 0)
+        log_err(s, "engine.snapshot_failed", &err);
+}
+
+static void *snap_thread_main(void *arg)
+{
+    struct hk_engine_svc *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec ts;
+        abs_deadline(&ts, s->opts.snapshot_every_ms);
+        while (!s->stop && pthread_cond_timedwait(&s->snap_cv, &s->mu, &ts) != ETIMEDOUT)
+            ;
+        if (s->stop)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        snapshot_if_changed(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* One slice of the start's catch-up: customers ids[0..n) read from the store into ops. */
+struct prefetch {
+    struct hk_engine_svc *s;
+    const int64_t *ids;
+    size_t n;
+    struct oplist ops;
+    int rc;
+    struct hk_err err;
+};
+
+static void *prefetch_main(void *arg)
+{
+    struct prefetch *p = arg;
+    struct hk_engine_repo_sink sink = {&p->ops, rec_shop, rec_product, rec_customer, rec_channel,
+                                       NULL,    rec_tag,  rec_order,   rec_event,    rec_shop_name};
+    struct hk_db *db;
+    hk_err_clear(&p->err);
+    p->rc = hk_db_acquire(p->s->app->store, &db, &p->err);
+    if (p->rc)
+        return NULL;
+    for (size_t done = 0; done < p->n && !p->rc; done += HK_APPLY_CHUNK) {
+        size_t k = p->n - done < HK_APPLY_CHUNK ? p->n - done : HK_APPLY_CHUNK;
+        p->rc = hk_db_begin(db, HK_TX_READ, &p->err);
+        for (size_t i = 0; i < k && !p->rc; i++)
+            p->rc = hk_engine_repo_load_customer(db, p->ids[done + i], &sink, &p->err);
+        if (!p->rc)
+            p->rc = hk_db_commit(db, &p->err);
+        else
+            hk_db_rollback(db);
+    }
+    hk_db_release(db);
+    return NULL;
+}
+
+#define HK_CATCHUP_THREADS 8
+
+/*
+ * The start's catch-up, in two halves around the snapshot read: the change rows after the
+ * snapshot's cursor (gaps remembered as the sync does), then every changed customer re-read
+ * from the store and replayed — the sync's own steps (hk_engine_repo_load_customer into recorded
+ * calls, then replay). The reads start before the file is read and derived and run meanwhile,
+ * on HK_CATCHUP_THREADS connections: they are random reads (a customer's rows are spread over the
+ * database), mostly waiting on the disk when the page cache is cold, so several in flight and
+ * the derive's CPU overlap them. 'rfm' and 'segment' rows need nothing (the start reads the
+ * configuration and the rules afterwards); an 'all' row means a full load.
+ */
+struct catchup {
+    struct collect k;
+    size_t n; /* distinct customers */
+    struct prefetch p[HK_CATCHUP_THREADS];
+    pthread_t th[HK_CATCHUP_THREADS];
+    bool started[HK_CATCHUP_THREADS];
+};
+
+/* Collects the changes and starts the reads. *all: an 'all' row (nothing started). */
+static int catch_up_begin(struct hk_engine_svc *s, struct catchup *c, bool *all, struct hk_err *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->k.s = s;
+    c->k.now_ms = hk_monotonic_ms();
+    *all = false;
+    int rc = 0;
+    for (;;) { /* every row after the cursor */
+        uint64_t before = c->k.rows;
+        struct hk_db *db;
+        if ((rc = hk_db_acquire(s->app->store, &db, err)) != 0)
+            break;
+        rc = hk_changes_after(db, c->k.max_id ? c->k.max_id : s->cursor, HK_SYNC_BATCH,
+                              collect_after, &c->k, err);
+        hk_db_release(db);
+        if (rc || c->k.rows - before < HK_SYNC_BATCH || c->k.all)
+            break;
+    }
+    if (rc || c->k.all) {
+        *all = c->k.all;
+        return rc;
+    }
+    int64_t *ids = c->k.ids;
+    if (c->k.n > 1)
+        qsort(ids, c->k.n, sizeof(*ids), cmp_i64);
+    size_t n = 0;
+    for (size_t i = 0; i < c->k.n; i++)
+        if (n == 0 || ids[n - 1] != ids[i])
+            ids[n++] = ids[i];
+    c->n = n;
+    size_t per = (n + HK_CATCHUP_THREADS - 1) / HK_CATCHUP_THREADS;
+    for (int i = 0; i < HK_CATCHUP_THREADS; i++) {
+        c->p[i].s = s;
+        size_t lo = (size_t)i * per < n ? (size_t)i * per : n;
+        c->p[i].ids = ids + lo;
+        c->p[i].n = lo + per < n ? per : n - lo;
+        if (c->p[i].n)
+            c->started[i] = pthread_create(&c->th[i], NULL, prefetch_main, &c->p[i]) == 0;
+        if (c->p[i].n && !c->started[i])
+            prefetch_main(&c->p[i]);
+    }
+    return 0;
+}
+
+/* Waits for the reads; with e (not NULL) replays them into it and advances the cursor. Frees
+ * what begin made. *caught: customers re-read. */
+static int catch_up_end(struct hk_engine_svc *s, struct catchup *c, struct hk_engine *e,
+                        uint64_t *caught, struct hk_err *err)
+{
+    int rc = 0;
+    for (int i = 0; i < HK_CATCHUP_THREADS; i++)
+        if (c->started[i])
+            pthread_join(c->th[i], NULL);
+    for (int i = 0; i < HK_CATCHUP_THREADS; i++) {
+        if (e && !rc && c->p[i].rc) {
+            rc = c->p[i].rc;
+            *err = c->p[i].err;
+        }
+        if (e && !rc)
+            rc = replay(e, &c->p[i].ops, err);
+        oplist_free(&c->p[i].ops);
+    }
+    free(c->k.ids);
+    if (e && !rc && c->k.max_id > s->cursor)
+        s->cursor = c->k.max_id;
+    *caught = c->n;
+    return rc;
+}
+
+/*
+ * Starts from the snapshot: the file's header checked against this store, the catch-up's reads
+ * started, the file read and derived (hk_engine_load_finish) meanwhile, the changed customers
+ * replayed, then RFM and rule tags as after a full load. 0 when s->engine is in place;
+ * HK_E(NOTFOUND) with *why when the file is not usable (the caller loads from the store); other
+ * errors are the store's.
+ */
+static int start_from_snapshot(struct hk_engine_svc *s, char *why, size_t whysize,
+                               struct hk_err *err)
+{
+    int64_t t0 = hk_monotonic_ms();
+    struct hk_engine_opts eo = {s->app->cfg.timezone, 0};
+    struct hk_engine_snapshot_info info, info2;
+    struct hk_err serr;
+    hk_err_clear(&serr);
+    if (hk_engine_snapshot_peek(s->snap_path, &info, &serr) != 0) {
+        snprintf(why, whysize, "%s", hk_err_message(&serr));
+        return HK_E(NOTFOUND);
+    }
+    char sid[HK_SNAP_STORE_ID_MAX];
+    struct hk_change_mark mark = {0};
+    bool found = false;
+    int64_t min_id = 0, max_id = 0, pending = 0;
+    struct hk_db *db;
+    int rc = hk_db_acquire(s->app->store, &db, err);
+    if (!rc) {
+        rc = hk_engine_repo_store_id(db, NULL, 0, sid, sizeof sid, err);
+        if (!rc)
+            rc = hk_changes_min_id(db, &min_id, err);
+        if (!rc)
+            rc = hk_changes_max_id(db, &max_id, err);
+        if (!rc && info.anchor_id)
+            rc = hk_changes_last_upto(db, info.anchor_id, &mark, &found, err);
+        if (!rc)
+            rc = hk_changes_count_after(db, info.cursor, &pending, err);
+        hk_db_release(db);
+    }
+    if (rc)
+        return rc;
+    const char *bad = NULL;
+    if (!sid[0] || strcmp(sid, info.store_id) != 0)
+        bad = "written for another database";
+    else if (info.anchor_id && (!found || mark.id != info.anchor_id || mark.at != info.anchor_at ||
+                                mark.customer_id != info.anchor_customer))
+        bad = "its position is not in this database's change log (restored from a backup, or "
+              "pruned)";
+    else if (!info.anchor_id && min_id > info.cursor + 1)
+        bad = "the change log was pruned past it";
+    else if (max_id < info.cursor)
+        bad = "the database is behind it (restored from a backup?)";
+    else if (pending > HK_SNAP_CATCHUP_MAX)
+        bad = "too many changes since (a full load is faster)";
+    if (bad) {
+        snprintf(why, whysize, "%s", bad);
+        return HK_E(NOTFOUND);
+    }
+
+    s->cursor = info.cursor;
+    struct catchup *cu = malloc(sizeof(*cu));
+    if (!cu)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory starting the engine");
+    bool all = false;
+    rc = catch_up_begin(s, cu, &all, err);
+    if (rc || all) {
+        uint64_t ignored;
+        catch_up_end(s, cu, NULL, &ignored, err);
+        free(cu);
+        if (all)
+            snprintf(why, whysize, "a change since needs a full reload");
+        return rc ? rc : HK_E(NOTFOUND);
+    }
+
+    /* meanwhile: the file, the shops, the derive */
+    int64_t t1 = hk_monotonic_ms();
+    struct hk_engine *e = NULL;
+    bool moved = false;
+    rc = hk_engine_snapshot_read(s->snap_path, &eo, &info2, &e, &serr);
+    if (rc) { /* the file is bad: a reason, not an error */
+        snprintf(why, whysize, "%s", hk_err_message(&serr));
+        rc = 0;
+    } else if (info2.cursor != info.cursor || info2.written_at != info.written_at ||
+               strcmp(info2.store_id, info.store_id) != 0)
+        snprintf(why, whysize, "the file was replaced while it was read");
+    int64_t t_read = hk_monotonic_ms() - t1;
+    if (!rc && !why[0]) {
+        rc = hk_db_acquire(s->app->store, &db, err);
+        if (!rc) {
+            rc = hk_engine_load_shops(db, e, &moved, err);
+            hk_db_release(db);
+        }
+        if (!rc && moved)
+            snprintf(why, whysize, "a shop's time zone changed since");
+        if (!rc && !moved)
+            rc = hk_engine_load_finish(e, err); /* aggregates and index, as a full load */
+    }
+    int64_t t_derive = hk_monotonic_ms() - t1 - t_read;
+    bool usable = rc == 0 && !why[0];
+    uint64_t caught = 0;
+    int rc2 = catch_up_end(s, cu, usable ? e : NULL, &caught, err);
+    free(cu);
+    if (!usable || rc2) {
+        hk_engine_free(e);
+        return rc2 ? rc2 : why[0] ? HK_E(NOTFOUND) : rc;
+    }
+    s->engine = e;
+    int64_t t_catch = hk_monotonic_ms() - t1 - t_read - t_derive;
+    pthread_mutex_lock(&s->mu);
+    s->stats.customers_reloaded += caught;
+    s->stats.cursor = s->cursor;
+    s->dirty = false;
+    s->tags_stale = false;
+    pthread_mutex_unlock(&s->mu);
+
+    /* shops' names and RFM configurations, scores and rule tags, as load_full does */
+    int64_t now = hk_clock_now(&s->app->clock);
+    rc = hk_rfm_svc_engine_setup(s->app, s->engine, err);
+    if (!rc)
+        rc = hk_engine_rescore(s->engine, now, err);
+    struct hk_tag_rules *r = NULL;
+    if (!rc)
+        rc = hk_tag_rules_load(s->app, &r, err);
+    if (!rc)
+        rc = derive_exclusive(s, s->engine, r, err);
+    if (rc) {
+        hk_tag_rules_free(r);
+        return rc;
+    }
+    hk_tag_rules_free(s->rules);
+    s->rules = r;
+    pthread_mutex_lock(&s->mu);
+    s->stats.from_snapshot = true;
+    s->stats.snapshot_catchup = caught;
+    s->stats.load_ms = hk_monotonic_ms() - t0;
+    s->snap_version = history_version_locked(s);
+    s->snap_valid = caught == 0; /* else the file is behind the engine */
+    pthread_mutex_unlock(&s->mu);
+    char a[24], b[24], c[24], d[24], f[24];
+    snprintf(a, sizeof a, "%lld", (long long)t_read);
+    snprintf(b, sizeof b, "%lld", (long long)t_derive);
+    snprintf(c, sizeof c, "%lld", (long long)t_catch);
+    snprintf(d, sizeof d, "%llu", (unsigned long long)caught);
+    snprintf(f, sizeof f, "%lld", (long long)(hk_monotonic_ms() - t0));
+    hk_log_kv(&s->app->log, HK_LOG_INFO, "engine.snapshot_loaded", NULL, "read_ms", a, "derive_ms",
+              b, "catchup_wait_ms", c, "customers_caught_up", d, "ms", f, (const char *)NULL);
+    return 0;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
 int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opts,
@@ -877,23 +1366,63 @@ int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opt
     pthread_mutex_init(&s->sync_mu, NULL);
     pthread_mutex_init(&s->rules_mu, NULL);
     pthread_mutex_init(&s->derive_mu, NULL);
+    pthread_mutex_init(&s->snap_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
+    pthread_cond_init(&s->snap_cv, &ca);
     pthread_condattr_destroy(&ca);
+    snap_resolve_path(s);
+    if (s->opts.snapshot_every_ms == 0)
+        s->opts.snapshot_every_ms =
+            app->cfg.engine_snapshot_minutes > 0 ? app->cfg.engine_snapshot_minutes * 60000 : -1;
 
-    /* The cursor is read before the load: changes committed meanwhile are applied again
-     * (harmless), and none is missed. */
-    struct hk_db *db;
-    int rc = hk_db_acquire(app->store, &db, err);
-    if (!rc) {
-        rc = hk_changes_max_id(db, &s->cursor, err);
-        hk_db_release(db);
+    int rc = 0;
+    bool from_snap = false;
+    if (s->snap_path[0]) {
+        char why[512] = "";
+        struct hk_err serr;
+        hk_err_clear(&serr);
+        rc = start_from_snapshot(s, why, sizeof why, &serr);
+        if (rc == 0) {
+            from_snap = true;
+        } else { /* never a stale engine: back to the full load, saying why */
+            if (rc != HK_E(NOTFOUND) || !why[0])
+                snprintf(why, sizeof why, "%s", hk_err_message(&serr));
+            hk_log_kv(&app->log, HK_LOG_INFO, "engine.snapshot_skipped", NULL, "path", s->snap_path,
+                      "reason", why, (const char *)NULL);
+            hk_engine_free(s->engine);
+            hk_tag_rules_free(s->rules);
+            s->engine = NULL;
+            s->rules = NULL;
+            s->cursor = 0;
+            s->ngaps = 0;
+            memset(&s->stats, 0, sizeof s->stats);
+            size_t wl = strlen(why) < sizeof s->stats.snapshot_skipped
+                            ? strlen(why)
+                            : sizeof s->stats.snapshot_skipped - 1;
+            memcpy(s->stats.snapshot_skipped, why, wl);
+            s->stats.snapshot_skipped[wl] = '\0';
+            s->dirty = s->tags_stale = false;
+            rc = 0;
+        }
     }
     int64_t ms = 0;
-    if (!rc)
-        rc = load_full(s, &s->engine, &s->rules, &ms, err);
+    if (!from_snap) {
+        /* The cursor is read before the load: changes committed meanwhile are applied again
+         * (harmless), and none is missed. */
+        struct hk_db *db;
+        rc = hk_db_acquire(app->store, &db, err);
+        if (!rc) {
+            rc = hk_changes_max_id(db, &s->cursor, err);
+            hk_db_release(db);
+        }
+        if (!rc)
+            rc = load_full(s, &s->engine, &s->rules, &ms, err);
+    } else {
+        ms = s->stats.load_ms;
+    }
     if (rc) {
         hk_engine_svc_stop(s);
         return rc;
@@ -910,6 +1439,9 @@ int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opt
         }
         s->thread_started = true;
         hk_store_set_change_hook(app->store, change_hook, s);
+        if (s->snap_path[0] && s->opts.snapshot_every_ms > 0 &&
+            pthread_create(&s->snap_thread, NULL, snap_thread_main, s) == 0)
+            s->snap_thread_started = true;
     }
     *out = s;
     return 0;
@@ -924,8 +1456,13 @@ void hk_engine_svc_stop(struct hk_engine_svc *s)
         pthread_mutex_lock(&s->mu);
         s->stop = true;
         pthread_cond_signal(&s->cv);
+        pthread_cond_signal(&s->snap_cv);
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
+        if (s->snap_thread_started)
+            pthread_join(s->snap_thread, NULL);
+        if (s->snap_path[0] && s->engine) /* at clean shutdown: the next start reads it */
+            snapshot_if_changed(s);
     }
     hk_engine_free(s->engine);
     hk_tag_rules_free(s->rules);
@@ -934,6 +1471,8 @@ void hk_engine_svc_stop(struct hk_engine_svc *s)
     pthread_mutex_destroy(&s->sync_mu);
     pthread_mutex_destroy(&s->rules_mu);
     pthread_mutex_destroy(&s->derive_mu);
+    pthread_mutex_destroy(&s->snap_mu);
+    pthread_cond_destroy(&s->snap_cv);
     pthread_rwlock_destroy(&s->lock);
     free(s);
 }
@@ -976,6 +1515,23 @@ int hk_engine_svc_write(struct hk_engine_svc *s,
         return rc;
     bump(s);
     rc = rescore(s, err);
+    if (!rc)
+        notify(s);
+    return rc;
+}
+
+int hk_engine_svc_write_rescored(struct hk_engine_svc *s,
+                                 int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err),
+                                 void *ctx, struct hk_err *err)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = fn(ctx, s->engine, err);
+    s->mutations++;
+    pthread_rwlock_unlock(&s->lock);
+    if (rc)
+        return rc;
+    bump(s);
+    rc = derive_shared(s, err); /* scores moved: rule tags on them follow */
     if (!rc)
         notify(s);
     return rc;

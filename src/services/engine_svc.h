@@ -37,16 +37,29 @@ struct hk_engine_svc_opts {
     int poll_ms;           /* follow: longest wait between polls; 0 = 500 */
     int rescore_min_ms;    /* follow: shortest interval between rescores; 0 = 200 */
     int64_t prune_after_s; /* follow: delete change rows older than this; 0 = 1 day */
+    /* The engine snapshot (app->cfg.engine_snapshot, engine_snapshot_minutes): read at start
+     * when valid; with follow also written every snapshot_every_ms while the history changes
+     * and at stop. */
+    int64_t snapshot_every_ms; /* follow: 0 = from the configuration; < 0 = only at stop */
 };
 
 /**
  * Loads the engine from app->store as of the clock's now (applying the stored RFM
  * configuration), and with opts->follow starts the sync thread and registers the store's change
  * hook. opts may be NULL (= follow). Returns 0 and a new service in *out (hk_engine_svc_stop).
+ *
+ * With a valid snapshot of this store (same store id, its change-log position still in the log,
+ * not too many changes since, same default and shop time zones) the history comes from the
+ * file, the changes since are applied as the sync applies them, then aggregates, the bought()
+ * index, RFM and rule tags are derived — the same engine a full load gives. Otherwise (one log
+ * line says why) the full load.
  */
 int hk_engine_svc_start(struct hk_app *app, const struct hk_engine_svc_opts *opts,
                         struct hk_engine_svc **out, struct hk_err *err);
-/** Stops the sync thread, removes the store hook and frees everything. s may be NULL. */
+/**
+ * Stops the sync thread, removes the store hook and frees everything. With follow, first writes
+ * the snapshot when the history changed since the last one. s may be NULL.
+ */
 void hk_engine_svc_stop(struct hk_engine_svc *s);
 
 /** Wakes the sync thread now (called by the store after a commit that logged changes). */
@@ -64,6 +77,13 @@ int hk_engine_svc_sync(struct hk_engine_svc *s, struct hk_err *err);
 const struct hk_engine *hk_engine_svc_read(struct hk_engine_svc *s);
 void hk_engine_svc_read_end(struct hk_engine_svc *s);
 
+/**
+ * Writes the engine snapshot now (when the service has a snapshot path): the periodic writer's
+ * and the shutdown's step, for tests and tools. Readers are not blocked; the sync waits while
+ * the columns are written. HK_E(NOTFOUND) when snapshots are off.
+ */
+int hk_engine_svc_snapshot(struct hk_engine_svc *s, struct hk_err *err);
+
 /** Counters for logs, health and tests. */
 struct hk_engine_svc_stats {
     int64_t load_ms;          /* the last full load */
@@ -79,6 +99,14 @@ struct hk_engine_svc_stats {
     uint64_t tag_derives; /* rule-tag evaluations (services/tag_rules.h) */
     int64_t tags_us;      /* the last one, microseconds (write lock held throughout) */
     size_t rule_tags;     /* rule tags it evaluated */
+    /* engine snapshot (docs/architecture.md, "Engine snapshot") */
+    bool from_snapshot;         /* the engine started from the snapshot file */
+    char snapshot_skipped[160]; /* else why not ("" when snapshots are off) */
+    uint64_t snapshot_catchup;  /* changed customers re-read at that start */
+    uint64_t snapshots_written; /* by this process */
+    int64_t snapshot_write_ms;  /* the last write, wall ms (the sync waited for part of it) */
+    int64_t snapshot_hold_ms;   /* of which the sync thread was held */
+    uint64_t snapshot_bytes;    /* the last file's size */
 };
 void hk_engine_svc_stats(struct hk_engine_svc *s, struct hk_engine_svc_stats *out);
 
@@ -89,6 +117,14 @@ void hk_engine_svc_stats(struct hk_engine_svc *s, struct hk_engine_svc_stats *ou
 int hk_engine_svc_write(struct hk_engine_svc *s,
                         int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err), void *ctx,
                         struct hk_err *err);
+/**
+ * As hk_engine_svc_write, for an fn that rescores what it changed itself (one shop's RFM
+ * configuration: services/rfm_svc.c): no full rescore after it; rule tags are derived again
+ * and listeners notified.
+ */
+int hk_engine_svc_write_rescored(struct hk_engine_svc *s,
+                                 int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err),
+                                 void *ctx, struct hk_err *err);
 
 /**
  * Adds a listener: fn(ctx) is called on the sync thread (without the engine lock held) after

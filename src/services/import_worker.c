@@ -228,6 +228,7 @@ static int finish(struct hk_import_worker *w, const struct hk_import_job *job, c
         c.items_created = res->items_created;
         c.customers_created = res->customers_created;
         c.rejected = res->rejected;
+        c.items_waiting = res->items_staged;
         errors = errors_json(res); /* NULL (out of memory): stored as [] */
     }
     struct hk_err err;

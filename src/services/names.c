@@ -6,6 +6,7 @@
 #include "services/names.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -144,13 +145,56 @@ int hk_names_list(struct hk_app *app, const char *kind, const char *q, size_t li
         *n = k;
         return 0;
     }
+    if (kind && strcmp(kind, "shop") == 0) {
+        /* shops by name, as r_score(shop="...") takes them: a name two channels share is
+         * offered as "channel:name" for each (the plain name is ambiguous) */
+        if (!app->engine)
+            return hk_err_set(err, HK_E(UNAVAILABLE), "the customer engine is not running");
+        const struct hk_engine *e = hk_engine_svc_read(app->engine);
+        size_t ns = hk_engine_shop_count(e);
+        struct match *m = calloc(ns ? ns : 1, sizeof *m);
+        char **forms = calloc(ns ? ns : 1, sizeof *forms);
+        int rc = m && forms ? 0 : hk_err_set(err, HK_E(NOMEM), "out of memory");
+        size_t nm = 0;
+        for (size_t i = 0; !rc && i < ns; i++) {
+            struct hk_engine_shop sh;
+            hk_engine_shop_at(e, i, &sh);
+            if (!sh.name)
+                continue;
+            bool shared = false;
+            for (size_t j = 0; j < ns && !shared; j++) {
+                struct hk_engine_shop o;
+                hk_engine_shop_at(e, j, &o);
+                shared = j != i && o.name && strcmp(o.name, sh.name) == 0;
+            }
+            const char *name = sh.name;
+            if (shared) {
+                size_t len = strlen(sh.channel ? sh.channel : "") + strlen(sh.name) + 2;
+                if (!(forms[i] = malloc(len))) {
+                    rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
+                    break;
+                }
+                snprintf(forms[i], len, "%s:%s", sh.channel ? sh.channel : "", sh.name);
+                name = forms[i];
+            }
+            consider(m, &nm, name, q, qlen);
+        }
+        if (!rc)
+            rc = pick(m, nm, limit, out, n, err);
+        hk_engine_svc_read_end(app->engine);
+        for (size_t i = 0; forms && i < ns; i++)
+            free(forms[i]);
+        free(forms);
+        free(m);
+        return rc;
+    }
     size_t k = 0;
     while (k < sizeof kinds / sizeof kinds[0] && !(kind && strcmp(kind, kinds[k].name) == 0))
         k++;
     if (k == sizeof kinds / sizeof kinds[0])
         return hk_err_setf(err, HK_E(INVAL), "kind",
                            "kind: expected category, product, tag, event_type, province, city, "
-                           "channel, segment, rfm_tier or rfm_segment");
+                           "channel, shop, segment, rfm_tier or rfm_segment");
     if (!app->engine)
         return hk_err_set(err, HK_E(UNAVAILABLE), "the customer engine is not running");
     const struct hk_engine *e = hk_engine_svc_read(app->engine);

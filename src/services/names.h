@@ -1,6 +1,7 @@
 /*
  * names.h — the names the segment editor can complete: categories, products (external ids),
- * tags, event types, provinces, cities and channels from the engine's dictionaries, the RFM
+ * tags, event types, provinces, cities and channels from the engine's dictionaries, shops (for
+ * the RFM fields' shop=..., "channel:name" when two channels share a name), the RFM
  * tiers (as configured) and the eight RFM segments, and the saved segments' names from the store.
  *
  * A dictionary holds every name the engine has seen since it was loaded (a tag nobody carries any

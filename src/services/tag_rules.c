@@ -200,23 +200,13 @@ static void visit(struct order *o, size_t i)
     o->out[o->nout++] = i;
 }
 
-int hk_tag_rules_load(struct hk_app *app, struct hk_tag_rules **out, struct hk_err *err)
+/* Fills r (names, rules in evaluation order) from the tags rows. */
+static int build(struct hk_tag_rules *r, const struct hk_tag_row *rows, size_t n,
+                 struct hk_err *err)
 {
-    struct hk_tag_rules *r = calloc(1, sizeof *r);
-    if (!r)
-        return hk_err_set(err, HK_E(NOMEM), "out of memory");
-    struct hk_tag_row *rows = NULL;
-    size_t n = 0;
-    struct hk_db *db;
-    int rc = hk_db_acquire(app->store, &db, err);
-    if (!rc) {
-        rc = hk_tags_repo_list(db, &rows, &n, err);
-        hk_db_release(db);
-    }
-    if (!rc)
-        rc = hk_saved_segments_load(app, &r->saved, err);
+    int rc = 0;
     struct order o = {rows, n, NULL, NULL, 0, NULL, 0};
-    if (!rc && n) {
+    if (n) {
         o.state = calloc(n, 1);
         o.out = calloc(n, sizeof *o.out);
         o.depth = calloc(n, sizeof *o.depth);
@@ -247,7 +237,42 @@ int hk_tag_rules_load(struct hk_app *app, struct hk_tag_rules **out, struct hk_e
     free(o.state);
     free(o.out);
     free(o.depth);
+    return rc;
+}
+
+int hk_tag_rules_load(struct hk_app *app, struct hk_tag_rules **out, struct hk_err *err)
+{
+    struct hk_tag_rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    struct hk_tag_row *rows = NULL;
+    size_t n = 0;
+    struct hk_db *db;
+    int rc = hk_db_acquire(app->store, &db, err);
+    if (!rc) {
+        rc = hk_tags_repo_list(db, &rows, &n, err);
+        hk_db_release(db);
+    }
+    if (!rc)
+        rc = hk_saved_segments_load(app, &r->saved, err);
+    if (!rc)
+        rc = build(r, rows, n, err);
     hk_tag_rows_free(rows, n);
+    if (rc) {
+        hk_tag_rules_free(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int hk_tag_rules_from_rows(const struct hk_tag_row *rows, size_t n, struct hk_tag_rules **out,
+                           struct hk_err *err)
+{
+    struct hk_tag_rules *r = calloc(1, sizeof *r);
+    if (!r)
+        return hk_err_set(err, HK_E(NOMEM), "out of memory");
+    int rc = build(r, rows, n, err);
     if (rc) {
         hk_tag_rules_free(r);
         return rc;
@@ -274,6 +299,30 @@ static bool is_tag(const struct hk_tag_rules *r, const char *name)
     return false;
 }
 
+/* For a rule that is exactly `main_category = "c"` (c plain: no escapes), c's category id, which
+ * lets eval fill every such rule's bitmap in one pass; HK_ENGINE_NONE for anything else (and for
+ * a category the engine does not know, whose compile error the general path reports). */
+static uint32_t main_category_rule(const struct hk_engine *e, const char *expr)
+{
+    static const char field[] = "main_category";
+    const char *p = skip_space(expr);
+    if (strncmp(p, field, sizeof field - 1) != 0)
+        return HK_ENGINE_NONE;
+    p = skip_space(p + sizeof field - 1);
+    if (*p != '=')
+        return HK_ENGINE_NONE;
+    p = skip_space(p + (p[1] == '=' ? 2 : 1));
+    char quote = *p;
+    if (quote != '"' && quote != '\'')
+        return HK_ENGINE_NONE;
+    const char *s = ++p;
+    while (*p && *p != quote && *p != '\\' && *p != '\n')
+        p++;
+    if (*p != quote || p - s >= 1024 || *skip_space(p + 1))
+        return HK_ENGINE_NONE;
+    return hk_engine_dict_find(e, HK_DICT_CATEGORY, s, (size_t)(p - s));
+}
+
 static int64_t mono_us(void)
 {
     struct timespec ts;
@@ -296,6 +345,23 @@ int hk_tag_rules_prepare(const struct hk_tag_rules *r, const struct hk_tag_rules
                 *changed += ch;
         }
     }
+    /* tags gone from the store (deleted, renamed away) become unknown names: dictionaries never
+     * shrink, so the engine retires them (has_tag() of one fails, suggestions skip it) */
+    uint32_t nt = rc ? 0 : hk_engine_dict_size(e, HK_DICT_TAG);
+    bool *named = nt ? calloc(nt, sizeof(*named)) : NULL;
+    if (nt && !named)
+        rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
+    for (size_t i = 0; named && i < r->n_names; i++) {
+        uint32_t t = hk_engine_dict_find(e, HK_DICT_TAG, r->names[i], strlen(r->names[i]));
+        if (t < nt)
+            named[t] = true;
+    }
+    for (uint32_t t = 0; named && t < nt && !rc; t++) {
+        const char *name = hk_engine_dict_name(e, HK_DICT_TAG, t);
+        if (!named[t] && name)
+            rc = hk_engine_tag_retire(e, name, err);
+    }
+    free(named);
     return rc;
 }
 
@@ -313,9 +379,39 @@ int hk_tag_rules_eval(struct hk_tag_rules *r, const struct hk_engine *e, int64_t
     }
     if (r->n && !r->ok && !(r->ok = calloc(r->n, sizeof(*r->ok))))
         return hk_err_set(err, HK_E(NOMEM), "out of memory evaluating rule tags");
-    const struct hk_segment_resolver *saved = hk_saved_segments_resolver(r->saved);
+    const struct hk_segment_resolver *saved =
+        r->saved ? hk_saved_segments_resolver(r->saved) : NULL;
     struct hk_tag_rules_result out = {0};
+    /* the `main_category = "c"` rules (a preset per category): one pass fills them all */
+    uint32_t *cats = r->n ? malloc(r->n * sizeof(*cats)) : NULL;
+    uint64_t **dst = r->n ? malloc(r->n * sizeof(*dst)) : NULL;
+    bool *batched = r->n ? calloc(r->n, sizeof(*batched)) : NULL;
+    size_t nb = 0;
+    int rc = r->n && (!cats || !dst || !batched)
+                 ? hk_err_set(err, HK_E(NOMEM), "out of memory evaluating rule tags")
+                 : 0;
+    for (size_t i = 0; !rc && i < r->n; i++) {
+        uint32_t c = main_category_rule(e, r->rules[i].expr);
+        if (c == HK_ENGINE_NONE)
+            continue;
+        batched[i] = true;
+        cats[nb] = c;
+        dst[nb++] = r->bits + i * words;
+    }
+    if (!rc && nb)
+        rc = hk_engine_main_category_bitmaps(e, cats, nb, dst, words, err);
+    free(cats);
+    free(dst);
+    if (rc) {
+        free(batched);
+        return rc;
+    }
     for (size_t i = 0; i < r->n; i++) {
+        if (batched[i]) {
+            r->ok[i] = true;
+            out.rules++;
+            continue;
+        }
         struct hk_segment *seg = NULL;
         struct hk_err cerr;
         hk_err_clear(&cerr);
@@ -327,6 +423,7 @@ int hk_tag_rules_eval(struct hk_tag_rules *r, const struct hk_engine *e, int64_t
         out.rules++;
         out.failed += !r->ok[i];
     }
+    free(batched);
     out.us = mono_us() - t0;
     if (res)
         *res = out;

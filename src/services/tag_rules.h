@@ -32,6 +32,10 @@ struct hk_tag_rules;
  * segments (for in_segment) from the store. *out new (hk_tag_rules_free).
  */
 int hk_tag_rules_load(struct hk_app *app, struct hk_tag_rules **out, struct hk_err *err);
+/** The same from tags rows (no saved segments: in_segment names none). Tests, benchmarks. */
+struct hk_tag_row;
+int hk_tag_rules_from_rows(const struct hk_tag_row *rows, size_t n, struct hk_tag_rules **out,
+                           struct hk_err *err);
 void hk_tag_rules_free(struct hk_tag_rules *r);
 /** Number of rule tags. */
 size_t hk_tag_rules_count(const struct hk_tag_rules *r);
@@ -53,9 +57,13 @@ int hk_tag_rules_levels(const struct hk_tag_rules *r);
  * million customers) runs under the engine's read lock and only the install under the write lock:
  *   prepare (exclusive): defines every tag name in e and clears the rule tags of prev (may be
  *       NULL) that r no longer has (unless the name is now a manual tag); *changed += cleared;
+ *       retires every other tag name e knows (deleted or renamed away: hk_engine_tag_retire),
+ *       so has_tag() of it is an unknown tag;
  *   eval (read): evaluates every rule of r as of now into r's own bitmaps (so one thread at a
  *       time per r); a rule that does not compile gets no members; a rule naming a rule tag
- *       reads that tag as the engine holds it;
+ *       reads that tag as the engine holds it; the rules that are exactly
+ *       `main_category = "c"` (the category presets) are filled together in one pass
+ *       (hk_engine_main_category_bitmaps), with the members each would have alone;
  *   assign (exclusive): installs the bitmaps; res->changed counts the tags that changed.
  * Run eval + assign hk_tag_rules_levels(r) times (or until nothing changes) to settle rules that
  * name rule tags.

@@ -214,6 +214,53 @@ int hk_changes_max_id(struct hk_db *db, int64_t *out, struct hk_err *err)
     return rc;
 }
 
+int hk_changes_min_id(struct hk_db *db, int64_t *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "changes_min", "SELECT COALESCE(MIN(id), 0) FROM changes", &st, err);
+    if (rc < 0)
+        return rc;
+    return hk_stmt_one_int64(st, out, err);
+}
+
+int hk_changes_count_after(struct hk_db *db, int64_t after_id, int64_t *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "changes_count_after", "SELECT COUNT(*) FROM changes WHERE id > $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, after_id))
+        return hk_stmt_bind_failed(st, "changes_count_after", err);
+    return hk_stmt_one_int64(st, out, err);
+}
+
+int hk_changes_last_upto(struct hk_db *db, int64_t upto, struct hk_change_mark *out, bool *found,
+                         struct hk_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    *found = false;
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "changes_last_upto",
+                        "SELECT id, at, customer_id FROM changes WHERE id <= $1"
+                        " ORDER BY id DESC LIMIT 1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, upto))
+        return hk_stmt_bind_failed(st, "changes_last_upto", err);
+    rc = hk_stmt_step(st, err);
+    if (rc == HK_ROW) {
+        out->id = hk_stmt_int64(st, 0);
+        out->at = hk_stmt_int64(st, 1);
+        out->customer_id = hk_stmt_int64(st, 2);
+        *found = true;
+        rc = 0;
+    }
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 int hk_changes_after(struct hk_db *db, int64_t after_id, size_t limit, hk_change_cb cb, void *ctx,
                      struct hk_err *err)
 {

@@ -13,6 +13,7 @@
 #ifndef HK_STORE_CHANGES_REPO_H
 #define HK_STORE_CHANGES_REPO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,17 @@ int hk_changes_by_ids(struct hk_db *db, const int64_t *ids, size_t n, hk_change_
  * write transaction; written at commit like touched customers.
  */
 void hk_changes_announce(struct hk_db *db, unsigned what);
+/** The smallest change id (0 when the log is empty). */
+int hk_changes_min_id(struct hk_db *db, int64_t *out, struct hk_err *err);
+/** Number of change rows with id > after_id. */
+int hk_changes_count_after(struct hk_db *db, int64_t after_id, int64_t *out, struct hk_err *err);
+/** A change row's identity: its id, time and customer (engine snapshots, engine_svc.c). */
+struct hk_change_mark {
+    int64_t id, at, customer_id;
+};
+/** The last row with id <= upto into *out (*found false, out zeroed, when there is none). */
+int hk_changes_last_upto(struct hk_db *db, int64_t upto, struct hk_change_mark *out, bool *found,
+                         struct hk_err *err);
 /** Deletes change rows older than before_at (seconds), keeping the newest row. */
 int hk_changes_prune(struct hk_db *db, int64_t before_at, struct hk_err *err);
 

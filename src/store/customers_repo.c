@@ -530,14 +530,20 @@ static int build_search_sql(const struct hk_cust_query *q, struct hk_strbuf *sb,
                          joined ? AGG_JOIN : "");
     int next = 1;
     static const char nick_sql[] = "lower(c.nick) LIKE lower($%d) ESCAPE '\\'";
+    /* The profile keeps the first phone it was given (a landline, say); every mobile the
+     * customer ever used is a phone identity, so exact search looks at both. */
+    static const char phone_sql[] =
+        "(c.phone_hash = $%d OR c.id IN (SELECT i.customer_id FROM identities i"
+        " WHERE i.value = $%d AND i.kind = 'phone'))";
     static const char order_sql[] =
         "c.id IN (SELECT o2.customer_id FROM orders o2 WHERE o2.external_no = $%d)";
     switch (q->match) {
     case HK_CUST_MATCH_ANY:
         rc |= hk_strbuf_adds(sb, " AND (");
         rc |= hk_strbuf_addf(sb, nick_sql, next);
-        rc |= hk_strbuf_addf(sb, " OR c.name_hash = $%d OR c.phone_hash = $%d OR ", next + 1,
-                             next + 2);
+        rc |= hk_strbuf_addf(sb, " OR c.name_hash = $%d OR ", next + 1);
+        rc |= hk_strbuf_addf(sb, phone_sql, next + 2, next + 2);
+        rc |= hk_strbuf_adds(sb, " OR ");
         rc |= hk_strbuf_addf(sb, order_sql, next + 3);
         rc |= hk_strbuf_adds(sb, ")");
         next += 4;
@@ -550,7 +556,9 @@ static int build_search_sql(const struct hk_cust_query *q, struct hk_strbuf *sb,
         rc |= hk_strbuf_addf(sb, " AND c.name_hash = $%d", next++);
         break;
     case HK_CUST_MATCH_PHONE:
-        rc |= hk_strbuf_addf(sb, " AND c.phone_hash = $%d", next++);
+        rc |= hk_strbuf_adds(sb, " AND ");
+        rc |= hk_strbuf_addf(sb, phone_sql, next, next);
+        next++;
         break;
     case HK_CUST_MATCH_ORDER:
         rc |= hk_strbuf_adds(sb, " AND ");

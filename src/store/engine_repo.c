@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,11 @@ static int each_row(struct hk_db *db, const char *name, const char *sql,
 
 static int shop_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
 {
-    return s->shop ? s->shop(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1), err) : 0;
+    int rc = s->shop ? s->shop(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1), err) : 0;
+    if (!rc && s->shop_name)
+        rc = s->shop_name(s->ctx, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 2),
+                          hk_stmt_text_or_empty(st, 3), err);
+    return rc;
 }
 
 static int product_row(const struct hk_engine_repo_sink *s, struct hk_stmt *st, struct hk_err *err)
@@ -471,8 +476,8 @@ int hk_engine_repo_load(struct hk_db *db, struct hk_store *store,
     int rc = hk_db_begin(db, HK_TX_READ, err);
     if (rc)
         return rc;
-    rc = each_row(db, "engine_shops", "SELECT id, timezone FROM shops ORDER BY id", shop_row, sink,
-                  err);
+    rc = each_row(db, "engine_shops", "SELECT id, timezone, channel, name FROM shops ORDER BY id",
+                  shop_row, sink, err);
     if (!rc)
         rc = each_row(db, "engine_products",
                       "SELECT id, external_id, category FROM products ORDER BY id", product_row,
@@ -511,7 +516,7 @@ int hk_engine_repo_load_customer(struct hk_db *db, int64_t customer_id,
 {
     int64_t c = customer_id;
     int rc = each_row_p(db, "engine_one_shops",
-                        "SELECT id, timezone FROM shops WHERE id IN"
+                        "SELECT id, timezone, channel, name FROM shops WHERE id IN"
                         " (SELECT shop_id FROM orders WHERE customer_id = $1"
                         " UNION SELECT shop_id FROM events WHERE customer_id = $1"
                         " AND shop_id IS NOT NULL)",
@@ -544,4 +549,55 @@ int hk_engine_repo_load_customer(struct hk_db *db, int64_t customer_id,
                         " WHERE customer_id = $1 ORDER BY id",
                         c, event_row, sink, err);
     return rc;
+}
+
+int hk_engine_repo_load_shops(struct hk_db *db, const struct hk_engine_repo_sink *sink,
+                              struct hk_err *err)
+{
+    return each_row(db, "engine_shops", "SELECT id, timezone, channel, name FROM shops ORDER BY id",
+                    shop_row, sink, err);
+}
+
+static int store_id_read(struct hk_db *db, char *buf, size_t size, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    buf[0] = '\0';
+    int rc = hk_db_stmt(db, "engine_store_id",
+                        "SELECT value FROM store_meta WHERE key = 'store_id'", &st, err);
+    if (rc < 0)
+        return rc;
+    rc = hk_stmt_step(st, err);
+    if (rc == HK_ROW) {
+        snprintf(buf, size, "%s", hk_stmt_text_or_empty(st, 0));
+        rc = 0;
+    }
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int hk_engine_repo_store_id(struct hk_db *db, const char *create, int64_t now, char *buf,
+                            size_t size, struct hk_err *err)
+{
+    int rc = store_id_read(db, buf, size, err);
+    if (rc || buf[0] || !create)
+        return rc;
+    if ((rc = hk_db_begin(db, HK_TX_WRITE, err)) != 0)
+        return rc;
+    struct hk_stmt *st;
+    rc = hk_db_stmt(db, "engine_store_id_put",
+                    "INSERT INTO store_meta (key, value, created_at)"
+                    " SELECT 'store_id', $1, $2 WHERE NOT EXISTS"
+                    " (SELECT 1 FROM store_meta WHERE key = 'store_id')",
+                    &st, err);
+    if (rc >= 0 && (hk_stmt_bind_text(st, 1, create, (size_t)-1) || hk_stmt_bind_int64(st, 2, now)))
+        rc = hk_stmt_bind_failed(st, "engine_store_id_put", err);
+    if (rc >= 0)
+        rc = hk_stmt_exec(st, err);
+    if (rc < 0) {
+        hk_db_rollback(db);
+        return rc;
+    }
+    if ((rc = hk_db_commit(db, err)) != 0)
+        return rc;
+    return store_id_read(db, buf, size, err);
 }

@@ -49,6 +49,9 @@ struct hk_engine_repo_sink {
     int (*order)(void *ctx, const struct hk_engine_repo_order *o, struct hk_err *err);
     int (*event)(void *ctx, int64_t customer_id, int64_t shop_id, const char *type, int64_t at,
                  struct hk_err *err);
+    /* after shop: the shop's channel and name (per-shop RFM names shops by them) */
+    int (*shop_name)(void *ctx, int64_t id, const char *channel, const char *name,
+                     struct hk_err *err);
 };
 
 /**
@@ -69,5 +72,19 @@ int hk_engine_repo_load(struct hk_db *db, struct hk_store *store,
  */
 int hk_engine_repo_load_customer(struct hk_db *db, int64_t customer_id,
                                  const struct hk_engine_repo_sink *sink, struct hk_err *err);
+
+/** Streams the shops only (id, time zone), as hk_engine_repo_load does first. */
+int hk_engine_repo_load_shops(struct hk_db *db, const struct hk_engine_repo_sink *sink,
+                              struct hk_err *err);
+
+/**
+ * The store's identity (engine snapshots: a snapshot is only used on the store that wrote it):
+ * a random text kept in schema_version as version 0 (name "store <id>"; migrations only ever
+ * read the largest version). create (a fresh random id, or NULL): record it when the store has
+ * none yet (applied_at = now), and return whichever is recorded (two processes racing agree). buf
+ * gets "" when there is none and create is NULL.
+ */
+int hk_engine_repo_store_id(struct hk_db *db, const char *create, int64_t now, char *buf,
+                            size_t size, struct hk_err *err);
 
 #endif

@@ -21,8 +21,8 @@
 #define JOB_COLUMNS                                                                                \
     "id, status, format, shop, files, bytes_total, bytes_done, rows_total, orders_created, "       \
     "orders_updated, orders_unchanged, items_created, customers_created, rejected, message, "      \
-    "created_by, created_at, started_at, finished_at"
-#define JOB_NCOLUMNS 19 /* the errors column, when read, comes after these */
+    "created_by, created_at, started_at, finished_at, items_waiting"
+#define JOB_NCOLUMNS 20 /* the errors column, when read, comes after these */
 
 static int out_of_memory(struct hk_err *err)
 {
@@ -53,6 +53,7 @@ static int read_job(struct hk_stmt *st, bool with_errors, struct hk_import_job *
     job->created_at = hk_stmt_int64(st, 16);
     job->started_at = hk_stmt_int64(st, 17);
     job->finished_at = hk_stmt_int64(st, 18);
+    job->counts.items_waiting = hk_stmt_int64(st, 19);
     if (with_errors)
         job->errors = hk_stmt_text_dup(st, JOB_NCOLUMNS);
     if (!job->files || (with_errors && !job->errors)) {
@@ -243,7 +244,8 @@ int hk_imports_repo_finish(struct hk_db *db, int64_t id, const char *status,
                         "UPDATE imports SET status = $2, rows_total = $3, orders_created = $4, "
                         "orders_updated = $5, orders_unchanged = $6, items_created = $7, "
                         "customers_created = $8, rejected = $9, errors = $10, message = $11, "
-                        "bytes_done = $12, finished_at = $13 WHERE id = $1 AND status = 'running'",
+                        "bytes_done = $12, finished_at = $13, items_waiting = $14 "
+                        "WHERE id = $1 AND status = 'running'",
                         &st, err);
     if (rc != 0)
         return rc;
@@ -260,6 +262,7 @@ int hk_imports_repo_finish(struct hk_db *db, int64_t id, const char *status,
     b |= hk_stmt_bind_text(st, 11, message ? message : "", (size_t)-1);
     b |= hk_stmt_bind_int64(st, 12, bytes_done);
     b |= hk_stmt_bind_int64(st, 13, finished_at);
+    b |= hk_stmt_bind_int64(st, 14, c->items_waiting);
     if (b != 0)
         return hk_stmt_bind_failed(st, name, err);
     return hk_stmt_exec(st, err);

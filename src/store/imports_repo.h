@@ -42,6 +42,7 @@ struct hk_import_counts {
     int64_t orders_created, orders_updated, orders_unchanged;
     int64_t items_created, customers_created;
     int64_t rejected;
+    int64_t items_waiting; /* Taobao detail lines kept for orders not imported yet */
 };
 
 /** One imports row. */

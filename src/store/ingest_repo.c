@@ -27,8 +27,10 @@
 
 #include "core/err.h"
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "store/repo_util.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 /* Keys per look-up, largest first. */
 static const size_t FIND_CHUNKS[] = {128, 16, 1};
@@ -1375,5 +1377,140 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
     if ((rc = hk_stmt_find_int64(st, &n, &found, err)) < 0)
         return rc;
     *blocked = found && n > 0;
+    return 0;
+}
+
+/* ---- initial loads ----------------------------------------------------------------------- */
+
+/* As the latest migrations define them (0004_sales_index, 0005_import, 0001_init). */
+static const struct {
+    const char *name, *create;
+} LOAD_INDEXES[] = {
+    {"customers_phone_hash",
+     "CREATE INDEX customers_phone_hash ON customers(phone_hash) WHERE phone_hash IS NOT NULL"},
+    {"customers_name_hash",
+     "CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL"},
+    {"orders_sales", "CREATE INDEX orders_sales ON orders(paid_at, status, shop_id, paid_fen,"
+                     " refund_fen, created_at)"},
+    {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)"},
+};
+
+static int index_exists(struct hk_db *db, const char *name, bool *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t v = 0;
+    bool found = false;
+    int rc = hk_db_backend(db) == HK_STORE_SQLITE
+                 ? hk_db_stmt(db, "irepo_index_exists_sq",
+                              "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                              " AND name = $1",
+                              &st, err)
+                 : hk_db_stmt(db, "irepo_index_exists_pg",
+                              "SELECT count(*) FROM pg_catalog.pg_indexes"
+                              " WHERE schemaname = current_schema() AND indexname = $1",
+                              &st, err);
+    if (rc < 0)
+        return rc;
+    hk_stmt_bind_text(st, 1, name, (size_t)-1);
+    if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
+        return rc;
+    *out = found && v > 0;
+    return 0;
+}
+
+int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err)
+{
+    for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", LOAD_INDEXES[i].name);
+        int rc = hk_db_exec_script(db, "drop load index", sql, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* SQLite sorts an index being built in temporary storage, which the bulk mode keeps in
+   memory (temp_store = MEMORY): for the millions of rows of a large load that grows with the
+   table, so the build runs with temporary files and the setting is put back afterwards. */
+static int sq_temp_store(struct hk_db *db, int64_t *old, int64_t set, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    bool found = false;
+    char sql[40];
+    int rc = hk_db_stmt(db, "irepo_temp_store_get", "PRAGMA temp_store", &st, err);
+    if (rc < 0 || (rc = hk_stmt_find_int64(st, old, &found, err)) < 0)
+        return rc;
+    snprintf(sql, sizeof sql, "PRAGMA temp_store = %d", (int)set);
+    return hk_db_exec_script(db, "temp store", sql, err);
+}
+
+int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err *err)
+{
+    int n = 0, rc = 0;
+    int64_t temp = -1, ignored = 0;
+    bool sq = hk_db_backend(db) == HK_STORE_SQLITE;
+    for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES) && rc == 0; i++) {
+        bool there = false;
+        rc = index_exists(db, LOAD_INDEXES[i].name, &there, err);
+        if (rc < 0 || there)
+            continue;
+        if (sq && temp < 0 && (rc = sq_temp_store(db, &temp, 1, err)) < 0) /* 1: FILE */
+            break;
+        n++;
+        rc = hk_db_exec_script(db, "create load index", LOAD_INDEXES[i].create, err);
+    }
+    if (temp >= 0) {
+        struct hk_err e2;
+        hk_err_clear(&e2);
+        int rc2 = sq_temp_store(db, &ignored, temp, rc < 0 ? &e2 : err);
+        if (rc == 0)
+            rc = rc2;
+    }
+    if (rc == 0 && created)
+        *created = n;
+    return rc;
+}
+
+int hk_irepo_load_indexes_present(struct hk_db *db, int *present, struct hk_err *err)
+{
+    int n = 0;
+    for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
+        bool there = false;
+        int rc = index_exists(db, LOAD_INDEXES[i].name, &there, err);
+        if (rc < 0)
+            return rc;
+        n += there;
+    }
+    *present = n;
+    return 0;
+}
+
+int hk_irepo_orders_max_id(struct hk_db *db, int64_t *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t v = 0;
+    bool found = false;
+    int rc =
+        hk_db_stmt(db, "irepo_orders_max_id", "SELECT COALESCE(max(id), 0) FROM orders", &st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
+        return rc;
+    *out = v;
+    return 0;
+}
+
+int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int64_t v = 0;
+    bool found = false;
+    int rc = hk_db_stmt(db, "irepo_identities_any", "SELECT 1 FROM identities LIMIT 1", &st, err);
+    if (rc < 0)
+        return rc;
+    if ((rc = hk_stmt_find_int64(st, &v, &found, err)) < 0)
+        return rc;
+    *out = found;
     return 0;
 }

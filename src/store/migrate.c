@@ -25,6 +25,7 @@
 
 #include "core/err.h"
 #include "core/strbuf.h"
+#include "store/ingest_repo.h"
 #include "store/migrations.h"
 #include "store/store_int.h"
 
@@ -194,6 +195,9 @@ int hk_store_migrate(struct hk_store *s, int64_t now, int *from, int *to, struct
         if (rc < 0)
             goto done;
     }
+    /* indexes an initial load dropped and a kill left missing (store/ingest_repo.h) */
+    if (cur == hk_store_latest_version() && (rc = hk_irepo_load_indexes_restore(db, NULL, err)) < 0)
+        goto done;
     if (from)
         *from = before;
     if (to)

@@ -83,7 +83,8 @@ int hk_store_latest_version(void);
  * Applies every migration newer than the database's schema_version, each in its own
  * transaction, recording (version, name, applied_at = now) in schema_version. Safe to run from
  * several processes at once (PostgreSQL: advisory lock; SQLite: an immediate transaction).
- * Writes the versions before and after to *from / *to when not NULL.
+ * Writes the versions before and after to *from / *to when not NULL. At the latest version it
+ * also builds the indexes an initial load that was killed left missing (ingest_repo.h).
  */
 int hk_store_migrate(struct hk_store *s, int64_t now, int *from, int *to, struct hk_err *err);
 /** The database's current schema version (0 for an empty database). */

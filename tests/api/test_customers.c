@@ -309,6 +309,9 @@ static void seed(struct fixture *f)
                             .city = "深圳市",
                             .created_at = T_2025_06_01 + 10};
     f->alicia = add_customer(db, &f->kr, &alicia);
+    /* a second mobile, known only as an identity (the profile keeps its first phone) */
+    hk_pii_hash(&f->kr, "+8613700002222", 14, phone_hash);
+    add_identity(db, f->alicia, "*", "phone", phone_hash);
     struct order o7 = {jd, "T-2002", "completed", NULL, 50000, 0, T_2025_12_01, T_2025_12_01};
     int64_t id7 = add_order(db, f->alicia, &o7);
     RUN(db, "t_item_cat",
@@ -782,6 +785,11 @@ static void search__by_exact_phone_in_any_written_form(void **state)
         assert_int_equal(ids[0], f->alice);
     }
     assert_int_equal(search_ids(f, OPERATOR, "139 0000 1111", "&by=phone", ids, 64), 1);
+    assert_int_equal(ids[0], f->alicia);
+    /* a mobile the customer used that is not the profile's phone: found through identities */
+    assert_int_equal(search_ids(f, OPERATOR, "137 0000 2222", "&by=phone", ids, 64), 1);
+    assert_int_equal(ids[0], f->alicia);
+    assert_int_equal(search_ids(f, OPERATOR, "13700002222", "", ids, 64), 1);
     assert_int_equal(ids[0], f->alicia);
     /* exact only: a partial number or the mask finds nobody */
     assert_int_equal(search_ids(f, OPERATOR, "1381234", "&by=phone", ids, 64), 0);

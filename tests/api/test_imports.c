@@ -220,6 +220,7 @@ static void assert_result(json_t *job, json_int_t rows, json_int_t created, json
     assert_int_equal(jint(res, "orders_unchanged"), unchanged);
     assert_int_equal(jint(res, "items_created"), items);
     assert_int_equal(jint(res, "rejected"), rejected);
+    assert_non_null(json_object_get(res, "items_waiting"));
 }
 
 static bool dir_exists(const char *path)
@@ -360,6 +361,47 @@ static void bad_row__is_rejected_and_listed_while_good_rows_import(void **state)
     assert_int_equal(customers_found(f, "BAD1002"), 0);
 }
 
+/* A Taobao detail list uploaded before its order list: the job's result says how many lines wait
+   for their orders (items_waiting, as `huike import --json` says); the order list then takes them
+   and its own job has none waiting. */
+static void taobao_details_first__result_counts_items_waiting(void **state)
+{
+    struct fixture *f = *state;
+    static const char details[] = "订单编号,标题,价格,购买数量,订单状态\r\n"
+                                  "=\"WAIT9001\",连衣裙,30.00,1,交易成功\r\n"
+                                  "=\"WAIT9001\",开衫,10.00,2,交易成功\r\n"
+                                  "=\"WAIT9002\",坚果,5.00,1,交易成功\r\n";
+    static const char orders[] =
+        "订单编号,买家会员名,买家实际支付金额,订单状态,订单创建时间,订单付款时间,宝贝标题\r\n"
+        "=\"WAIT9001\",等待的买家,50.00,交易成功,2026-03-01 10:00:00,2026-03-01 10:01:00,连衣裙\r\n"
+        "=\"WAIT9002\",等待的买家,5.00,交易成功,2026-03-02 10:00:00,2026-03-02 10:01:00,坚果\r\n";
+    struct ht_resp r;
+    assert_int_equal(upload_raw(&f->srv, f->admin,
+                                "?filename=ExportOrderDetailList-wait.csv&format=taobao", details,
+                                NULL, &r),
+                     202);
+    json_int_t id = jint(r.json, "id");
+    ht_resp_free(&r);
+    json_t *job = wait_job(&f->srv, f->admin, id, NULL, 60000);
+    assert_string_equal(jstr(job, "status"), "done");
+    assert_result(job, 3, 0, 0, 0, 0, 0);
+    assert_int_equal(jint(json_object_get(job, "result"), "items_waiting"), 3);
+    json_decref(job);
+
+    assert_int_equal(upload_raw(&f->srv, f->admin,
+                                "?filename=ExportOrderList-wait.csv&format=taobao", orders, NULL,
+                                &r),
+                     202);
+    id = jint(r.json, "id");
+    ht_resp_free(&r);
+    job = wait_job(&f->srv, f->admin, id, NULL, 60000);
+    assert_string_equal(jstr(job, "status"), "done");
+    assert_result(job, 2, 2, 0, 0, 3, 0);
+    assert_int_equal(jint(json_object_get(job, "result"), "items_waiting"), 0);
+    json_decref(job);
+    assert_int_equal(customers_found(f, "WAIT9001"), 1);
+}
+
 static void several_files__names_sanitised_and_unique(void **state)
 {
     struct fixture *f = *state;
@@ -486,7 +528,7 @@ static void list__newest_first_with_cursor(void **state)
         snprintf(path, sizeof path, "/api/v1/imports?limit=2&cursor=%s", next);
         ht_resp_free(&r);
     }
-    assert_int_equal(seen, 5); /* the jobs of the tests before; refused uploads left none */
+    assert_int_equal(seen, 7); /* the jobs of the tests before; refused uploads left none */
 }
 
 /* ---- tests with their own server ---------------------------------------------------------- */
@@ -716,6 +758,7 @@ int main(void)
         cmocka_unit_test(raw_upload__same_file_again_changes_nothing),
         cmocka_unit_test(bad_row__is_rejected_and_listed_while_good_rows_import),
         cmocka_unit_test(several_files__names_sanitised_and_unique),
+        cmocka_unit_test(taobao_details_first__result_counts_items_waiting),
         cmocka_unit_test(refusals__before_the_body_is_read),
         cmocka_unit_test(list__newest_first_with_cursor),
     };

@@ -1,11 +1,14 @@
 /*
  * test_tags.c — tags over HTTP: CRUD with 409 for duplicate names and 400 invalid_expression
  * (line and column) for a bad rule; manual tags put on and taken off a customer, shown on the
- * profile, in the customer list and in has_tag() preview counts; bulk apply to a saved segment
- * (the tag's count equals the segment's); a rule tag following an order ingested through
- * POST /api/v1/orders; the presets with counts equal to their expressions' on the data, category
+ * profile (source manual with tagged_at; rule tags with source rule), in the customer list and
+ * in has_tag() preview counts; bulk apply to a saved segment (the tag's count equals the
+ * segment's); a rule tag following an order ingested through POST /api/v1/orders; the presets
+ * with the documented expressions and counts equal to their expressions' on the data, category
  * presets made as categories appear, and a deleted preset not made again after a restart;
- * manual tags moving with a merge; roles (an agent reads but cannot write).
+ * manual tags moving with a merge; roles (an agent reads but cannot write); a deleted or renamed
+ * tag's old name unknown to has_tag() and name completion at once in the writing server and,
+ * after its sync, in a second server on the same database (and known again when made again).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -324,6 +327,20 @@ static void manual__add_remove_on_profile_list_and_has_tag(void **state)
     json_t *tags = json_object_get(r.json, "tags");
     assert_true(has_name(tags, "电话回访"));
     assert_true(has_name(tags, "沉睡客户")); /* buyer 3 last paid in June 2025: a rule tag */
+    /* stored tags with when they were put on; rule tags with source rule */
+    size_t k;
+    json_t *o;
+    json_array_foreach(tags, k, o)
+    {
+        const char *n = json_string_value(json_object_get(o, "name"));
+        const char *src = json_string_value(json_object_get(o, "source"));
+        if (strcmp(n, "电话回访") == 0) {
+            assert_string_equal(src, "manual");
+            assert_true(json_is_string(json_object_get(o, "tagged_at")));
+        } else if (strcmp(n, "沉睡客户") == 0) {
+            assert_string_equal(src, "rule");
+        }
+    }
     ht_resp_free(&r);
     r = req(fx->agent, "GET",
             "/api/v1/customers?q=%E6%A0%87%E7%AD%BE%E4%B9%B0%E5%AE%B63&by=nick&limit=500", NULL,
@@ -531,6 +548,10 @@ static void presets__counts_equal_their_expressions_and_stay_deleted(void **stat
 {
     (void)state;
     static const char *const names[] = {"高客单价", "高频复购", "优惠券敏感", "沉睡客户", "新客"};
+    /* docs/segments.md, "Presets" (fewer than 50 buyers: 高客单价 at 500 yuan) */
+    static const char *const exprs[] = {"aov >= 500", "frequency >= 3",
+                                        "coupon_use_rate >= 0.5 and frequency >= 2",
+                                        "recency_days >= 180", "first_order_days < 30"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         json_t *t = find_tag(names[i]);
         if (!t)
@@ -538,6 +559,7 @@ static void presets__counts_equal_their_expressions_and_stay_deleted(void **stat
         assert_true(json_is_true(json_object_get(t, "preset")));
         assert_string_equal(json_string_value(json_object_get(t, "kind")), "rule");
         const char *expr = json_string_value(json_object_get(t, "expression"));
+        assert_string_equal(expr, exprs[i]);
         int64_t want = preview_count(expr);
         assert_int_equal(json_integer_value(json_object_get(t, "count")), want);
         char has[64];
@@ -597,6 +619,118 @@ static void presets__counts_equal_their_expressions_and_stay_deleted(void **stat
     json_decref(t);
 }
 
+/* POST /segments/preview of expr on srv: the status; *suggestion gets error.suggestion ("" when
+ * none) for a 400, *count the count for a 200. */
+static long preview_on(struct ht_server *srv, const char *cookie, const char *expr, int64_t *count,
+                       char *suggestion, size_t size)
+{
+    json_t *b = json_pack("{s:s}", "expression", expr);
+    char *text = json_dumps(b, 0);
+    struct ht_resp r;
+    assert_int_equal(ht_request(srv, "POST", "/api/v1/segments/preview", text, NULL, cookie, &r),
+                     0);
+    free(text);
+    json_decref(b);
+    long st = r.status;
+    if (st == 400) {
+        json_t *e = json_object_get(r.json, "error");
+        assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid_expression");
+        const char *sug = json_string_value(json_object_get(e, "suggestion"));
+        snprintf(suggestion, size, "%s", sug ? sug : "");
+    } else if (st == 200) {
+        *count = (int64_t)json_integer_value(json_object_get(r.json, "count"));
+    } else {
+        fail_msg("preview %s: %ld %s", expr, st, r.body);
+    }
+    ht_resp_free(&r);
+    return st;
+}
+
+/* Polls srv until the preview of expr answers status want (at most 3 s); the milliseconds. */
+static int64_t wait_status(struct ht_server *srv, const char *cookie, const char *expr, long want)
+{
+    int64_t t0 = mono_ms(), n = 0;
+    char sug[256];
+    while (preview_on(srv, cookie, expr, &n, sug, sizeof sug) != want) {
+        if (mono_ms() - t0 > 3000)
+            fail_msg("%s: not %ld after 3 s", expr, want);
+        sleep_ms(20);
+    }
+    return mono_ms() - t0;
+}
+
+static void deleted__tag_is_unknown_at_once_and_in_a_second_server(void **state)
+{
+    (void)state;
+    struct ht_server b = fx->srv; /* a second process on the same database */
+    b.pid = 0;
+    b.pg_dbname[0] = '\0'; /* the first server owns (and drops) the database */
+    static const char *const env[] = {NOW_ENV, NULL};
+    assert_int_equal(ht_server_restart(&b, env), 0);
+    char cookie_b[256];
+    assert_int_equal(ht_login(&b, "admin", "admin-pass-1", cookie_b, sizeof cookie_b), 0);
+
+    struct ht_resp r = create_tag(fx->admin, "待删除标签", NULL, 201);
+    int64_t manual = id_of(&r);
+    ht_resp_free(&r);
+    char path[128], body[96];
+    snprintf(path, sizeof path, "/api/v1/customers/%lld/tags", (long long)fx->cust[0]);
+    r = req(fx->admin, "POST", path, "{\"tag\": \"待删除标签\"}", 200);
+    ht_resp_free(&r);
+    r = create_tag(fx->admin, "待改名规则", "frequency >= 2", 201);
+    int64_t rule = id_of(&r);
+    ht_resp_free(&r);
+    int64_t repeat = preview_count("frequency >= 2"), n = -1;
+    assert_true(repeat > 0);
+    char sug[256];
+    /* both servers know both names */
+    assert_int_equal(wait_count("has_tag(\"待删除标签\")", 1), 1);
+    wait_status(&b, cookie_b, "has_tag(\"待改名规则\")", 200);
+    int64_t t0 = mono_ms();
+    while (preview_on(&b, cookie_b, "has_tag(\"待删除标签\")", &n, sug, sizeof sug) != 200 ||
+           n != 1)
+        assert_true(mono_ms() - t0 < 3000);
+
+    snprintf(path, sizeof path, "/api/v1/tags/%lld", (long long)manual);
+    r = req(fx->admin, "DELETE", path, NULL, 204);
+    ht_resp_free(&r);
+    snprintf(path, sizeof path, "/api/v1/tags/%lld", (long long)rule);
+    snprintf(body, sizeof body, "{\"name\": \"已改名规则\"}");
+    r = req(fx->admin, "PATCH", path, body, 200);
+    ht_resp_free(&r);
+
+    /* the writing process: unknown as the requests return, like any unknown tag */
+    assert_int_equal(
+        preview_on(&fx->srv, fx->admin, "has_tag(\"待删除标签\")", &n, sug, sizeof sug), 400);
+    assert_string_not_equal(sug, "待删除标签");
+    assert_int_equal(
+        preview_on(&fx->srv, fx->admin, "has_tag(\"待改名规则\")", &n, sug, sizeof sug), 400);
+    assert_string_equal(sug, "已改名规则"); /* the nearest live name, never the old one */
+    assert_int_equal(preview_count("has_tag(\"已改名规则\")"), repeat);
+    /* nor offered by the console's name completion */
+    r = req(fx->admin, "GET", "/api/v1/segments/names?kind=tag&limit=100", NULL, 200);
+    json_t *names = json_object_get(r.json, "items");
+    assert_true(has_name(names, "已改名规则"));
+    assert_false(has_name(names, "待改名规则"));
+    assert_false(has_name(names, "待删除标签"));
+    ht_resp_free(&r);
+    /* the other process: after its sync */
+    int64_t ms = wait_status(&b, cookie_b, "has_tag(\"待删除标签\")", 400);
+    print_message("tag deleted through server A -> unknown in server B: %lld ms\n", (long long)ms);
+    assert_int_equal(preview_on(&b, cookie_b, "has_tag(\"待改名规则\")", &n, sug, sizeof sug), 400);
+    assert_string_equal(sug, "已改名规则");
+    assert_int_equal(preview_on(&b, cookie_b, "has_tag(\"已改名规则\")", &n, sug, sizeof sug), 200);
+    assert_int_equal(n, repeat);
+    /* made again: known again in both, carried by nobody */
+    r = create_tag(fx->admin, "待删除标签", NULL, 201);
+    ht_resp_free(&r);
+    assert_int_equal(preview_count("has_tag(\"待删除标签\")"), 0);
+    wait_status(&b, cookie_b, "has_tag(\"待删除标签\")", 200);
+    assert_int_equal(preview_on(&b, cookie_b, "has_tag(\"待删除标签\")", &n, sug, sizeof sug), 200);
+    assert_int_equal(n, 0);
+    assert_int_equal(ht_server_signal(&b, SIGTERM), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -607,6 +741,7 @@ int main(void)
         cmocka_unit_test(merge__moves_manual_tags_to_the_survivor),
         cmocka_unit_test(roles__agent_reads_but_cannot_write),
         cmocka_unit_test(presets__counts_equal_their_expressions_and_stay_deleted),
+        cmocka_unit_test(deleted__tag_is_unknown_at_once_and_in_a_second_server),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

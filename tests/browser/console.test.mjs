@@ -612,6 +612,32 @@ try {
   const saved = await (await admin.request.get(`${base}/api/v1/rfm/config`)).json()
   assert.deepEqual(saved.tiers[0].m, [newMin, tier0.m[1]], 'the tier rule is saved')
   log(`RFM: tier ${tier0.name} M ≥ ${newMin} previewed (${reportNow.tiers[0].customers} → ${pvApi.tiers[0].customers}) and saved`)
+
+  // one shop: the selector switches the report to that shop's buyers, scored among themselves
+  const shopList = (await (await admin.request.get(`${base}/api/v1/shops`)).json()).items
+  let shopPick = null
+  for (const s of shopList) {
+    const rep = await (await admin.request.get(`${base}/api/v1/rfm/report?shop=${s.id}`)).json()
+    if (rep.buyers > 0 && (!shopPick || rep.buyers > shopPick.rep.buyers)) shopPick = { s, rep } // the largest shop
+  }
+  assert.ok(shopPick, 'a shop with buyers')
+  await page.click('[data-test=rfm-shop]')
+  await page.click(`[data-test=rfm-shop-${shopPick.s.id}]`)
+  await page.waitForFunction(
+    (want) => document.querySelector('[data-test=rfm-buyers]')?.textContent.trim() === want,
+    shopPick.rep.buyers.toLocaleString('en-US'))
+  await page.waitForSelector('[data-test=rfm-inherited]')
+  const shopCfg = await (await admin.request.get(`${base}/api/v1/rfm/config?shop=${shopPick.s.id}`)).json()
+  assert.equal(shopCfg.inherited, true, 'a shop without its own settings inherits')
+  assert.ok((await page.textContent('[data-test=rfm-buyers]')).trim() !== reportNow.buyers.toLocaleString('en-US') ||
+    shopPick.rep.buyers === reportNow.buyers, 'the shop\'s count, not all shops\'')
+  await shot(page, '08c-rfm-one-shop')
+  await page.click('[data-test=rfm-shop]')
+  await page.click('[data-test=rfm-shop-0]')
+  await page.waitForFunction(
+    (want) => document.querySelector('[data-test=rfm-buyers]')?.textContent.trim() === want,
+    reportNow.buyers.toLocaleString('en-US'))
+  log(`RFM: shop ${shopPick.s.channel}/${shopPick.s.name} shows its ${shopPick.rep.buyers} buyers (= GET /rfm/report?shop=${shopPick.s.id}), then all shops again`)
   noConsoleErrors('on the RFM page')
 
   // ---- English ------------------------------------------------------------------------------

@@ -4,7 +4,9 @@
  * status). Not a test: `bench_engine orders.csv [reps] [size]` prints load, full recompute, RFM,
  * the two reference segments, one incremental order and memory per order line and customer.
  * With a size label (S, L) it also prints machine-readable lines for bench/engine_bench.sh:
- * `RESULT huike SIZE task rep seconds` and `CHECK huike SIZE key value`.
+ * `RESULT huike SIZE task rep seconds` and `CHECK huike SIZE key value`. The full recompute's
+ * line has its CPU time and is followed by a digest of every score and per-shop entry (A/B runs
+ * of a change must print the same); HK_BENCH_ONLY=recompute stops there.
  *
  * The reference workload's times have no zone and its "now" is 2025-01-01T00:00:00, so the
  * shop is in UTC here.
@@ -85,6 +87,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", hk_err_message(&err));
         return 1;
     }
+    /* HK_BENCH_SHOPS=one: every order in shop 1 (the figures of earlier sessions); otherwise
+     * (channel, the default) one shop per channel, so per-shop RFM has several shops to score */
+    const char *shops_env = getenv("HK_BENCH_SHOPS");
+    bool shop_per_channel = !shops_env || strcmp(shops_env, "one") != 0;
+    char shop_names[16][32];
+    int nshop_names = 0;
     char line[512];
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -119,11 +127,25 @@ int main(int argc, char **argv)
                 return 1;
             seen_product[pid] = 1;
         }
+        int64_t shop = 1;
+        if (shop_per_channel) {
+            int k = 0;
+            while (k < nshop_names && strcmp(shop_names[k], chan) != 0)
+                k++;
+            if (k == nshop_names && k < 16) {
+                snprintf(shop_names[k], sizeof shop_names[k], "%s", chan);
+                nshop_names++;
+                if ((k > 0 && hk_engine_add_shop(e, k + 1, "UTC", &err)) ||
+                    hk_engine_shop_describe(e, k + 1, chan, chan, &err))
+                    return 1;
+            }
+            shop = k < 16 ? k + 1 : 1;
+        }
         bool paid = len[8] == 4 && memcmp(fld[8], "paid", 4) == 0;
         struct hk_engine_line l = {pid, paid ? fen : 0};
         struct hk_engine_order o = {oid,
                                     cid,
-                                    1,
+                                    shop,
                                     paid ? HK_ORDER_PAID : HK_ORDER_REFUNDED,
                                     true,
                                     paid_at,
@@ -159,7 +181,10 @@ int main(int argc, char **argv)
     double *times = calloc((size_t)reps, sizeof(double));
     double *t2 = calloc((size_t)reps, sizeof(double));
     double *t3 = calloc((size_t)reps, sizeof(double));
+    double *c3 = calloc((size_t)reps, sizeof(double));
     for (int64_t i = 0; i < reps; i++) {
+        struct timespec c0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         clock_gettime(CLOCK_MONOTONIC, &t0);
         hk_engine_recompute(e, &err);
         times[i] = ms_since(&t0);
@@ -167,18 +192,55 @@ int main(int argc, char **argv)
         hk_engine_rescore(e, now, &err);
         t2[i] = ms_since(&t0);
         t3[i] = times[i] + t2[i];
+        c3[i] = cpu_ms_since(&c0);
         if (size)
             printf("RESULT huike %s agg_rfm %lld %.6f\n", size, (long long)i + 1, t3[i] / 1e3);
     }
     qsort(times, (size_t)reps, sizeof(double), cmp_double);
     qsort(t2, (size_t)reps, sizeof(double), cmp_double);
     qsort(t3, (size_t)reps, sizeof(double), cmp_double);
-    printf("full recompute: aggregates %.1f ms + RFM %.1f ms = %.1f ms (median of %lld)\n",
-           times[reps / 2], t2[reps / 2], t3[reps / 2], (long long)reps);
+    qsort(c3, (size_t)reps, sizeof(double), cmp_double);
+    printf("full recompute: aggregates %.1f ms + RFM %.1f ms = %.1f ms (median of %lld; min "
+           "%.1f, max %.1f; CPU median %.1f ms, min %.1f)\n",
+           times[reps / 2], t2[reps / 2], t3[reps / 2], (long long)reps, t3[0], t3[reps - 1],
+           c3[reps / 2], c3[0]);
+    free(c3);
     struct hk_rfm_report rep;
     hk_engine_rfm_report(e, &rep);
     if (size)
         printf("CHECK huike %s n_cust %llu\n", size, (unsigned long long)rep.buyers);
+    { /* a digest of every score and per-shop entry, row by row: A/B runs must agree */
+        uint64_t h = 1469598103934665603u;
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * 1099511628211u)
+        for (size_t r = 0; r < e->nc; r++) {
+            MIX(e->c_r[r]);
+            MIX(e->c_f[r]);
+            MIX(e->c_m[r]);
+            MIX(e->c_seg[r]);
+            MIX(e->c_tier[r]);
+            MIX(e->c_freq[r]);
+            MIX(e->c_monetary[r]);
+            MIX(e->c_last_day[r]);
+            MIX(e->c_main_cat[r]);
+            for (uint32_t i = e->c_psstart[r]; i < e->c_psstart[r] + e->c_pscount[r]; i++) {
+                MIX(e->ps_shop[i]);
+                MIX(e->ps_freq[i]);
+                MIX(e->ps_mon[i]);
+                MIX(e->ps_last[i]);
+                MIX(e->ps_r[i]);
+                MIX(e->ps_f[i]);
+                MIX(e->ps_m[i]);
+                MIX(e->ps_seg[i]);
+                MIX(e->ps_tier[i]);
+            }
+        }
+#undef MIX
+        printf("scores digest %016llx (%zu entries)\n", (unsigned long long)h, e->nps);
+    }
+    /* HK_BENCH_ONLY=recompute: stop here (for A/B runs of the full recompute) */
+    const char *only = getenv("HK_BENCH_ONLY");
+    if (only && strcmp(only, "recompute") == 0)
+        return 0;
 
     /* rescoring after a threshold change: alternate the seller's thresholds and the default */
     struct hk_rfm_config def, thr;
@@ -218,6 +280,64 @@ int main(int argc, char **argv)
     printf("rescore after a config change: thresholds %.1f ms (CPU %.1f ms), back to quintiles "
            "%.1f ms (CPU %.1f ms)\n",
            times[reps / 2], cpu[0][reps / 2], t2[reps / 2], cpu[1][reps / 2]);
+
+    /* per shop: a shop-0 change rescores shop 0 and the shops inheriting it; a shop's own
+     * change rescores that shop; with every shop on its own configuration, shop 0 alone */
+    size_t nshops = hk_engine_shop_count(e);
+    int64_t big = 1;
+    size_t big_n = 0;
+    for (size_t i = 0; i < nshops; i++) {
+        struct hk_engine_shop sh;
+        hk_engine_shop_at(e, i, &sh);
+        struct hk_rfm_report sr;
+        if (hk_engine_rfm_report_shop(e, sh.id, &sr, &err) == 0 && sr.buyers > big_n) {
+            big_n = sr.buyers;
+            big = sh.id;
+        }
+    }
+    const char *what[3] = {"shop 0 + inheriting shops", "the largest shop alone",
+                           "shop 0 alone (every shop on its own)"};
+    const char *rkey[3] = {"rescore_shop0_inheriting", "rescore_one_shop", "rescore_shop0_alone"};
+    for (int w = 0; w < 3; w++) {
+        if (w == 2)
+            for (size_t i = 0; i < nshops; i++) {
+                struct hk_engine_shop sh;
+                hk_engine_shop_at(e, i, &sh);
+                if (hk_engine_rfm_configure_shop(e, sh.id, &def, &err))
+                    return 1;
+            }
+        int64_t target = w == 1 ? big : 0;
+        for (int64_t i = 0; i < reps; i++) {
+            for (int k = 0; k < 2; k++) {
+                if (hk_engine_rfm_configure_shop(e, target, k ? &def : &thr, &err))
+                    return 1;
+                struct timespec c0;
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                if (hk_engine_rescore_shop(e, target, now, &err))
+                    return 1;
+                double ms = ms_since(&t0);
+                cpu[k][i] = cpu_ms_since(&c0);
+                (k ? t2 : times)[i] = ms;
+                if (size)
+                    printf("RESULT huike %s %s_%s %lld %.6f\n", size, rkey[w],
+                           k ? "quintiles" : "thresholds", (long long)i + 1, ms / 1e3);
+            }
+        }
+        qsort(times, (size_t)reps, sizeof(double), cmp_double);
+        qsort(t2, (size_t)reps, sizeof(double), cmp_double);
+        qsort(cpu[0], (size_t)reps, sizeof(double), cmp_double);
+        qsort(cpu[1], (size_t)reps, sizeof(double), cmp_double);
+        printf("rescore %s (%zu shops; largest %zu buyers): thresholds %.1f ms (CPU %.1f ms), "
+               "quintiles %.1f ms (CPU %.1f ms)\n",
+               what[w], nshops, big_n, times[reps / 2], cpu[0][reps / 2], t2[reps / 2],
+               cpu[1][reps / 2]);
+    }
+    for (size_t i = 0; i < nshops; i++) { /* back to inheriting */
+        struct hk_engine_shop sh;
+        hk_engine_shop_at(e, i, &sh);
+        hk_engine_rfm_configure_shop(e, sh.id, NULL, &err);
+    }
     free(cpu[0]);
     free(cpu[1]);
 
@@ -227,8 +347,10 @@ int main(int argc, char **argv)
         "bought(category=\"phones\", within=31d) and not bought(category=\"phone_accessories\")",
         "bought(category=\"phones\", min_count=2) and r_score >= 4",
         "rfm_segment = \"重要挽留客户\" and channel in (\"taobao\", \"douyin\")",
+        "r_score(shop=1) >= 4 and m_score(shop=1) >= 4",
     };
-    const char *keys[] = {"seg1", "seg2_30d", "seg2", "bought_min_count", "seg_strings"};
+    const char *keys[] = {"seg1",        "seg2_30d",       "seg2", "bought_min_count",
+                          "seg_strings", "seg_shop_scores"};
     for (size_t k = 0; k < sizeof(exprs) / sizeof(exprs[0]); k++) {
         struct hk_segment *s;
         if (hk_segment_compile(e, exprs[k], NULL, &s, &err)) {

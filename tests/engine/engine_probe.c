@@ -140,5 +140,5 @@ int probe_rfm_put_thresholds(struct hk_app *app, struct hk_err *err)
     c.m_high_min_fen = 100000;
     c.tiers[0].r_min = 5;
     c.tiers[0].f_min = 3;
-    return hk_rfm_svc_config_put(app, 0, &c, 0, err);
+    return hk_rfm_svc_config_put(app, NULL, 0, &c, err);
 }

@@ -516,7 +516,8 @@ static void sql_create_tables(struct hk_store *s)
         "NULL, end_s BIGINT NOT NULL, PRIMARY KEY (zone_id, start_s))",
         "CREATE TABLE t_now (zone_id BIGINT PRIMARY KEY, day BIGINT NOT NULL)",
         "CREATE TABLE t_co (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, paid_at BIGINT "
-        "NOT NULL, net BIGINT NOT NULL, coupon BIGINT NOT NULL, days_ago BIGINT NOT NULL)",
+        "NOT NULL, net BIGINT NOT NULL, coupon BIGINT NOT NULL, days_ago BIGINT NOT NULL, "
+        "shop_id BIGINT NOT NULL)",
         "CREATE INDEX t_co_customer ON t_co (customer_id)",
         "CREATE TABLE t_ev (id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, type TEXT NOT "
         "NULL, days_ago BIGINT NOT NULL)",
@@ -526,6 +527,10 @@ static void sql_create_tables(struct hk_store *s)
         "BIGINT NOT NULL, coupons BIGINT NOT NULL, refunds BIGINT NOT NULL, recency_days BIGINT, "
         "first_days BIGINT, main_category TEXT, province TEXT, city TEXT, r BIGINT, f BIGINT, m "
         "BIGINT, segc BIGINT, seg TEXT, tier TEXT)",
+        /* per (customer, shop): RFM per shop */
+        "CREATE TABLE t_sagg (customer_id BIGINT NOT NULL, shop_id BIGINT NOT NULL, frequency "
+        "BIGINT NOT NULL, monetary BIGINT NOT NULL, recency_days BIGINT, r BIGINT, f BIGINT, m "
+        "BIGINT, segc BIGINT, seg TEXT, tier TEXT, PRIMARY KEY (customer_id, shop_id))",
     };
     for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
         sql_exec(s, ddl[i]);
@@ -584,10 +589,10 @@ static void sql_as_of(struct hk_store *s, int64_t now)
     const char *coll = hk_store_backend(s) == HK_STORE_POSTGRES ? "\"C\"" : "BINARY";
     static const char *const fill[] = {
         "DELETE FROM t_co",
-        "INSERT INTO t_co (id, customer_id, paid_at, net, coupon, days_ago)"
+        "INSERT INTO t_co (id, customer_id, paid_at, net, coupon, days_ago, shop_id)"
         " SELECT o.id, o.customer_id, o.paid_at, o.paid_fen - o.refund_fen,"
         " CASE WHEN o.coupon_code IS NULL OR o.coupon_code = '' THEN 0 ELSE 1 END,"
-        " n.day - d.day FROM orders o"
+        " n.day - d.day, o.shop_id FROM orders o"
         " JOIN t_days d ON d.zone_id = o.shop_id AND o.paid_at >= d.start_s"
         " AND o.paid_at < d.end_s"
         " JOIN t_now n ON n.zone_id = o.shop_id"
@@ -646,6 +651,44 @@ static void sql_as_of(struct hk_store *s, int64_t now)
         " WHEN r <= 2 AND f >= 3 AND m >= 3 THEN '待唤醒客户'"
         " WHEN r <= 2 AND f <= 2 AND m <= 2 THEN '一般挽留客户' ELSE '其他' END"
         " WHERE frequency > 0",
+        /* per shop: the live customers' counted orders of that shop only, days in its zone
+         * (t_co has them), scored against that shop's buyers (every shop inherits shop 0's
+         * default configuration here) */
+        "DELETE FROM t_sagg",
+        "INSERT INTO t_sagg (customer_id, shop_id, frequency, monetary)"
+        " SELECT x.customer_id, x.shop_id, COUNT(*), SUM(x.net) FROM t_co x"
+        " JOIN customers c ON c.id = x.customer_id WHERE c.merged_into IS NULL"
+        " GROUP BY x.customer_id, x.shop_id",
+        "UPDATE t_sagg SET recency_days = (SELECT x.days_ago FROM t_co x"
+        " WHERE x.customer_id = t_sagg.customer_id AND x.shop_id = t_sagg.shop_id"
+        " ORDER BY x.paid_at DESC, x.id LIMIT 1)",
+        "UPDATE t_sagg SET"
+        " r = 1 + 5 * (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id"
+        " AND b.recency_days > t_sagg.recency_days)"
+        " / (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id),"
+        " f = 1 + 5 * (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id"
+        " AND b.frequency < t_sagg.frequency)"
+        " / (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id),"
+        " m = 1 + 5 * (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id"
+        " AND b.monetary < t_sagg.monetary)"
+        " / (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id)",
+        "UPDATE t_sagg SET segc ="
+        " (CASE WHEN monetary * (SELECT COUNT(*) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id)"
+        " >= (SELECT SUM(b.monetary) FROM t_sagg b WHERE b.shop_id = t_sagg.shop_id)"
+        " THEN 0 ELSE 4 END)"
+        " + (CASE WHEN recency_days * (SELECT COUNT(*) FROM t_sagg b"
+        " WHERE b.shop_id = t_sagg.shop_id) <= (SELECT SUM(b.recency_days) FROM t_sagg b"
+        " WHERE b.shop_id = t_sagg.shop_id) THEN 0 ELSE 2 END)"
+        " + (CASE WHEN frequency * (SELECT COUNT(*) FROM t_sagg b"
+        " WHERE b.shop_id = t_sagg.shop_id) >= (SELECT SUM(b.frequency) FROM t_sagg b"
+        " WHERE b.shop_id = t_sagg.shop_id) THEN 0 ELSE 1 END)",
+        "UPDATE t_sagg SET seg = CASE segc WHEN 0 THEN '重要价值客户' WHEN 1 THEN '重要发展客户'"
+        " WHEN 2 THEN '重要保持客户' WHEN 3 THEN '重要挽留客户' WHEN 4 THEN '一般价值客户'"
+        " WHEN 5 THEN '一般发展客户' WHEN 6 THEN '一般保持客户' ELSE '一般挽留客户' END,"
+        " tier = CASE WHEN r >= 4 AND f >= 4 AND m >= 4 THEN '高价值客户'"
+        " WHEN r >= 4 AND f <= 2 AND m >= 3 THEN '潜力客户'"
+        " WHEN r <= 2 AND f >= 3 AND m >= 3 THEN '待唤醒客户'"
+        " WHEN r <= 2 AND f <= 2 AND m <= 2 THEN '一般挽留客户' ELSE '其他' END",
     };
     for (size_t i = 0; i < sizeof fill / sizeof fill[0]; i++) {
         if (fill[i]) {
@@ -664,30 +707,41 @@ static void sql_as_of(struct hk_store *s, int64_t now)
 /* The scores, segments and tiers of probe_rfm_put_thresholds (engine_probe.h), after sql_as_of. */
 static void sql_rfm_thresholds(struct hk_store *s)
 {
-    sql_exec(s, "UPDATE t_agg SET"
-                " r = CASE WHEN recency_days <= 7 THEN 5 WHEN recency_days <= 30 THEN 4"
-                " WHEN recency_days <= 90 THEN 3 WHEN recency_days <= 365 THEN 2 ELSE 1 END,"
-                " f = 1 + (CASE WHEN frequency >= 2 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN frequency >= 3 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN frequency >= 4 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN frequency >= 6 THEN 1 ELSE 0 END),"
-                " m = 1 + (CASE WHEN monetary >= 50000 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN monetary >= 100000 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN monetary >= 200000 THEN 1 ELSE 0 END)"
-                " + (CASE WHEN monetary >= 500000 THEN 1 ELSE 0 END),"
-                " segc = (CASE WHEN monetary >= 100000 THEN 0 ELSE 4 END)"
-                " + (CASE WHEN recency_days <= 60 THEN 0 ELSE 2 END)"
-                " + (CASE WHEN frequency >= 2 THEN 0 ELSE 1 END)"
-                " WHERE frequency > 0");
-    sql_exec(s, "UPDATE t_agg SET seg = CASE segc WHEN 0 THEN '重要价值客户' WHEN 1 THEN "
-                "'重要发展客户'"
-                " WHEN 2 THEN '重要保持客户' WHEN 3 THEN '重要挽留客户' WHEN 4 THEN '一般价值客户'"
-                " WHEN 5 THEN '一般发展客户' WHEN 6 THEN '一般保持客户' ELSE '一般挽留客户' END,"
-                " tier = CASE WHEN r >= 5 AND f >= 3 AND m >= 4 THEN '高价值客户'"
-                " WHEN r >= 4 AND f <= 2 AND m >= 3 THEN '潜力客户'"
-                " WHEN r <= 2 AND f >= 3 AND m >= 3 THEN '待唤醒客户'"
-                " WHEN r <= 2 AND f <= 2 AND m <= 2 THEN '一般挽留客户' ELSE '其他' END"
-                " WHERE frequency > 0");
+    for (int t = 0; t < 2; t++) { /* t_agg (all shops), then t_sagg: every shop inherits */
+        const char *tab = t ? "t_sagg" : "t_agg";
+        char sql[2048];
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s SET"
+                 " r = CASE WHEN recency_days <= 7 THEN 5 WHEN recency_days <= 30 THEN 4"
+                 " WHEN recency_days <= 90 THEN 3 WHEN recency_days <= 365 THEN 2 ELSE 1 END,"
+                 " f = 1 + (CASE WHEN frequency >= 2 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN frequency >= 3 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN frequency >= 4 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN frequency >= 6 THEN 1 ELSE 0 END),"
+                 " m = 1 + (CASE WHEN monetary >= 50000 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN monetary >= 100000 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN monetary >= 200000 THEN 1 ELSE 0 END)"
+                 " + (CASE WHEN monetary >= 500000 THEN 1 ELSE 0 END),"
+                 " segc = (CASE WHEN monetary >= 100000 THEN 0 ELSE 4 END)"
+                 " + (CASE WHEN recency_days <= 60 THEN 0 ELSE 2 END)"
+                 " + (CASE WHEN frequency >= 2 THEN 0 ELSE 1 END)"
+                 " WHERE frequency > 0",
+                 tab);
+        sql_exec(s, sql);
+        snprintf(sql, sizeof sql,
+                 "UPDATE %s SET seg = CASE segc WHEN 0 THEN '重要价值客户' WHEN 1 THEN "
+                 "'重要发展客户'"
+                 " WHEN 2 THEN '重要保持客户' WHEN 3 THEN '重要挽留客户' WHEN 4 THEN "
+                 "'一般价值客户'"
+                 " WHEN 5 THEN '一般发展客户' WHEN 6 THEN '一般保持客户' ELSE '一般挽留客户' END,"
+                 " tier = CASE WHEN r >= 5 AND f >= 3 AND m >= 4 THEN '高价值客户'"
+                 " WHEN r >= 4 AND f <= 2 AND m >= 3 THEN '潜力客户'"
+                 " WHEN r <= 2 AND f >= 3 AND m >= 3 THEN '待唤醒客户'"
+                 " WHEN r <= 2 AND f <= 2 AND m <= 2 THEN '一般挽留客户' ELSE '其他' END"
+                 " WHERE frequency > 0",
+                 tab);
+        sql_exec(s, sql);
+    }
 }
 
 /* ---- random expressions: one tree, two renderings ------------------------------------------ */
@@ -932,7 +986,26 @@ static void gen_leaf(struct rng *r, struct buf *x, struct buf *q)
         }
         return;
     }
-    ap(q, "c.id IN (SELECT customer_id FROM t_agg WHERE ");
+    /* the RFM fields, often of one shop: scored among that shop's buyers (t_sagg) */
+    char fname[160];
+    snprintf(fname, sizeof fname, "%s", fields[f].name);
+    bool rfm_field = k == K_SCORE || strcmp(fields[f].name, "rfm_segment") == 0 ||
+                     strcmp(fields[f].name, "rfm_tier") == 0;
+    if (rfm_field && chance(r, 40)) {
+        int sh = (int)rnd(r, NSHOPS);
+        if (chance(r, 50))
+            snprintf(fname, sizeof fname, "%s(shop=\"%s\")", fields[f].name, shops[sh].name);
+        else
+            snprintf(fname, sizeof fname, "%s(shop=\"%s:%s\")", fields[f].name, shops[sh].channel,
+                     shops[sh].name);
+        /* that shop's rows, under t_agg's name, so the condition reads as for all shops */
+        ap(q,
+           "c.id IN (SELECT customer_id FROM (SELECT * FROM t_sagg WHERE shop_id = (SELECT id"
+           " FROM shops WHERE channel = '%s' AND name = '%s')) t_agg WHERE ",
+           shops[sh].channel, shops[sh].name);
+    } else {
+        ap(q, "c.id IN (SELECT customer_id FROM t_agg WHERE ");
+    }
     if (k == K_STR) {
         const char *const *vals;
         size_t nv;
@@ -949,13 +1022,13 @@ static void gen_leaf(struct rng *r, struct buf *x, struct buf *q)
         int op = (int)rnd(r, 3);
         const char *a = vals[rnd(r, (int64_t)nv)], *b = vals[rnd(r, (int64_t)nv)];
         if (op == 0) {
-            ap(x, "%s = \"%s\"", fields[f].name, a);
+            ap(x, "%s = \"%s\"", fname, a);
             ap(q, "%s = '%s')", fields[f].col, a);
         } else if (op == 1) {
-            ap(x, "%s != \"%s\"", fields[f].name, a);
+            ap(x, "%s != \"%s\"", fname, a);
             ap(q, "%s <> '%s')", fields[f].col, a);
         } else {
-            ap(x, "%s in (\"%s\", \"%s\")", fields[f].name, a, b);
+            ap(x, "%s in (\"%s\", \"%s\")", fname, a, b);
             ap(q, "%s IN ('%s', '%s'))", fields[f].col, a, b);
         }
         return;
@@ -965,7 +1038,7 @@ static void gen_leaf(struct rng *r, struct buf *x, struct buf *q)
         int op = (int)rnd(r, 6);
         struct lit l;
         lit_gen(r, k, &l);
-        ap(x, "%s %s %s", fields[f].name, ops[op], l.text);
+        ap(x, "%s %s %s", fname, ops[op], l.text);
         sql_num_cond(q, f, sql_ops[op], &l);
     } else if (form < 9) {
         struct lit lo, hi;
@@ -976,7 +1049,7 @@ static void gen_leaf(struct rng *r, struct buf *x, struct buf *q)
             lo = hi;
             hi = t;
         }
-        ap(x, "%s between %s and %s", fields[f].name, lo.text, hi.text);
+        ap(x, "%s between %s and %s", fname, lo.text, hi.text);
         ap(q, "(");
         sql_num_cond(q, f, ">=", &lo);
         ap(q, ") AND (");
@@ -986,7 +1059,7 @@ static void gen_leaf(struct rng *r, struct buf *x, struct buf *q)
         struct lit a, b;
         lit_gen(r, k, &a);
         lit_gen(r, k, &b);
-        ap(x, "%s in (%s, %s)", fields[f].name, a.text, b.text);
+        ap(x, "%s in (%s, %s)", fname, a.text, b.text);
         ap(q, "(");
         sql_num_cond(q, f, "=", &a);
         ap(q, ") OR (");
@@ -1080,7 +1153,8 @@ static bool compare(struct hk_store *store, struct hk_engine_svc *s, const char 
     struct probe_ids got = {0};
     if (probe_members(s, expr, now, &got, &err) != 0) {
         if (ds->few_names && (strstr(hk_err_message(&err), "unknown product") ||
-                              strstr(hk_err_message(&err), "unknown category"))) {
+                              strstr(hk_err_message(&err), "unknown category") ||
+                              strstr(hk_err_message(&err), "unknown shop"))) {
             ds->unknown_names++;
             free(got.v);
             return true;

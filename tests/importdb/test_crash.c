@@ -9,6 +9,8 @@
  *   - the same import run again completes, and the result equals a clean import of the file into
  *     another fresh database: the same counts, and the same checksum over every order, line and
  *     customer grouping.
+ * The file is large beside the empty store, so the import runs as an initial load (import.h):
+ * the kill leaves the load indexes missing, and the run after it must leave them built again.
  * HUIKE_BIN names the huike binary, HUIKE_GEN the generator.
  */
 #include "harness.h"
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/ingest_repo.h"
 #include "store/store.h"
 
 #define BATCH 1000
@@ -81,6 +84,18 @@ static uint64_t checksum(struct hk_store *s, const char *name, const char *sql, 
     hk_stmt_reset(st);
     hk_db_release(db);
     return h;
+}
+
+/* How many of the indexes an initial load drops exist (ingest_repo.h). */
+static int load_indexes(struct hk_store *s)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    int n = -1;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_present(db, &n, &err) != 0)
+        fail_msg("load indexes: %s", err.msg);
+    hk_db_release(db);
+    return n;
 }
 
 struct summary {
@@ -147,6 +162,9 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
+    /* the kill caught an initial load: its indexes are missing */
+    assert_int_equal(load_indexes(t->store), 0);
+
     /* 2. only whole batches, only whole orders */
     int64_t committed = q_int(t->store, "SELECT count(*) FROM orders");
     assert_true(committed >= 5 * BATCH);
@@ -177,8 +195,9 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_string_equal(
         q_text(t->store, "SELECT max(external_no) FROM orders", maxno, sizeof maxno), want);
 
-    /* 3. run it again: it completes */
+    /* 3. run it again: it completes, with every index */
     assert_int_equal(run(imp_argv), 0);
+    assert_int_equal(load_indexes(t->store), 4);
 
     /* 4. the same as a clean import */
     char clean[640];
@@ -190,6 +209,7 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     struct summary a, b;
     summarize(t->store, &a);
     summarize(cs, &b);
+    assert_int_equal(load_indexes(cs), 4);
     hk_store_close(cs);
     assert_true(a.orders > committed);
     assert_int_equal(a.orders, b.orders);

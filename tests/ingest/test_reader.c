@@ -458,8 +458,9 @@ static void taobao_orders__reports_every_bad_row_kind(void **state)
     assert_error(&L, 2, 4, 6, "买家实际支付金额", "'12,5x' is not an amount");
     assert_error(&L, 3, 5, 7, "订单创建时间", "February 2026 has 28 days");
     assert_error(&L, 4, 6, 8, "订单状态",
-                 "unknown status '已发货啦'; accepted: 等待买家付款, 买家已付款，等待卖家发货, "
-                 "卖家已发货，等待买家确认, 交易成功, 交易关闭, 退款成功");
+                 "unknown status '已发货啦'; accepted: 等待买家付款, 付款确认中, "
+                 "买家已付款，等待卖家发货, 卖家部分发货, 卖家已发货，等待买家确认, 交易成功, "
+                 "交易关闭, 退款成功");
     assert_error(&L, 5, 7, 9, "买家留言", "not GBK/GB18030");
     unload(&L);
 }
@@ -802,6 +803,251 @@ static char *write_temp(const void *data, size_t n, char *path, size_t size)
     return path;
 }
 
+/*
+ * Every 订单状态 docs/import.md lists for Taobao, PDD and JD is read as the status the docs give
+ * (交易关闭/已取消 with a payment time are refunded), and an unknown status is refused with a
+ * message that lists every one of them — also after a long bad value, in full.
+ */
+struct status_case {
+    const char *word;
+    enum hk_order_status want;
+    bool listed_as_is; /* false: the message lists a pattern instead ("…退款成功…", "(删除)…") */
+};
+
+static void check_statuses(enum hk_import_format fmt, const char *header, const char *row_fmt,
+                           const struct status_case *cases, size_t ncases,
+                           const char *const *patterns)
+{
+    char text[8192];
+    size_t n = (size_t)snprintf(text, sizeof text, "%s\n", header);
+    for (size_t i = 0; i < ncases; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, row_fmt, 100 + i, cases[i].word);
+    /* two unknown statuses: a short one and one longer than the quote */
+    n += (size_t)snprintf(text + n, sizeof text - n, row_fmt, (size_t)900, "已发货啦");
+    n += (size_t)snprintf(text + n, sizeof text - n, row_fmt, (size_t)901,
+                          "买家已付款但是卖家还没有发货也没有联系买家");
+    char path[64];
+    write_temp(text, n, path, sizeof path);
+    struct loaded L;
+    load_path(&L, path, "statuses.csv", fmt);
+    assert_int_equal(L.n, ncases);
+    for (size_t i = 0; i < ncases; i++) {
+        if (L.o[i]->status != cases[i].want)
+            fail_msg("%s: status %d, want %d", cases[i].word, (int)L.o[i]->status,
+                     (int)cases[i].want);
+    }
+    assert_int_equal(L.ne, 2);
+    assert_non_null(strstr(L.e[0].message, "unknown status '已发货啦'; accepted: "));
+    assert_non_null(strstr(L.e[1].message, "…'; accepted: "));
+    for (size_t e = 0; e < 2; e++) {
+        assert_string_equal(L.e[e].column, "订单状态");
+        const char *list = strstr(L.e[e].message, "accepted: ");
+        for (size_t i = 0; i < ncases; i++)
+            if (cases[i].listed_as_is && !strstr(list, cases[i].word))
+                fail_msg("'%s' is not in the message: %s", cases[i].word, L.e[e].message);
+        for (const char *const *p = patterns; *p; p++)
+            if (!strstr(list, *p))
+                fail_msg("'%s' is not in the message: %s", *p, L.e[e].message);
+    }
+    unload(&L);
+    unlink(path);
+}
+
+static void taobao_pdd_jd__accept_and_list_every_documented_status(void **state)
+{
+    (void)state;
+    static const struct status_case taobao[] = {
+        {"等待买家付款", HK_ORDER_CREATED, true},
+        {"付款确认中", HK_ORDER_CREATED, true},
+        {"买家已付款，等待卖家发货", HK_ORDER_PAID, true},
+        {"卖家已发货，等待买家确认", HK_ORDER_SHIPPED, true},
+        {"卖家部分发货", HK_ORDER_SHIPPED, true},
+        {"交易成功", HK_ORDER_COMPLETED, true},
+        {"交易关闭", HK_ORDER_REFUNDED, true}, /* the row has a payment time */
+        {"退款成功", HK_ORDER_REFUNDED, true},
+    };
+    static const char *const no_patterns[] = {NULL};
+    check_statuses(HK_FMT_TAOBAO_ORDERS,
+                   "订单编号,买家会员名,买家实际支付金额,订单状态,订单创建时间,订单付款时间",
+                   "=\"2456%015zu\",买家,10.00,%s,2026-03-01 10:00:00,2026-03-01 10:01:00\n",
+                   taobao, sizeof taobao / sizeof taobao[0], no_patterns);
+
+    static const struct status_case pdd[] = {
+        {"待支付", HK_ORDER_CREATED, true},
+        {"待发货", HK_ORDER_PAID, true},
+        {"已发货，待签收", HK_ORDER_SHIPPED, true},
+        {"已发货，待收货", HK_ORDER_SHIPPED, true},
+        {"已签收", HK_ORDER_COMPLETED, true},
+        {"已收货", HK_ORDER_COMPLETED, true},
+        {"交易成功", HK_ORDER_COMPLETED, true},
+        {"未发货，退款成功", HK_ORDER_REFUNDED, false},
+        {"已发货，退款成功", HK_ORDER_REFUNDED, false},
+        {"已取消", HK_ORDER_CANCELLED, true},
+        {"未支付，交易关闭", HK_ORDER_CANCELLED, false},
+    };
+    static const char *const pdd_patterns[] = {"…退款成功…", "…交易关闭…", NULL};
+    check_statuses(HK_FMT_PDD,
+                   "订单号,订单成交时间,商品,订单状态,商品总价(元),用户实付金额(元),商品数量(件)",
+                   "260301-%015zu,2026-03-01 10:00:00,袜子,%s,9.00,9.00,1\n", pdd,
+                   sizeof pdd / sizeof pdd[0], pdd_patterns);
+
+    static const struct status_case jd[] = {
+        {"等待付款", HK_ORDER_CREATED, true},
+        {"等待付款确认", HK_ORDER_CREATED, true},
+        {"延迟付款确认", HK_ORDER_CREATED, true},
+        {"等待出库", HK_ORDER_PAID, true},
+        {"等待发货", HK_ORDER_PAID, true},
+        {"暂停", HK_ORDER_PAID, true},
+        {"锁定", HK_ORDER_PAID, true},
+        {"等待确认收货", HK_ORDER_SHIPPED, true},
+        {"完成", HK_ORDER_COMPLETED, true},
+        {"已完成", HK_ORDER_COMPLETED, true},
+        {"已取消", HK_ORDER_REFUNDED, true}, /* the row has 付款确认时间 */
+        {"取消", HK_ORDER_REFUNDED, true},
+        {"(删除)锁定", HK_ORDER_REFUNDED, false},
+    };
+    static const char *const jd_patterns[] = {"(删除)…", NULL};
+    check_statuses(HK_FMT_JD,
+                   "订单号,商品名称,订购数量,下单时间,京东价,应付金额,订单状态,付款确认时间",
+                   "%zu,袜子,1,2026-03-01 10:00:00,9.00,9.00,%s,2026-03-01 10:01:00\n", jd,
+                   sizeof jd / sizeof jd[0], jd_patterns);
+
+    static const struct status_case douyin[] = {
+        {"待支付", HK_ORDER_CREATED, true},   {"待付款", HK_ORDER_CREATED, true},
+        {"待发货", HK_ORDER_PAID, true},      {"备货中", HK_ORDER_PAID, true},
+        {"已支付", HK_ORDER_PAID, true},      {"部分发货", HK_ORDER_SHIPPED, true},
+        {"已发货", HK_ORDER_SHIPPED, true},   {"待收货", HK_ORDER_SHIPPED, true},
+        {"已完成", HK_ORDER_COMPLETED, true}, {"已签收", HK_ORDER_COMPLETED, true},
+        {"已关闭", HK_ORDER_REFUNDED, true},  {"已取消", HK_ORDER_REFUNDED, true},
+    };
+    check_statuses(HK_FMT_DOUYIN,
+                   "主订单编号,选购商品,商品数量,商品金额,订单应付金额,订单提交时间,订单状态,"
+                   "支付完成时间",
+                   "6930%015zu,袜子,1,9.00,9.00,2026-03-10 10:00:00,%s,2026-03-10 10:01:00\n",
+                   douyin, sizeof douyin / sizeof douyin[0], no_patterns);
+}
+
+/*
+ * A Taobao order list from 2014 re-saved by Excel (GBK): every field quoted, header names with
+ * trailing spaces and empty trailing header cells, a blank line, a row of commas, a 合计 total
+ * row at the end, 联系手机 twice (the first one empty on one row), amounts like ￥1,299.00 and
+ * times like 2014/11/11 0:05. Every order is read, nothing is reported: the total row is no
+ * order, and the second 联系手机 gives the phone the first one lacks.
+ */
+static void taobao_orders__reads_an_excel_resaved_gbk_file_with_a_total_row(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, "ExportOrderList-excel.csv", HK_FMT_AUTO);
+    for (size_t i = 0; i < L.ne; i++)
+        fprintf(stderr, "unexpected: line %lld %s: %s\n", (long long)L.e[i].line, L.e[i].column,
+                L.e[i].message);
+    assert_int_equal(L.ne, 0);
+    assert_int_equal(L.records, 3);
+    assert_int_equal(L.n, 3);
+    const struct hk_order_rec *o = find(&L, "514400000000001001");
+    assert_string_equal(o->phone, "13900139001");
+    assert_string_equal(o->province, "广东省");
+    assert_int_equal(o->paid_fen, 13800);
+    assert_int_equal(o->created_at, T("2014-11-11T00:05:00+08:00"));
+    o = find(&L, "514400000000001002");
+    assert_int_equal(o->paid_fen, 129900);
+    assert_int_equal(o->status, HK_ORDER_REFUNDED); /* 交易关闭 after payment */
+    assert_string_equal(o->phone, "13800138111");   /* from the second 联系手机 */
+    assert_string_equal(o->province, "内蒙古自治区");
+    o = find(&L, "514400000000001003");
+    assert_string_equal(o->phone, "13800138111");
+    assert_string_equal(o->province, "广西壮族自治区");
+    assert_int_equal(o->status, HK_ORDER_PAID);
+    assert_int_equal(o->first_line, 5); /* after the blank line */
+    unload(&L);
+}
+
+/* A detail list whose every field is written ="…" (ERP and Excel re-exports): titles, statuses,
+   variants and codes are read without the formula wrapping. */
+static void taobao_details__reads_every_field_written_as_a_formula(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, "ExportOrderDetailList-formula.csv", HK_FMT_AUTO);
+    for (size_t i = 0; i < L.ne; i++)
+        fprintf(stderr, "unexpected: line %lld %s: %s\n", (long long)L.e[i].line, L.e[i].column,
+                L.e[i].message);
+    assert_int_equal(L.ne, 0);
+    assert_int_equal(L.n, 3);
+    const struct hk_order_rec *o = find(&L, "514400000000001002");
+    assert_int_equal(o->nitems, 1);
+    assert_string_equal(o->items[0].title, "羊绒大衣");
+    assert_string_equal(o->items[0].variant, "尺码:M");
+    assert_string_equal(o->items[0].sku, "COAT-M");
+    assert_int_equal(o->items[0].unit_price_fen, 129900);
+    assert_string_equal(o->status_text, "交易关闭");
+    assert_int_equal(find(&L, "514400000000001003")->status, HK_ORDER_PAID);
+    unload(&L);
+}
+
+/* Two Douyin exports joined into one file: the second header (after a byte-order mark in the
+   middle of the file) is skipped, not reported as a bad row; 达人 columns are ignored. */
+static void douyin__skips_the_header_of_a_second_export_joined_below_the_first(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, "douyin-joined.csv", HK_FMT_AUTO);
+    for (size_t i = 0; i < L.ne; i++)
+        fprintf(stderr, "unexpected: line %lld %s: %s\n", (long long)L.e[i].line, L.e[i].column,
+                L.e[i].message);
+    assert_int_equal(L.ne, 0);
+    assert_int_equal(L.records, 2);
+    assert_int_equal(L.n, 2);
+    const struct hk_order_rec *o = find(&L, "6921000000000000102");
+    assert_int_equal(o->first_line, 4);
+    assert_int_equal(o->nitems, 1);
+    assert_int_equal(o->items[0].quantity, 2);
+    assert_true(o->phone_masked);
+    assert_string_equal(o->province, "新疆维吾尔自治区");
+    unload(&L);
+}
+
+/*
+ * Values as a Chinese Excel re-saves them: dates 2024年5月3日 8:05 and 2024.05.04, amounts with
+ * 元 or zeros past the second decimal, a quantity 2.0, and numbers Excel turned into scientific
+ * notation — a phone 1.39001E+10, product ids 3.6E+15 on two different products, buyer accounts
+ * 1.38001E+10 of two different buyers: their digits are lost, so they are left out rather than
+ * stored wrong (which would make one product or one buyer of two); the orders are good.
+ */
+static void generic__reads_excel_resaved_dates_amounts_and_quantities(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, "generic-excel.csv", HK_FMT_AUTO);
+    for (size_t i = 0; i < L.ne; i++)
+        fprintf(stderr, "unexpected: line %lld %s: %s\n", (long long)L.e[i].line, L.e[i].column,
+                L.e[i].message);
+    assert_int_equal(L.ne, 0);
+    assert_int_equal(L.n, 4);
+    const struct hk_order_rec *o = find(&L, "X1001");
+    assert_string_equal(o->items[0].product_id, "");
+    assert_int_equal(o->created_at, T("2024-05-03T08:05:00+08:00"));
+    assert_int_equal(o->paid_at, T("2024-05-03T08:06:30+08:00"));
+    assert_int_equal(o->items[0].quantity, 2);
+    assert_int_equal(o->items[0].unit_price_fen, 5950);
+    assert_int_equal(o->items[0].paid_fen, 11900);
+    assert_true(o->phone == NULL || o->phone[0] == '\0');
+    assert_string_equal(o->province, "广东省");
+    o = find(&L, "X1002");
+    assert_int_equal(o->created_at, T("2024-05-04T09:00:00+08:00"));
+    assert_int_equal(o->paid_at, T("2024-05-04T00:00:00+08:00"));
+    assert_int_equal(o->items[0].unit_price_fen, 129900);
+    assert_string_equal(o->phone, "13900139002");
+    assert_string_equal(o->province, "广西壮族自治区");
+    assert_string_equal(o->items[0].product_id, "");
+    o = find(&L, "X1003");
+    assert_true(o->buyer_id == NULL || o->buyer_id[0] == '\0');
+    assert_string_equal(o->buyer_nick, "数字账号甲");
+    assert_string_equal(o->items[0].product_id, "3600000000000103");
+    unload(&L);
+}
+
 /* Every 订单状态 docs/import.md lists for Douyin is read, as the status the docs give. */
 static void douyin__accepts_every_documented_status(void **state)
 {
@@ -852,6 +1098,13 @@ static void open__refuses_an_unrecognised_header_and_an_empty_file(void **state)
     write_temp("\n\n", 2, path, sizeof(path));
     assert_int_equal(hk_reader_open(path, "x.csv", HK_FMT_AUTO, g_tz, &r, &err), HK_E(INVAL));
     assert_non_null(strstr(err.msg, "no header row"));
+    unlink(path);
+    /* Excel's "Text (Tab delimited)": one header cell holding every name */
+    static const char tab[] = "订单编号\t买家会员名\t订单状态\n1\tx\t交易成功\n";
+    write_temp(tab, sizeof tab - 1, path, sizeof(path));
+    assert_int_equal(hk_reader_open(path, "x.txt", HK_FMT_AUTO, g_tz, &r, &err), HK_E(INVAL));
+    assert_non_null(strstr(err.msg, "separated by tabs"));
+    assert_non_null(strstr(err.msg, "CSV UTF-8"));
     unlink(path);
     assert_int_equal(hk_reader_open("/nonexistent/x.csv", NULL, HK_FMT_AUTO, g_tz, &r, &err),
                      HK_E(IO));
@@ -1122,6 +1375,11 @@ int main(void)
         cmocka_unit_test(taobao_details__reads_a_gbk_file_larger_than_every_buffer),
         cmocka_unit_test(taobao_orders__rejects_a_row_with_more_cells_than_the_header),
         cmocka_unit_test(douyin__accepts_every_documented_status),
+        cmocka_unit_test(taobao_pdd_jd__accept_and_list_every_documented_status),
+        cmocka_unit_test(taobao_orders__reads_an_excel_resaved_gbk_file_with_a_total_row),
+        cmocka_unit_test(taobao_details__reads_every_field_written_as_a_formula),
+        cmocka_unit_test(douyin__skips_the_header_of_a_second_export_joined_below_the_first),
+        cmocka_unit_test(generic__reads_excel_resaved_dates_amounts_and_quantities),
         cmocka_unit_test(next__keeps_memory_flat_for_many_bad_rows_and_a_huge_order),
         cmocka_unit_test(reader__survives_mutated_fixtures),
     };

@@ -119,6 +119,24 @@ static void config_set__rejects_unknown_names_and_bad_integers(void **state)
     assert_contains(f->err.msg, "longer than 511 bytes");
 }
 
+static void config_set__db_accepts_sqlite_urls_and_refuses_other_schemes(void **state)
+{
+    struct fixture *f = *state;
+    hk_config_defaults(&f->cfg);
+    assert_int_equal(hk_config_set(&f->cfg, "db", "sqlite:///tmp/a.db", &f->err), 0);
+    assert_string_equal(f->cfg.db, "/tmp/a.db");
+    assert_int_equal(hk_config_set(&f->cfg, "db", "sqlite:data/b.db", &f->err), 0);
+    assert_string_equal(f->cfg.db, "data/b.db");
+    assert_int_equal(hk_config_set(&f->cfg, "db", "postgresql://u@h/d", &f->err), 0);
+    assert_string_equal(f->cfg.db, "postgresql://u@h/d");
+    assert_int_equal(hk_config_set(&f->cfg, "db", "shop.db", &f->err), 0);
+    assert_string_equal(f->cfg.db, "shop.db");
+    assert_int_equal(hk_config_set(&f->cfg, "db", "mysql://u@h/d", &f->err), HK_E(INVAL));
+    assert_contains(f->err.msg, "neither a file path nor a postgresql:// URL");
+    assert_int_equal(hk_config_set(&f->cfg, "db", "sqlite:", &f->err), HK_E(INVAL));
+    assert_string_equal(f->cfg.db, "shop.db");
+}
+
 static void config_file__reads_keys_comments_and_quotes(void **state)
 {
     struct fixture *f = *state;
@@ -267,6 +285,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(config_defaults__come_from_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(config_set__rejects_unknown_names_and_bad_integers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            config_set__db_accepts_sqlite_urls_and_refuses_other_schemes, setup, teardown),
         cmocka_unit_test_setup_teardown(config_file__reads_keys_comments_and_quotes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(config_file__errors_name_the_file_and_line, setup,

@@ -93,6 +93,9 @@ export default {
     },
   },
   rfm: {
+    shop: 'Shop', allShops: 'All shops', shopNote: "One shop's RFM counts only that shop's orders and scores its buyers against each other.",
+    configFor: 'Scoring settings: {shop}', inherited: 'Uses the all-shops settings', ownConfig: "This shop's own settings",
+    restoreInherit: 'Use the all-shops settings again', restored: 'This shop uses the all-shops settings again',
     sub: 'Score customers by recency (R), frequency (F) and monetary value (M)',
     noRole: 'Only admins, managers and operators can see the RFM analysis.',
     buyers: 'Buyers', customers: 'Customers', spend: 'Net spend', means: 'Means',

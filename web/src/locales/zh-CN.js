@@ -94,6 +94,9 @@ export default {
     },
   },
   rfm: {
+    shop: '店铺', allShops: '全部店铺', shopNote: '单个店铺的 RFM 只看在该店铺计入的订单，与该店铺的其他买家比较打分。',
+    configFor: '评分设置：{shop}', inherited: '沿用全部店铺的设置', ownConfig: '本店铺自有设置',
+    restoreInherit: '恢复沿用全部店铺设置', restored: '已恢复为沿用全部店铺的设置',
     sub: '按最近购买（R）、购买频次（F）与消费金额（M）给客户分层',
     noRole: '只有管理员、店长和运营可以查看 RFM 分析。',
     buyers: '购买客户', customers: '客户总数', spend: '净消费总额', means: '平均值',

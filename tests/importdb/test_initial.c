@@ -1,0 +1,327 @@
+/*
+ * test_initial.c — the initial-load mode of file imports (import.h, hk_load_mode): the
+ * secondary indexes no import look-up reads are dropped before the first batch and built again
+ * after the last.
+ *   - The same files imported as an initial load and as a normal load give the same store:
+ *     counts and checksums of orders, lines, history, customers (profile and grouping),
+ *     identities and merges — over a generated export, its later version (updates), a Taobao
+ *     detail list before its order list (staging), JD and a hand-made file whose last order
+ *     merges two customers through a shared phone.
+ *   - Indexes a killed load left missing are built again by the next file import and by
+ *     hk_store_migrate (every store open of the CLI and the server), exactly as the migrations
+ *     define them. (test_crash.c kills a real initial load with SIGKILL and runs it again.)
+ *   - A resolver told the store holds no key skips look-ups; a key another writer adds behind
+ *     its back is refused by the unique index (not stored twice), and once the rollback made it
+ *     forget, the key is found and joins the customer that holds it.
+ * HUIKE_GEN names the generator (bench/gen_generic.c).
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ingest/events.h"
+#include "ingest/identity.h"
+#include "store/ingest_repo.h"
+#include "store/store.h"
+
+#define LOAD_INDEXES 4 /* ingest_repo.c, LOAD_INDEXES */
+
+static void generate(const char *lines, const char *file, const char *variant)
+{
+    const char *gen = getenv("HUIKE_GEN");
+    if (!gen)
+        fail_msg("HUIKE_GEN must name the generator");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(gen, gen, lines, file, "11", variant, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* FNV-1a over every column of every row of a query, as text. */
+static uint64_t checksum(struct hk_store *s, const char *name, const char *sql)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+    uint64_t h = 14695981039346656037ULL;
+    int rc;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_db_stmt(db, name, sql, &st, &err) != 0)
+        fail_msg("%s: %s", name, err.msg);
+    while ((rc = hk_stmt_step(st, &err)) == HK_ROW) {
+        for (int c = 0; c < hk_stmt_columns(st); c++) {
+            const char *v = hk_stmt_text(st, c, NULL);
+            for (const char *p = v ? v : "\\N"; *p; p++) {
+                h ^= (unsigned char)*p;
+                h *= 1099511628211ULL;
+            }
+            h ^= 0x1f;
+            h *= 1099511628211ULL;
+        }
+    }
+    if (rc < 0)
+        fail_msg("%s: %s", name, err.msg);
+    hk_stmt_reset(st);
+    hk_db_release(db);
+    return h;
+}
+
+/* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */
+#define WHO(c)                                                                                     \
+    "(SELECT min(v.channel || '/' || v.kind || '/' || v.value) FROM identities v WHERE "           \
+    "v.customer_id = " c ")"
+
+static const char *const SUMS[][2] = {
+    {"orders", "SELECT s.channel, s.name, o.external_no, o.status, o.total_fen, o.discount_fen, "
+               "o.postage_fen, o.paid_fen, o.refund_fen, o.coupon_code, o.created_at, o.paid_at, "
+               "o.shipped_at, o.received_at, o.refunded_at, o.cancelled_at, o.source, " WHO(
+                   "o.customer_id") ", (SELECT i.kind || '/' || i.value FROM identities i WHERE "
+                                    "i.id = o.identity_id) FROM orders o JOIN shops s ON s.id = "
+                                    "o.shop_id ORDER BY s.channel, s.name, o.external_no"},
+    {"items", "SELECT o.external_no, i.line_no, i.item_key, i.placeholder, i.title, i.sku, "
+              "i.quantity, i.unit_price_fen, i.paid_fen, i.refund_fen, i.variant, i.category, "
+              "p.external_id, s.channel, s.name FROM order_items i JOIN orders o ON o.id = "
+              "i.order_id JOIN shops s ON s.id = o.shop_id LEFT JOIN products p ON p.id = "
+              "i.product_id ORDER BY s.channel, s.name, o.external_no, i.line_no"},
+    {"history", "SELECT s.channel, s.name, o.external_no, h.change, h.old_value, h.new_value, "
+                "h.source, h.at FROM order_history h JOIN orders o ON o.id = h.order_id JOIN "
+                "shops s ON s.id = o.shop_id ORDER BY s.channel, s.name, o.external_no, h.id"},
+    {"customers",
+     "SELECT " WHO("c.id") ", c.nick, c.phone_hash, c.name_hash, c.phone_masked, "
+                           "c.email, c.province, c.city, c.name_enc IS NULL, c.phone_enc IS NULL, "
+                           "c.address_enc IS NULL, " WHO(
+                               "c.merged_into") " FROM customers c ORDER BY 1, 2, 3, "
+                                                "4, 5, 6, 7, 8, 9, 10, 11, 12"},
+    {"identities", "SELECT v.channel, v.kind, v.value, " WHO(
+                       "v.customer_id") " FROM identities v ORDER BY v.channel, v.kind, v.value"},
+    {"merges", "SELECT " WHO("m.winner_id") ", " WHO(
+                   "m.loser_id") ", m.reason FROM customer_merges m ORDER BY 1, 2"},
+    {"staged", "SELECT channel, order_no, item_key FROM staged_items ORDER BY 1, 2, 3"},
+};
+#define NSUMS (sizeof SUMS / sizeof SUMS[0])
+
+static const char *const COUNTS[] = {
+    "SELECT count(*) FROM orders",        "SELECT count(*) FROM order_items",
+    "SELECT count(*) FROM order_history", "SELECT count(*) FROM customers",
+    "SELECT count(*) FROM identities",    "SELECT count(*) FROM customer_merges",
+    "SELECT count(*) FROM products",      "SELECT count(*) FROM staged_items",
+};
+#define NCOUNTS (sizeof COUNTS / sizeof COUNTS[0])
+
+static int present(struct hk_store *s)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    int n = -1;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_present(db, &n, &err) != 0)
+        fail_msg("present: %s", err.msg);
+    hk_db_release(db);
+    return n;
+}
+
+/* The files in import order: each entry is one hk_import_files call. */
+struct step {
+    const char *paths[2];
+    size_t n;
+};
+
+static void load_all(struct tdb *t, struct hk_store *s, const struct step *steps, size_t nsteps,
+                     enum hk_load_mode mode)
+{
+    struct hk_ingest_ctx ctx = t->ctx;
+    ctx.store = s;
+    for (size_t i = 0; i < nsteps; i++) {
+        struct hk_err err = {0};
+        struct hk_import_opts o = {0};
+        struct hk_import_result res;
+        memset(&res, 0, sizeof res);
+        o.load = mode;
+        o.batch_orders = 700; /* several transactions per file */
+        if (hk_import_files(&ctx, steps[i].paths, NULL, steps[i].n, &o, &res, &err) != 0)
+            fail_msg("import: %s", err.msg);
+        assert_int_equal(res.rejected, 0);
+        assert_int_equal(res.initial_load, mode == HK_LOAD_INITIAL);
+        hk_import_result_release(&res);
+        assert_int_equal(present(s), LOAD_INDEXES);
+    }
+}
+
+static const char MERGE_CSV[] =
+    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
+    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
+    "coupon_code\n"
+    "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
+    "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";
+
+static void initial_load__same_store_as_normal_load(void **state)
+{
+    struct tdb *t = *state;
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
+    snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
+    generate("12000", a, "0");
+    generate("12000", b, "1");
+    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    const struct step steps[] = {
+        {{merge}, 1},
+        {{fixture("ExportOrderDetailList202603.csv"), fixture("ExportOrderList202603.csv")}, 2},
+        {{fixture("jd-orders.csv")}, 1},
+        {{a}, 1},
+        {{b}, 1},
+        {{a}, 1}, /* an older export again: changes nothing */
+    };
+    size_t nsteps = sizeof steps / sizeof steps[0];
+
+    char other[640];
+    tdb_fresh_target(t, other, sizeof other);
+    struct hk_store *normal = tdb_open_store(other);
+    load_all(t, t->store, steps, nsteps, HK_LOAD_INITIAL);
+    load_all(t, normal, steps, nsteps, HK_LOAD_NORMAL);
+
+    assert_true(q_int(t->store, "SELECT count(*) FROM orders") > 6000);
+    assert_true(q_int(t->store, "SELECT count(*) FROM customer_merges") >= 1);
+    assert_true(q_int(t->store, "SELECT count(*) FROM order_history WHERE change <> 'created'") >
+                100);
+    for (size_t i = 0; i < NCOUNTS; i++) {
+        int64_t x = q_int(t->store, COUNTS[i]), y = q_int(normal, COUNTS[i]);
+        if (x != y)
+            fail_msg("%s: initial %lld, normal %lld", COUNTS[i], (long long)x, (long long)y);
+    }
+    for (size_t i = 0; i < NSUMS; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "init_sum_%zu", i);
+        if (checksum(t->store, name, SUMS[i][1]) != checksum(normal, name, SUMS[i][1]))
+            fail_msg("%s differ between the initial and the normal load", SUMS[i][0]);
+    }
+    hk_store_close(normal);
+}
+
+/* The definitions of the load indexes as the database reports them, concatenated. */
+static const char *definitions(struct tdb *t, char *buf, size_t size)
+{
+    return q_text(t->store,
+                  t->pg ? "SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes "
+                          "WHERE schemaname = current_schema() AND indexname IN "
+                          "('customers_phone_hash', 'customers_name_hash', 'orders_sales', "
+                          "'order_history_order')"
+                        : "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master "
+                          "WHERE type = 'index' AND name IN ('customers_phone_hash', "
+                          "'customers_name_hash', 'orders_sales', 'order_history_order') "
+                          "ORDER BY name)",
+                  buf, size);
+}
+
+static void drop_indexes(struct tdb *t)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    if (hk_db_acquire(t->store, &db, &err) != 0 || hk_irepo_load_indexes_drop(db, &err) != 0)
+        fail_msg("drop: %s", err.msg);
+    hk_db_release(db);
+    assert_int_equal(present(t->store), 0);
+}
+
+static void killed_load__indexes_built_again_by_next_import_and_by_migrate(void **state)
+{
+    struct tdb *t = *state;
+    char want[2048], got[2048];
+    definitions(t, want, sizeof want);
+    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_non_null(strstr(want, "phone_hash IS NOT NULL"));
+
+    /* as a killed initial load leaves the store: the next import builds them first */
+    drop_indexes(t);
+    struct hk_import_result res;
+    tdb_import1(t, fixture("generic-orders.csv"), &res);
+    assert_false(res.initial_load); /* a small file into a store: a normal load */
+    assert_true(res.orders_created > 0);
+    hk_import_result_release(&res);
+    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_string_equal(definitions(t, got, sizeof got), want);
+
+    /* and any store open (hk_store_migrate) does too */
+    drop_indexes(t);
+    struct hk_err err = {0};
+    assert_int_equal(hk_store_migrate(t->store, TEST_NOW, NULL, NULL, &err), 0);
+    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_string_equal(definitions(t, got, sizeof got), want);
+}
+
+/* Resolves one buyer id in a write transaction and flushes; returns the flush's code. */
+static int resolve_and_flush(struct tdb *t, struct hk_resolver *r, struct hk_db *db,
+                             struct hk_resolution *out)
+{
+    struct hk_err err = {0};
+    const struct hk_identity_in in = {"taobao", "buyer_id", "behind-its-back"};
+    struct hk_identity_keys keys;
+    assert_int_equal(hk_identity_keys_from_input(&t->keys, &in, 1, &keys, &err), 0);
+    const struct hk_identity_keys *set = &keys;
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    assert_int_equal(hk_resolver_prefetch(r, db, &set, 1, NULL, 0, &err), 0);
+    assert_int_equal(hk_resolver_resolve(r, db, &keys, 0, NULL, TEST_NOW, out, &err), 0);
+    int rc = hk_resolver_flush(r, db, TEST_NOW, NULL, &err);
+    if (rc == 0) {
+        out->customer_id = hk_resolver_real_customer(r, out->customer_id);
+        rc = hk_db_commit(db, &err);
+    } else {
+        hk_db_rollback(db);
+    }
+    hk_resolver_flush_done(r);
+    return rc;
+}
+
+static void complete_cache__key_added_behind_its_back_refused_then_found(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_resolver *r = hk_resolver_new(&t->keys);
+    assert_non_null(r);
+    hk_resolver_set_complete(r, true); /* the store holds no identity now */
+    q_exec(t->store, "INSERT INTO customers (nick, created_at, updated_at) VALUES ('old', 1, 1)");
+    q_exec(t->store, "INSERT INTO identities (customer_id, channel, kind, value, created_at) "
+                     "SELECT max(id), 'taobao', 'buyer_id', 'behind-its-back', 1 FROM customers");
+    int64_t old = q_int(t->store, "SELECT max(id) FROM customers");
+
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    struct hk_resolution res;
+    /* the look-up was skipped: a new customer, whose identity the unique index refuses */
+    assert_int_equal(resolve_and_flush(t, r, db, &res), HK_E(CONFLICT));
+    assert_true(res.customer_created);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 1);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers"), 1);
+    /* after the rollback the importer forgets: the key is looked up and found */
+    hk_resolver_forget(r);
+    assert_int_equal(resolve_and_flush(t, r, db, &res), 0);
+    assert_false(res.customer_created);
+    assert_int_equal(res.customer_id, old);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 1);
+    hk_db_release(db);
+    hk_resolver_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(initial_load__same_store_as_normal_load, tdb_setup,
+                                        tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            killed_load__indexes_built_again_by_next_import_and_by_migrate, tdb_setup,
+            tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            complete_cache__key_added_behind_its_back_refused_then_found, tdb_setup, tdb_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
