@@ -416,6 +416,23 @@ try {
   await page.waitForSelector('[data-test=import-errors] .el-table__row')
   await shot(page, '05-import')
   log('import finished: 3 rows, 2 orders created, 1 rejected')
+  // a Taobao detail list alone: its lines wait for their order list, and the page says so
+  const tbWaiting = join(work, 'ExportOrderDetailList-waiting.csv')
+  writeFileSync(tbWaiting, '订单编号,标题,价格,购买数量,订单状态\r\n' +
+    '="245600000000077999",等待的围巾,59.75,1,交易成功\r\n="245600000000077999",等待的帽子,30.00,1,交易成功\r\n')
+  await page.setInputFiles('[data-test=import-file] input[type=file]', tbWaiting)
+  const [waitUpload] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/imports') && r.request().method() === 'POST'),
+    page.click('[data-test=import-start]'),
+  ])
+  const waitJob = (await waitUpload.json()).id
+  await page.waitForFunction((id) => (document.querySelector('[data-test=import-job]')?.textContent || '').includes(`#${id}`) &&
+    document.querySelector('[data-test=import-status]')?.dataset.status === 'done', waitJob, { timeout: 30000 })
+  const waitApi = await (await admin.request.get(`${base}/api/v1/imports/${waitJob}`)).json()
+  assert.equal(waitApi.result.items_waiting, 2, 'two detail lines wait for their order')
+  const waitText = await page.textContent('[data-test=import-items-waiting]')
+  assert.ok(waitText.includes('2'), `the page says how many lines wait: ${waitText}`)
+  log('detail list alone: 2 lines waiting, shown')
   // a Taobao order list + detail list (UTF-8 here) uploaded together: the 360 view prices the
   // lines from the detail list (price × quantity; it has no per-line paid amount), not ¥0.00
   const tbOrders = join(work, 'ExportOrderList-browser.csv')

@@ -188,6 +188,7 @@ export default {
     new: 'New import',
     drop: 'Drop files here or', browse: 'browse',
     noRows: 'The file has a header but no order rows: check the date range chosen for the export, or whether this is the right file.',
+    itemsWaiting: '{n} item lines are waiting for their orders: import the order list (ExportOrderList) of the same period and they will be attached.',
     hint: {
       excel: 'This does not look like a CSV text file (an .xlsx workbook, for example). Save it from Excel as CSV (comma delimited) and upload that.',
       utf16: 'Save it from Excel as "CSV UTF-8 (comma delimited)", not as "Unicode Text".',

@@ -188,6 +188,7 @@ export default {
     drop: '把文件拖到这里，或', browse: '点击选择',
     tip: '支持淘宝、抖音、拼多多、京东的订单导出及通用 CSV；淘宝的订单表和宝贝表可一起上传。Excel 文件请先另存为 CSV。',
     noRows: '文件里只有表头，没有订单行：请确认导出时选择了时间范围，或选错了文件。',
+    itemsWaiting: '有 {n} 条商品明细还在等待它们的订单：请再导入同一时间段的订单列表（ExportOrderList），导入后会自动归入订单。',
     hint: {
       excel: '这看起来不是 CSV 文本文件（例如 .xlsx 表格）。请在 Excel 中“另存为”CSV（逗号分隔）后再上传。',
       utf16: '请在 Excel 中“另存为”CSV UTF-8（逗号分隔），不要选“Unicode 文本”。',
