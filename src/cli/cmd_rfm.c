@@ -80,7 +80,7 @@ static void json_count_map(struct hk_strbuf *sb, const struct hk_rfm_group *g, s
     hk_strbuf_addch(sb, '}');
 }
 
-static int print_report(const struct hk_rfm_report *rp, int64_t shop, bool json);
+static int print_report(const struct hk_rfm_report *rp, int64_t shop, const char *label, bool json);
 
 /* Terminal columns a UTF-8 string takes: CJK characters (3-byte sequences here) take two. */
 static int display_width(const char *s)
@@ -134,9 +134,16 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv)
     struct hk_err err;
     hk_err_clear(&err);
     int64_t shop = 0;
+    char label[256] = ""; /* the shop's name and channel, for the heading */
     if (shop_arg) {
         const struct hk_engine *e = hk_engine_svc_read(svc);
         rc = hk_engine_shop_resolve(e, shop_arg, &shop, &err);
+        for (size_t i = 0; !rc && shop > 0 && i < hk_engine_shop_count(e); i++) {
+            struct hk_engine_shop sh;
+            hk_engine_shop_at(e, i, &sh);
+            if (sh.id == shop && sh.name)
+                snprintf(label, sizeof label, " %s (%s)", sh.name, sh.channel ? sh.channel : "");
+        }
         hk_engine_svc_read_end(svc);
     }
     app->engine = svc;
@@ -150,13 +157,13 @@ int cmd_rfm(struct hk_app *app, int argc, char **argv)
         free(rp);
         return HK_EXIT_FAIL;
     }
-    rc = print_report(rp, shop_arg ? shop : -1, json);
+    rc = print_report(rp, shop_arg ? shop : -1, label, json);
     free(rp);
     return rc;
 }
 
 /* shop: the shop reported (0 = all shops), or -1 when --shop was not given */
-static int print_report(const struct hk_rfm_report *rp, int64_t shop, bool json)
+static int print_report(const struct hk_rfm_report *rp, int64_t shop, const char *label, bool json)
 {
     const struct hk_rfm_report r = *rp;
     if (json) {
@@ -177,7 +184,7 @@ static int print_report(const struct hk_rfm_report *rp, int64_t shop, bool json)
         return HK_EXIT_OK;
     }
     if (shop > 0)
-        printf("shop %lld\n", (long long)shop);
+        printf("shop %lld%s\n", (long long)shop, label);
     printf("customers %llu, buyers %llu\n\nsegments\n", (unsigned long long)r.customers,
            (unsigned long long)r.buyers);
     for (int i = 0; i < HK_RFM_SEGMENTS; i++)

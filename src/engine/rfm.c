@@ -1220,21 +1220,32 @@ int hk_engine_shop_resolve(const struct hk_engine *e, const char *text, int64_t 
                           "shop's id",
                           text, list);
     }
-    /* the nearest name, as for other unknown names */
-    const char *best = NULL;
+    /* the nearest name, as for other unknown names, in the form the language takes: a name
+     * two channels share is suggested as "channel:name" (its plain form would be ambiguous) */
+    char best[512] = "";
     size_t best_d = SIZE_MAX;
     for (uint32_t s = 0; s < e->nshops; s++) {
         const char *nm = e->shops[s].name;
         if (!nm)
             continue;
-        size_t d = hk_edit_distance(text, len, nm, strlen(nm));
+        bool shared = false;
+        for (uint32_t o = 0; o < e->nshops && !shared && e->shops[s].channel; o++)
+            shared = o != s && e->shops[o].name && strcmp(e->shops[o].name, nm) == 0;
+        char form[512];
+        snprintf(form, sizeof form, "%s%s%s", shared ? e->shops[s].channel : "", shared ? ":" : "",
+                 nm);
+        size_t d = hk_edit_distance(text, len, form, strlen(form));
+        if (shared && !colon) {
+            size_t dn = hk_edit_distance(text, len, nm, strlen(nm));
+            d = dn < d ? dn : d;
+        }
         if (d < best_d) {
             best_d = d;
-            best = nm;
+            snprintf(best, sizeof best, "%s", form);
         }
     }
     size_t limit = len / 2 > 3 ? len / 2 : 3;
-    if (best && best_d <= limit)
+    if (best[0] && best_d <= limit)
         return hk_err_set(err, HK_E(NOTFOUND), "unknown shop \"%s\" (did you mean '%s'?)", text,
                           best);
     return hk_err_set(err, HK_E(NOTFOUND), "unknown shop \"%s\"", text);

@@ -944,7 +944,11 @@ static int open_header(const char *path, struct hk_snap_header *hd, struct stat 
                    ? hk_err_set(err, HK_E(NOTFOUND), "no snapshot at %s", path)
                    : hk_err_set(err, HK_E(IO), "cannot open %s: %s", path, strerror(errno));
     const char *why = NULL;
-    if (fstat(fd, st) != 0 || (uint64_t)st->st_size < sizeof *hd + 8)
+    if (fstat(fd, st) != 0)
+        why = "cannot read the file's status";
+    else if (!S_ISREG(st->st_mode))
+        why = "not a regular file";
+    else if ((uint64_t)st->st_size < sizeof *hd + 8)
         why = "the file is truncated";
     else if (!rd_fill(fd, hd, sizeof *hd))
         why = "the file is truncated";

@@ -484,6 +484,7 @@ void hk_customer_profile_release(struct hk_customer_profile *p)
     free(p->address);
     free(p->identities);
     free(p->tags);
+    free(p->shops);
     hk_timeline_page_release(&p->timeline);
     memset(p, 0, sizeof *p);
 }
@@ -595,9 +596,19 @@ static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profi
         p->m_score = a.m_score;
         hk_strlcpy(p->rfm_segment, a.rfm_segment ? a.rfm_segment : "", sizeof p->rfm_segment);
         hk_strlcpy(p->rfm_tier, a.rfm_tier ? a.rfm_tier : "", sizeof p->rfm_tier);
-        struct hk_engine_shop_rfm sr[16];
-        size_t ns = hk_engine_customer_shops(e, id, hk_engine_svc_now(app->engine), sr, 16);
-        p->n_shops = ns < 16 ? ns : 16;
+        /* every shop's entry: a chain's buyer may have bought in many of its stores */
+        int64_t now = hk_engine_svc_now(app->engine);
+        size_t ns = hk_engine_customer_shops(e, id, now, NULL, 0);
+        struct hk_engine_shop_rfm *sr = ns ? calloc(ns, sizeof *sr) : NULL;
+        p->shops = ns ? calloc(ns, sizeof *p->shops) : NULL;
+        if (!sr || !p->shops) { /* out of memory: the card shows no shops */
+            free(p->shops);
+            p->shops = NULL;
+            ns = 0;
+        } else {
+            ns = hk_engine_customer_shops(e, id, now, sr, ns);
+        }
+        p->n_shops = ns;
         for (size_t i = 0; i < p->n_shops; i++) {
             struct hk_customer_shop_rfm *o = &p->shops[i];
             memset(o, 0, sizeof(*o));
@@ -621,6 +632,7 @@ static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profi
                        sizeof o->rfm_segment);
             hk_strlcpy(o->rfm_tier, sr[i].rfm_tier ? sr[i].rfm_tier : "", sizeof o->rfm_tier);
         }
+        free(sr);
         size_t len = 0;
         for (uint32_t i = 0; i < 32 && len + 1 < sizeof p->channels; i++) {
             if (!(a.channels & (1u << i)))

@@ -157,7 +157,7 @@ struct hk_customer_profile {
     int r_score, f_score, m_score;      /* 0 for non-buyers */
     char rfm_segment[64], rfm_tier[64]; /* "" for non-buyers */
     char channels[256];                 /* the customer's channels, comma-separated */
-    /* RFM per shop the customer bought in (scored among that shop's buyers), at most 16 */
+    /* RFM per shop the customer bought in (scored among that shop's buyers), every one */
     struct hk_customer_shop_rfm {
         int64_t shop_id;
         char channel[64], name[128]; /* the shop's */
@@ -165,7 +165,7 @@ struct hk_customer_profile {
         int64_t frequency, monetary_fen;
         int r_score, f_score, m_score;      /* 0 before the shop's first rescore */
         char rfm_segment[64], rfm_tier[64]; /* "" before it */
-    } shops[16];
+    } * shops; /* n_shops entries, malloc'd (released with the profile) */
     size_t n_shops;
 
     struct hk_timeline_page timeline; /* the first page */

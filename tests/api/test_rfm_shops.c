@@ -348,6 +348,13 @@ static void rfm_shops__cli_reports_one_shop(void **state)
     assert_non_null(j);
     assert_int_equal(jint(j, "buyers"), sql_buyers(fx->tmall));
     json_decref(j);
+    /* the human report names the shop */
+    const char *const a5[] = {"rfm", "--shop", id, NULL};
+    assert_int_equal(ht_cli(&fx->srv, a5, out, sizeof out), 0);
+    char head[128];
+    snprintf(head, sizeof head, "shop %s 天猫旗舰店 (tmall)\n", id);
+    if (!strstr(out, head))
+        fail_msg("rfm --shop %s printed: %.200s", id, out);
     const char *const a3[] = {"rfm", "--shop", "抖音小", "--json", NULL};
     assert_int_not_equal(ht_cli(&fx->srv, a3, out, sizeof out), 0);
     const char *const a4[] = {"rfm", "--json", NULL};
@@ -439,6 +446,57 @@ static void rfm_shops__profile_and_names_show_shops(void **state)
     ht_resp_free(&r);
 }
 
+/* A buyer of many shops (a chain's stores) has one profile entry per shop, every one of them. */
+static void rfm_shops__profile_lists_every_shop_of_a_buyer(void **state)
+{
+    (void)state;
+    enum { STORES = 20 };
+    char body[STORES * 400 + 64];
+    size_t n = (size_t)snprintf(body, sizeof body, "{\"orders\": [");
+    for (int k = 1; k <= STORES; k++)
+        n += (size_t)snprintf(
+            body + n, sizeof body - n,
+            "%s{\"shop\":\"湖滨门店%02d\",\"channel\":\"pos\",\"order_no\":"
+            "\"POS-%02d\",\"status\":\"completed\",\"created_at\":"
+            "\"2026-03-0%dT10:00:00+08:00\",\"paid_at\":\"2026-03-0%dT10:00:00+08:00\","
+            "\"paid_fen\":%d,\"buyer\":{\"phone\":\"13900000077\"}}",
+            k > 1 ? "," : "", k, k, 1 + k % 9, 1 + k % 9, 1000 * k);
+    snprintf(body + n, sizeof body - n, "]}");
+    struct ht_resp r = req("POST", "/api/v1/orders", body, fx->admin, 200);
+    assert_int_equal(jint(r.json, "rejected"), 0);
+    ht_resp_free(&r);
+    int64_t c = sql_int("SELECT customer_id FROM orders WHERE external_no = 'POS-01'");
+    assert_int_equal(sql_int("SELECT COUNT(DISTINCT shop_id) FROM orders WHERE external_no LIKE"
+                             " 'POS-%'"),
+                     STORES);
+    char path[64];
+    snprintf(path, sizeof path, "/api/v1/customers/%lld", (long long)c);
+    /* the REST write reaches the engine through the change log: wait for all the shops */
+    size_t got = 0;
+    for (int64_t t0 = mono_ms(); mono_ms() - t0 < 5000;) {
+        r = req("GET", path, NULL, fx->admin, 200);
+        got = json_array_size(json_object_get(json_object_get(r.json, "rfm"), "shops"));
+        if (got >= STORES)
+            break;
+        ht_resp_free(&r);
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(got, STORES);
+    json_t *shops = json_object_get(json_object_get(r.json, "rfm"), "shops");
+    int64_t fen = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(shops, i, s)
+    {
+        assert_int_equal(jint(s, "frequency"), 1);
+        const char *m = json_string_value(json_object_get(s, "monetary"));
+        fen += (int64_t)(atof(m) * 100 + 0.5);
+    }
+    assert_int_equal(fen, 1000 * STORES * (STORES + 1) / 2); /* each store once */
+    ht_resp_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +506,7 @@ int main(void)
         cmocka_unit_test(rfm_shops__cli_reports_one_shop),
         cmocka_unit_test(rfm_shops__profile_and_names_show_shops),
         cmocka_unit_test(rfm_shops__second_server_follows_a_shops_configuration),
+        cmocka_unit_test(rfm_shops__profile_lists_every_shop_of_a_buyer),
     };
     return cmocka_run_group_tests_name("rfm_shops", tests, group_setup, group_teardown);
 }

@@ -545,6 +545,14 @@ static void shops__segment_language_names_shops(void **state)
     assert_contains(m, "\"jd:旗舰店\"");
     assert_contains(m, "\"pdd:旗舰店\"");
     assert_int_equal(count(e, "r_score(shop=\"jd:旗舰店\") >= 1"), 1);
+    /* a suggestion for a name two channels share is in the "channel:name" form the language
+     * takes, never the ambiguous plain name */
+    assert_contains(parse_error(e, "r_score(shop=\"jd:旗舰\") >= 1", &err),
+                    "unknown shop \"jd:旗舰\" (did you mean 'jd:旗舰店'?)");
+    assert_contains(parse_error(e, "r_score(shop=\"pdd:旗舰店铺\") >= 1", &err),
+                    "(did you mean 'pdd:旗舰店'?)");
+    assert_contains(parse_error(e, "r_score(shop=\"旗舰\") >= 1", &err),
+                    "(did you mean 'jd:旗舰店'?)");
     assert_int_equal(count(e, "r_score(shop=3) >= 1 or r_score(shop=4) >= 1"), 2);
     assert_int_equal(count(e, "rfm_segment(shop=\"jd:旗舰店\") != \"重要价值客户\" or "
                               "rfm_segment(shop=3) = \"重要价值客户\""),

@@ -15,6 +15,7 @@
  *   - kill -9 during snapshot writes leaves the previous snapshot valid.
  */
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glob.h>
@@ -355,6 +356,11 @@ static void snapshot__bad_files_fall_back_to_the_full_load(void **state)
     start_expect(&v, "truncated", "a truncated file");
     spit(path, good, 100);
     start_expect(&v, "truncated", "a file cut inside its header");
+    /* something at the path that is not a file: said so, not "truncated" */
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    start_expect(&v, "not a regular file", "a directory at the path");
+    assert_int_equal(rmdir(path), 0);
 
     memcpy(bad, good, n);
     bad[8]++; /* the format version */
