@@ -63,6 +63,9 @@ struct hk_dict {
     uint32_t nslots; /* power of two */
 };
 
+/** Frees a dictionary's names and slots and zeroes it (table.c). */
+void hk_dict_free(struct hk_dict *d);
+
 struct hk_i64map {
     int64_t *keys; /* INT64_MIN = empty */
     uint32_t *vals;
@@ -234,6 +237,8 @@ bool hk_engine_tag_retired(const struct hk_engine *e, uint32_t tag);
 void hk_engine_tag_revive(struct hk_engine *e, uint32_t tag);
 /** The tag bitmap of a tag dictionary id (NULL when nobody carries it). */
 const uint64_t *hk_engine_tag_bits(const struct hk_engine *e, uint32_t tag);
+/** Tag's bitmap; with create, grown and allocated (NULL: out of memory) (table.c). */
+uint64_t *hk_engine_tag_bitmap(struct hk_engine *e, uint32_t tag, bool create);
 /** Runs fn(ctx, lo, hi) over [0, n) split across the engine's threads. */
 void hk_engine_parallel(const struct hk_engine *e, size_t n, void (*fn)(void *, size_t, size_t),
                         void *ctx);

@@ -654,19 +654,9 @@ static void fill_col(void *p, uint8_t size, size_t n, int64_t v)
         }
 }
 
-static void dict_clear(struct hk_dict *d)
-{
-    for (uint32_t i = 0; i < d->n; i++)
-        free(d->names[i]);
-    free(d->names);
-    free(d->lens);
-    free(d->slots);
-    memset(d, 0, sizeof(*d));
-}
-
 static bool read_dict(struct rd *r, struct hk_dict *d)
 {
-    dict_clear(d);
+    hk_dict_free(d);
     uint64_t n, total, nslots;
     if (!rd_section(r, S_DICT_LENS, 4, &n))
         return false;

@@ -63,7 +63,7 @@ static uint64_t hash_i64(int64_t k)
 
 /* ---- dictionaries ------------------------------------------------------------------------- */
 
-static void dict_free(struct hk_dict *d)
+void hk_dict_free(struct hk_dict *d)
 {
     for (uint32_t i = 0; i < d->n; i++)
         free(d->names[i]);
@@ -283,7 +283,7 @@ void hk_engine_free(struct hk_engine *e)
     if (!e)
         return;
     for (int k = 0; k < HK_DICT_COUNT_; k++)
-        dict_free(&e->dicts[k]);
+        hk_dict_free(&e->dicts[k]);
     for (uint32_t i = 0; i < e->nzones; i++)
         hk_tz_free(e->zones[i]);
     map_free(&e->shop_map);
@@ -556,7 +556,7 @@ int hk_engine_add_channel(struct hk_engine *e, int64_t customer_id, const char *
     return 0;
 }
 
-static uint64_t *tag_bitmap(struct hk_engine *e, uint32_t tag, bool create)
+uint64_t *hk_engine_tag_bitmap(struct hk_engine *e, uint32_t tag, bool create)
 {
     if (tag >= e->ntag_bits) {
         if (!create)
@@ -599,7 +599,7 @@ int hk_engine_tag_set(struct hk_engine *e, int64_t customer_id, const char *name
     uint32_t r = oom ? HK_DEAD : customer_row(e, customer_id);
     if (r == HK_DEAD)
         return nomem(err);
-    uint64_t *b = tag_bitmap(e, t, on);
+    uint64_t *b = hk_engine_tag_bitmap(e, t, on);
     if (on && !b)
         return nomem(err);
     if (on) /* someone carries it: the store knows it (again) */

@@ -49,18 +49,9 @@ int hk_engine_tag_assign(struct hk_engine *e, const char *name, const uint64_t *
         }
         return 0;
     }
-    if (t >= e->ntag_bits) {
-        uint64_t **p = realloc(e->tag_bits, (t + 1) * sizeof(*p));
-        if (!p)
-            return nomem(err);
-        for (size_t i = e->ntag_bits; i <= t; i++)
-            p[i] = NULL;
-        e->tag_bits = p;
-        e->ntag_bits = t + 1;
-    }
-    if (!e->tag_bits[t] && !(e->tag_bits[t] = calloc(e->cc / 64 + 1, 8)))
+    uint64_t *b = hk_engine_tag_bitmap(e, t, true);
+    if (!b)
         return nomem(err);
-    uint64_t *b = e->tag_bits[t];
     for (size_t w = 0; w < used; w++) {
         uint64_t v = (w < words ? bits[w] : 0) & e->live[w];
         if (b[w] != v) {

@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "core/money.h"
+#include "core/util.h"
 #include "engine/engine.h"
 #include "http/expr_json.h"
 #include "http/handlers.h"
@@ -73,14 +74,11 @@ static int shop_of_query(struct hk_req *req, int64_t *out, struct hk_err *err)
     *out = 0;
     if (!v || !*v)
         return 0;
-    int64_t id = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10)
-            return hk_err_setf(err, HK_E(INVAL), "shop",
-                               "shop: expected a shop id (0 = all shops), got \"%.40s\"", v);
-        id = id * 10 + (*p - '0');
+    if (*v == '+' || *v == '-' || hk_parse_int64(v, strlen(v), out) != 0) {
+        *out = 0;
+        return hk_err_setf(err, HK_E(INVAL), "shop",
+                           "shop: expected a shop id (0 = all shops), got \"%.40s\"", v);
     }
-    *out = id;
     return 0;
 }
 
@@ -371,7 +369,6 @@ int h_rfm_preview(struct hk_req *req, struct hk_err *err)
 
 /* ---- segment preview ---------------------------------------------------------------------- */
 
-/* A 400 with where the expression failed. */
 static json_t *member_json(const struct hk_segment_member *m)
 {
     json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:o}", "id", (json_int_t)m->id, "nick", m->nick,

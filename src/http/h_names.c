@@ -30,10 +30,8 @@ int h_segments_names(struct hk_req *req, struct hk_err *err)
     json_t *items = json_array();
     int bad = !items;
     for (size_t i = 0; !bad && i < n; i++) {
-        json_t *s = json_string(names[i]);
-        bad = !s || json_array_append_new(items, s) != 0; /* NULL: not UTF-8, skipped */
-        if (!s)
-            bad = 0;
+        json_t *s = json_string(names[i]); /* NULL: not UTF-8, skipped */
+        bad = s && json_array_append_new(items, s) != 0;
     }
     hk_names_free(names, n);
     json_t *j = bad ? NULL : json_pack("{s:s, s:o}", "kind", kind, "items", items);

@@ -293,7 +293,7 @@ static int shop_id(struct importer *imp, const char *channel, const char *name, 
     return 0;
 }
 
-/* t, read in zone `from`, as the same wall-clock time in zone `to`. */
+/* t, read in zone `from` (NULL: UTC), as the same wall-clock time in zone `to`. */
 static int64_t rezone(const struct hk_tz *from, const struct hk_tz *to, int64_t t)
 {
     struct hk_civil c;
@@ -301,6 +301,21 @@ static int64_t rezone(const struct hk_tz *from, const struct hk_tz *to, int64_t 
     int64_t out;
     hk_tz_to_local(from, t, &c);
     return hk_tz_from_local(to, &c, &out, &e) == 0 ? out : t;
+}
+
+/* r's times marked in bits (HK_LOCAL_*), read in zone `from`, re-read in zone `to`. */
+static void rezone_times(struct hk_order_rec *r, unsigned bits, const struct hk_tz *from,
+                         const struct hk_tz *to)
+{
+    struct {
+        unsigned bit;
+        int64_t *t;
+    } f[] = {{HK_LOCAL_CREATED, &r->created_at},   {HK_LOCAL_PAID, &r->paid_at},
+             {HK_LOCAL_SHIPPED, &r->shipped_at},   {HK_LOCAL_RECEIVED, &r->received_at},
+             {HK_LOCAL_REFUNDED, &r->refunded_at}, {HK_LOCAL_CANCELLED, &r->cancelled_at}};
+    for (size_t k = 0; k < HK_ARRAY_LEN(f); k++)
+        if ((bits & f[k].bit) && *f[k].t)
+            *f[k].t = rezone(from, to, *f[k].t);
 }
 
 /*
@@ -315,15 +330,7 @@ record_in_zone(struct importer *imp, const struct hk_order_rec *rec, const struc
     if (!r)
         return NULL;
     *r = *rec;
-    struct {
-        unsigned bit;
-        int64_t *t;
-    } f[] = {{HK_LOCAL_CREATED, &r->created_at},   {HK_LOCAL_PAID, &r->paid_at},
-             {HK_LOCAL_SHIPPED, &r->shipped_at},   {HK_LOCAL_RECEIVED, &r->received_at},
-             {HK_LOCAL_REFUNDED, &r->refunded_at}, {HK_LOCAL_CANCELLED, &r->cancelled_at}};
-    for (size_t k = 0; k < HK_ARRAY_LEN(f); k++)
-        if ((r->zone_times & f[k].bit) && *f[k].t)
-            *f[k].t = rezone(imp->ctx->tz, zone, *f[k].t);
+    rezone_times(r, r->zone_times, imp->ctx->tz, zone);
     r->zone_times = 0;
     return r;
 }
@@ -1371,19 +1378,17 @@ static void set_reset(struct importer *imp)
 
 /* After a committed batch of a bulk import: tells the store each time the rows written doubled
  * (from 5000 on), so the database can refresh its plans (hk_db_bulk_grown). */
-static int bulk_grown(struct importer *imp, struct hk_err *err)
+static void bulk_grown(struct importer *imp)
 {
     if (!imp->bulk)
-        return 0;
+        return;
     imp->rows_written += imp->cnt.created + imp->cnt.items_created + imp->cnt.customers_created;
     if (imp->rows_written < imp->rows_analyzed * 2 || imp->rows_written < 5000)
-        return 0;
+        return;
     imp->rows_analyzed = imp->rows_written;
     struct hk_err ignored; /* only an optimisation: the batch is committed either way */
     hk_err_clear(&ignored);
     (void)hk_db_bulk_grown(imp->db, &ignored);
-    (void)err;
-    return 0;
 }
 
 /* Applies recs (records first..first+n of the batch) and flushes. */
@@ -1462,7 +1467,8 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     if (rc == 0 && (rc = hk_db_commit(imp->db, err)) == 0) {
         count_outcomes(&imp->cnt, io->outcomes, n);
         add_counts(io->res, &imp->cnt);
-        return bulk_grown(imp, err);
+        bulk_grown(imp);
+        return 0;
     }
     hk_db_rollback(imp->db);
     forget_caches(imp);
@@ -1662,16 +1668,6 @@ static const struct hk_tz *zone_of_shop(struct importer *imp, struct shop_zone *
     return z->tz ? z->tz : imp->ctx->tz;
 }
 
-/* The wall-clock time `wall` (read as UTC) as an instant in zone tz. */
-static int64_t reread_local(const struct hk_tz *tz, int64_t wall)
-{
-    struct hk_civil c;
-    struct hk_err e;
-    int64_t t;
-    hk_tz_to_local(NULL, wall, &c);
-    return hk_tz_from_local(tz, &c, &t, &e) == 0 ? t : wall;
-}
-
 /*
  * Copies of the records with their local times (local_times bits) re-read in their shop's
  * zone into *copies (new, n entries); *copies stays NULL when no record has local times.
@@ -1705,15 +1701,7 @@ static int localise_times(struct importer *imp, const struct hk_order_rec *const
         const struct hk_tz *tz = zone_of_shop(imp, zones, &nz, channel, shop, err, &rc);
         if (rc < 0)
             break;
-        struct {
-            unsigned bit;
-            int64_t *t;
-        } f[] = {{HK_LOCAL_CREATED, &r->created_at},   {HK_LOCAL_PAID, &r->paid_at},
-                 {HK_LOCAL_SHIPPED, &r->shipped_at},   {HK_LOCAL_RECEIVED, &r->received_at},
-                 {HK_LOCAL_REFUNDED, &r->refunded_at}, {HK_LOCAL_CANCELLED, &r->cancelled_at}};
-        for (size_t k = 0; k < HK_ARRAY_LEN(f); k++)
-            if ((r->local_times & f[k].bit) && *f[k].t)
-                *f[k].t = reread_local(tz, *f[k].t);
+        rezone_times(r, r->local_times, NULL, tz); /* the wall clock was read as UTC */
         r->local_times = 0;
     }
     for (i = 0; i < nz; i++)

@@ -586,7 +586,8 @@ static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profi
     struct hk_engine_aggregates a;
     struct hk_err ignore;
     hk_err_clear(&ignore);
-    if (hk_engine_customer_get(e, id, hk_engine_svc_now(app->engine), &a, &ignore) == 0 && a.live) {
+    int64_t now = hk_engine_svc_now(app->engine);
+    if (hk_engine_customer_get(e, id, now, &a, &ignore) == 0 && a.live) {
         p->has_engine = true;
         p->has_recency = a.has_recency;
         p->recency_days = a.recency_days;
@@ -597,7 +598,6 @@ static void engine_view(struct hk_app *app, int64_t id, struct hk_customer_profi
         hk_strlcpy(p->rfm_segment, a.rfm_segment ? a.rfm_segment : "", sizeof p->rfm_segment);
         hk_strlcpy(p->rfm_tier, a.rfm_tier ? a.rfm_tier : "", sizeof p->rfm_tier);
         /* every shop's entry: a chain's buyer may have bought in many of its stores */
-        int64_t now = hk_engine_svc_now(app->engine);
         size_t ns = hk_engine_customer_shops(e, id, now, NULL, 0);
         struct hk_engine_shop_rfm *sr = ns ? calloc(ns, sizeof *sr) : NULL;
         p->shops = ns ? calloc(ns, sizeof *p->shops) : NULL;

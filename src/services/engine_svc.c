@@ -400,6 +400,18 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts ids[0..n) and drops the repeats; returns how many are left. */
+static size_t sort_unique(int64_t *ids, size_t n)
+{
+    if (n > 1)
+        qsort(ids, n, sizeof(*ids), cmp_i64);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || ids[m - 1] != ids[i])
+            ids[m++] = ids[i];
+    return m;
+}
+
 /* ---- loading and swapping ------------------------------------------------------------------- */
 
 static void log_err(struct hk_engine_svc *s, const char *event, const struct hk_err *err)
@@ -754,12 +766,7 @@ static int sync_once(struct hk_engine_svc *s, bool *changed, struct hk_err *err)
         return rc;
     }
 
-    if (k.n > 1)
-        qsort(k.ids, k.n, sizeof(*k.ids), cmp_i64);
-    size_t n = 0;
-    for (size_t i = 0; i < k.n; i++)
-        if (n == 0 || k.ids[n - 1] != k.ids[i])
-            k.ids[n++] = k.ids[i];
+    size_t n = sort_unique(k.ids, k.n);
 
     if (k.all || n > HK_RELOAD_OVER) {
         rc = full_reload(s, err);
@@ -1037,9 +1044,8 @@ int hk_engine_svc_snapshot(struct hk_engine_svc *s, struct hk_err *err)
 /* Writes when the history changed since the file on disk. */
 static void snapshot_if_changed(struct hk_engine_svc *s)
 {
-    uint64_t v = history_version(s);
     pthread_mutex_lock(&s->mu);
-    bool due = !s->snap_valid || s->snap_version != v;
+    bool due = !s->snap_valid || s->snap_version != history_version_locked(s);
     pthread_mutex_unlock(&s->mu);
     struct hk_err err;
     hk_err_clear(&err);
@@ -1144,12 +1150,7 @@ static int catch_up_begin(struct hk_engine_svc *s, struct catchup *c, bool *all,
         return rc;
     }
     int64_t *ids = c->k.ids;
-    if (c->k.n > 1)
-        qsort(ids, c->k.n, sizeof(*ids), cmp_i64);
-    size_t n = 0;
-    for (size_t i = 0; i < c->k.n; i++)
-        if (n == 0 || ids[n - 1] != ids[i])
-            ids[n++] = ids[i];
+    size_t n = sort_unique(ids, c->k.n);
     c->n = n;
     size_t per = (n + HK_CATCHUP_THREADS - 1) / HK_CATCHUP_THREADS;
     for (int i = 0; i < HK_CATCHUP_THREADS; i++) {
@@ -1503,9 +1504,11 @@ void hk_engine_svc_stats(struct hk_engine_svc *s, struct hk_engine_svc_stats *ou
     pthread_mutex_unlock(&s->mu);
 }
 
-int hk_engine_svc_write(struct hk_engine_svc *s,
-                        int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err), void *ctx,
-                        struct hk_err *err)
+/* Runs fn under the write lock, then (on success) rescores everything or, when fn rescored
+ * itself, just re-derives the rule tags on the moved scores, and notifies the listeners. */
+static int write_then(struct hk_engine_svc *s,
+                      int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err), void *ctx,
+                      bool rescored, struct hk_err *err)
 {
     pthread_rwlock_wrlock(&s->lock);
     int rc = fn(ctx, s->engine, err);
@@ -1514,27 +1517,24 @@ int hk_engine_svc_write(struct hk_engine_svc *s,
     if (rc)
         return rc;
     bump(s);
-    rc = rescore(s, err);
+    rc = rescored ? derive_shared(s, err) : rescore(s, err);
     if (!rc)
         notify(s);
     return rc;
+}
+
+int hk_engine_svc_write(struct hk_engine_svc *s,
+                        int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err), void *ctx,
+                        struct hk_err *err)
+{
+    return write_then(s, fn, ctx, false, err);
 }
 
 int hk_engine_svc_write_rescored(struct hk_engine_svc *s,
                                  int (*fn)(void *ctx, struct hk_engine *e, struct hk_err *err),
                                  void *ctx, struct hk_err *err)
 {
-    pthread_rwlock_wrlock(&s->lock);
-    int rc = fn(ctx, s->engine, err);
-    s->mutations++;
-    pthread_rwlock_unlock(&s->lock);
-    if (rc)
-        return rc;
-    bump(s);
-    rc = derive_shared(s, err); /* scores moved: rule tags on them follow */
-    if (!rc)
-        notify(s);
-    return rc;
+    return write_then(s, fn, ctx, true, err);
 }
 
 int hk_engine_svc_on_change(struct hk_engine_svc *s, void (*fn)(void *ctx), void *ctx)

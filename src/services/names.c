@@ -55,11 +55,10 @@ static bool contains_later(const char *hay, const char *needle, size_t nlen)
     return false;
 }
 
-/* Ranks the candidates and copies the first limit into *out. */
-static int pick(struct match *m, size_t nm, size_t limit, char ***out, size_t *n,
-                struct hk_err *err)
+/* Copies the first limit candidates, in their order, into *out. */
+static int copy_first(const struct match *m, size_t nm, size_t limit, char ***out, size_t *n,
+                      struct hk_err *err)
 {
-    qsort(m, nm, sizeof *m, by_rank);
     size_t k = nm < limit ? nm : limit;
     char **names = calloc(k ? k : 1, sizeof *names);
     if (!names)
@@ -72,6 +71,14 @@ static int pick(struct match *m, size_t nm, size_t limit, char ***out, size_t *n
     *out = names;
     *n = k;
     return 0;
+}
+
+/* Ranks the candidates and copies the first limit into *out. */
+static int pick(struct match *m, size_t nm, size_t limit, char ***out, size_t *n,
+                struct hk_err *err)
+{
+    qsort(m, nm, sizeof *m, by_rank);
+    return copy_first(m, nm, limit, out, n, err);
 }
 
 /* Appends s to m when it matches q; *nm counts. */
@@ -129,21 +136,9 @@ int hk_names_list(struct hk_app *app, const char *kind, const char *q, size_t li
                 consider(m, &nm, hk_rfm_segment_name(i), q, qlen);
         }
         /* in their own order (the tiers' rules, the segments' ids), not sorted */
-        size_t k = nm < limit ? nm : limit;
-        char **names = calloc(k ? k : 1, sizeof *names);
-        int rc = names ? 0 : hk_err_set(err, HK_E(NOMEM), "out of memory");
-        for (size_t i = 0; !rc && i < k; i++)
-            if (!(names[i] = strdup(m[i].s))) {
-                hk_names_free(names, i);
-                names = NULL;
-                rc = hk_err_set(err, HK_E(NOMEM), "out of memory");
-            }
+        int rc = copy_first(m, nm, limit, out, n, err);
         hk_engine_svc_read_end(app->engine);
-        if (rc)
-            return rc;
-        *out = names;
-        *n = k;
-        return 0;
+        return rc;
     }
     if (kind && strcmp(kind, "shop") == 0) {
         /* shops by name, as r_score(shop="...") takes them: a name two channels share is

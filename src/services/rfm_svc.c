@@ -187,18 +187,15 @@ static int stored(struct hk_db *db, int64_t shop_id, struct hk_rfm_config *out, 
 static int effective(struct hk_db *db, int64_t shop_id, struct hk_rfm_config *out, bool *inherited,
                      struct hk_err *err)
 {
-    bool found = false;
-    int rc = stored(db, shop_id, out, &found, err);
+    bool own = false, found = false;
+    int rc = stored(db, shop_id, out, &own, err);
+    found = own;
     if (!rc && !found && shop_id != 0)
         rc = stored(db, 0, out, &found, err);
     if (!rc && !found)
         hk_rfm_config_default(out);
-    if (!rc && inherited) {
-        bool own = false;
-        struct hk_rfm_config tmp;
-        rc = shop_id == 0 ? 0 : stored(db, shop_id, &tmp, &own, err);
+    if (!rc && inherited)
         *inherited = shop_id != 0 && !own;
-    }
     return rc;
 }
 
@@ -373,11 +370,6 @@ int hk_rfm_svc_preview(struct hk_app *app, int64_t shop_id, const struct hk_rfm_
 }
 
 /* ---- the engine's side -------------------------------------------------------------------- */
-
-struct setup {
-    struct hk_engine *e;
-    struct hk_err *err;
-};
 
 static int describe_shop(void *ctx, const struct hk_shop_row *r, struct hk_err *err)
 {

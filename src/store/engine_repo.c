@@ -476,8 +476,7 @@ int hk_engine_repo_load(struct hk_db *db, struct hk_store *store,
     int rc = hk_db_begin(db, HK_TX_READ, err);
     if (rc)
         return rc;
-    rc = each_row(db, "engine_shops", "SELECT id, timezone, channel, name FROM shops ORDER BY id",
-                  shop_row, sink, err);
+    rc = hk_engine_repo_load_shops(db, sink, err);
     if (!rc)
         rc = each_row(db, "engine_products",
                       "SELECT id, external_id, category FROM products ORDER BY id", product_row,
