@@ -421,6 +421,37 @@ struct scan_out {
     bool nul;
 };
 
+/* Bytes of w that are 0 have their high bit set (the lowest such byte exactly; higher ones may
+   be false positives after a zero byte, which the callers never look at). */
+static uint64_t zero_bytes(uint64_t w)
+{
+    return (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+}
+
+/*
+ * The first byte at or after q that ends unquoted text (U_STOP: , CR LF NUL), eight bytes a
+ * step while they lie before e, then byte by byte up to the sentinel at e. Unquoted cells are
+ * most of a file's bytes; the byte loop alone was a third of reading.
+ */
+static const unsigned char *unquoted_end(const unsigned char *q, const unsigned char *e)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL;
+    while (e - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t m = zero_bytes(w ^ (ones * ',')) | zero_bytes(w ^ (ones * '\r')) |
+                     zero_bytes(w ^ (ones * '\n')) | zero_bytes(w);
+        if (m)
+            return q + (__builtin_ctzll(m) >> 3);
+        q += 8;
+    }
+#endif
+    while (!U_STOP[*q])
+        q++;
+    return q;
+}
+
 /* Scans one record starting at data[pos]. Does not move pos. */
 static enum scan_result scan(struct hk_csv *c, struct scan_out *o)
 {
@@ -478,9 +509,7 @@ static enum scan_result scan(struct hk_csv *c, struct scan_out *o)
         }
         /* unquoted text (or text after a closing quote, kept as spreadsheets do) */
         for (;;) {
-            const unsigned char *q = p;
-            while (!U_STOP[*q])
-                q++;
+            const unsigned char *q = unquoted_end(p, e);
             memcpy(w, p, (size_t)(q - p));
             w += q - p;
             p = q;

@@ -1524,20 +1524,34 @@ int hk_order_builder_start(struct hk_order_builder *ob, const struct hk_fmt_bind
     return oom ? HK_E(NOMEM) : 0;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
+/*
+ * The line hash: only compared within one order, never stored, so any good 64-bit mix will do.
+ * Eight bytes a step (byte-wise FNV-1a here was 2 % of a bulk import's own CPU); every value ends
+ * in a step that includes its length mod 8, so ("ab","c") and ("a","bc") hash apart.
+ */
+static uint64_t mix(uint64_t h, uint64_t w)
 {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
 }
 
-static uint64_t fnv_str(uint64_t h, struct hk_str v)
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
 {
-    h = fnv(h, v.s, v.len);
-    return fnv(h, "\x1f", 1); /* separator: ("ab","c") != ("a","bc") */
+    const unsigned char *s = p;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = mix(h, w);
+    }
+    uint64_t w = (uint64_t)n << 56;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)s[i] << (8 * i);
+    return mix(h, w);
+}
+
+static uint64_t hash_str(uint64_t h, struct hk_str v)
+{
+    return hash_bytes(h, v.s, v.len);
 }
 
 static bool same_str(const char *s, struct hk_str v)
@@ -1654,16 +1668,16 @@ int hk_order_builder_add(struct hk_order_builder *ob, const struct hk_fmt_bindin
 
         /* An identical line already in the order is the same line exported twice. */
         uint64_t h = 14695981039346656037ULL;
-        h = fnv_str(h, iv.product_id);
-        h = fnv_str(h, iv.sku);
-        h = fnv_str(h, iv.title);
-        h = fnv_str(h, iv.variant);
-        h = fnv_str(h, iv.category);
-        h = fnv_str(h, iv.suborder);
-        h = fnv(h, &iv.quantity, sizeof(iv.quantity));
-        h = fnv(h, &iv.unit_price_fen, sizeof(iv.unit_price_fen));
-        h = fnv(h, &iv.paid_fen, sizeof(iv.paid_fen));
-        h = fnv(h, &iv.refund_fen, sizeof(iv.refund_fen));
+        h = hash_str(h, iv.product_id);
+        h = hash_str(h, iv.sku);
+        h = hash_str(h, iv.title);
+        h = hash_str(h, iv.variant);
+        h = hash_str(h, iv.category);
+        h = hash_str(h, iv.suborder);
+        h = hash_bytes(h, &iv.quantity, sizeof(iv.quantity));
+        h = hash_bytes(h, &iv.unit_price_fen, sizeof(iv.unit_price_fen));
+        h = hash_bytes(h, &iv.paid_fen, sizeof(iv.paid_fen));
+        h = hash_bytes(h, &iv.refund_fen, sizeof(iv.refund_fen));
         /* Items do not keep the sub-order number, so lines with one are compared by hash and
            fields; a collision of the 64-bit hash over different sub-orders is ignored. */
         if (ob->nitems <= 8) {

@@ -13,14 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
+
 struct hk_h128 hk_h128_of(const unsigned char key[16], const char *const *parts, size_t n)
 {
     unsigned char out[crypto_shorthash_siphashx24_BYTES];
     unsigned char stack[1024];
     stack[0] = 0; /* quiets -Wmaybe-uninitialized for n == 0 */
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++)
-        total += (parts[i] ? strlen(parts[i]) : 0) + 1;
+    size_t total = 0, lens[8];
+    for (size_t i = 0; i < n; i++) {
+        size_t len = parts[i] ? strlen(parts[i]) : 0;
+        if (i < HK_ARRAY_LEN(lens))
+            lens[i] = len; /* measured once: the parts are often cold in the caches */
+        total += len + 1;
+    }
 
     unsigned char *buf = total <= sizeof stack ? stack : malloc(total);
     if (!buf) {
@@ -42,7 +48,7 @@ struct hk_h128 hk_h128_of(const unsigned char key[16], const char *const *parts,
     }
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = parts[i] ? strlen(parts[i]) : 0;
+        size_t len = i < HK_ARRAY_LEN(lens) ? lens[i] : parts[i] ? strlen(parts[i]) : 0;
         if (len)
             memcpy(buf + off, parts[i], len);
         off += len;

@@ -89,6 +89,10 @@ struct hk_identity_key {
 struct hk_identity_keys {
     struct hk_identity_key k[HK_IDENTITY_KEYS_MAX];
     size_t n;
+    /* The resolver's look-up digests of k[0..n), computed once by hk_resolver_digest_keys and
+       valid only for the resolver whose tag this is (0: none; the keys must not change after). */
+    uint64_t digest_tag;
+    uint64_t digest[HK_IDENTITY_KEYS_MAX][2];
     /* the (first) phone: 0 none, 1 mobile (+86 form in phone_norm), 2 another clear number
        (landline, foreign: kept, not an identity), 3 masked by the marketplace */
     int phone_state;
@@ -157,6 +161,13 @@ void hk_resolver_forget(struct hk_resolver *r);
  * know yet, and the profile state of customers[0..ncust) (existing orders' customers; 0s
  * ignored). Optional: resolve looks up what was not prefetched, one key at a time.
  */
+/**
+ * Computes the resolver's look-up digests of keys once and keeps them in keys, so prefetch and
+ * resolve need not hash the same key again (each did, up to three times a key). Optional: keys
+ * without them are hashed where needed. The digests are valid for this resolver only.
+ */
+void hk_resolver_digest_keys(const struct hk_resolver *r, struct hk_identity_keys *keys);
+
 int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
                          const struct hk_identity_keys *const *sets, size_t n,
                          const int64_t *customers, size_t ncust, struct hk_err *err);

@@ -55,6 +55,7 @@
 #include "core/tz.h"
 #include "core/util.h"
 #include "ingest/arena.h"
+#include "ingest/bloom.h"
 #include "ingest/hashtab.h"
 #include "ingest/identity.h"
 #include "ingest/reader.h"
@@ -99,8 +100,9 @@ struct prep {
     bool details; /* a Taobao detail record: lines only */
     bool skip;    /* rejected by validation */
     const char *channel;
-    int64_t shop_id;  /* the record's shop (0 for detail records) */
-    int64_t shop_key; /* map key: shop_id, or a negative channel key for detail records */
+    int64_t shop_id;     /* the record's shop (0 for detail records) */
+    int64_t shop_key;    /* map key: shop_id, or a negative channel key for detail records */
+    struct hk_h128 bdig; /* border_digest(shop_key, order_no), set by prepare */
     struct hk_identity_keys keys;
 };
 
@@ -123,6 +125,7 @@ struct importer {
     const char *channels[16]; /* channel keys for shop-less look-ups: -(index + 1) */
     size_t nchannels;
     struct hk_h128tab products; /* (shop, external id) -> product id */
+    struct hk_bloom known;      /* initial loads: order numbers that may be stored (bloom.h) */
 
     /* the batch */
     struct hk_arena arena;
@@ -425,23 +428,27 @@ static struct hk_h128 border_digest(const struct importer *imp, int64_t shop_key
     return hk_h128_of_id(imp->hkey, shop_key, no);
 }
 
-static struct border *border_find(struct importer *imp, int64_t shop_key, const char *no)
+/* The border of digest h (border_digest), or NULL. */
+static struct border *border_find_h(struct importer *imp, struct hk_h128 h)
 {
-    struct hk_h128_slot *s = hk_h128tab_get(&imp->bmap, border_digest(imp, shop_key, no));
+    struct hk_h128_slot *s = hk_h128tab_get(&imp->bmap, h);
     return s ? &imp->borders[s->v1] : NULL;
 }
 
-/* A new border for key (shop_key, no), or NULL on out of memory / when one exists (*exists). */
-static struct border *border_add(struct importer *imp, int64_t shop_key, const char *no,
-                                 bool *exists)
+static struct border *border_find(struct importer *imp, int64_t shop_key, const char *no)
+{
+    return border_find_h(imp, border_digest(imp, shop_key, no));
+}
+
+/* A new border for digest h, or NULL on out of memory / when one exists (*exists). */
+static struct border *border_add_h(struct importer *imp, struct hk_h128 h, bool *exists)
 {
     bool added = false;
     *exists = false;
     if (grow((void **)&imp->borders, &imp->capborders, imp->nborders + 1, sizeof(*imp->borders)) <
         0)
         return NULL;
-    struct hk_h128_slot *s = hk_h128tab_put(&imp->bmap, border_digest(imp, shop_key, no),
-                                            (int64_t)imp->nborders, 0, &added);
+    struct hk_h128_slot *s = hk_h128tab_put(&imp->bmap, h, (int64_t)imp->nborders, 0, &added);
     if (!s)
         return NULL;
     if (!added) {
@@ -451,6 +458,13 @@ static struct border *border_add(struct importer *imp, int64_t shop_key, const c
     struct border *b = &imp->borders[imp->nborders++];
     memset(b, 0, sizeof *b);
     return b;
+}
+
+/* A new border for key (shop_key, no), or NULL on out of memory / when one exists (*exists). */
+static struct border *border_add(struct importer *imp, int64_t shop_key, const char *no,
+                                 bool *exists)
+{
+    return border_add_h(imp, border_digest(imp, shop_key, no), exists);
 }
 
 static size_t border_index(const struct importer *imp, const struct border *b)
@@ -939,9 +953,11 @@ static int create_order(struct importer *imp, const struct prep *p, const struct
     const struct hk_order_rec *rec = p->rec;
     bool exists;
     int rc;
-    struct border *b = border_add(imp, p->shop_key, rec->order_no, &exists);
+    struct border *b = border_add_h(imp, p->bdig, &exists);
     if (!b)
         return oom(err);
+    if (imp->known.words)
+        hk_bloom_add(&imp->known, rec->order_no, strlen(rec->order_no));
     order_from_record(imp, p, &b->row);
     b->row.customer_id = who->customer_id;
     b->row.identity_id = who->identity_id;
@@ -1188,7 +1204,7 @@ static int apply_record(struct importer *imp, struct prep *p, enum hk_apply_outc
     if (p->details)
         return apply_details(imp, p, outcome, err);
 
-    struct border *b = border_find(imp, p->shop_key, rec->order_no);
+    struct border *b = border_find_h(imp, p->bdig);
     if (b && b->pending) { /* the same order again in this batch: write the first one */
         if ((rc = flush_all(imp, imp->db, err)) < 0)
             return rc;
@@ -1303,6 +1319,8 @@ static int prepare(struct importer *imp, const struct hk_order_rec *const *recs,
             return oom(err);
         p->shop_key = p->shop_id;
         hk_identity_keys_from_order(imp->ctx->keys, rec, &p->keys);
+        hk_resolver_digest_keys(imp->resolver, &p->keys); /* once for prefetch and resolve */
+        p->bdig = border_digest(imp, p->shop_key, rec->order_no); /* once for find and add */
     }
     return 0;
 }
@@ -1313,6 +1331,41 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/*
+ * The distinct shop keys of the set's records into imp->ids, ascending; returns how many (the
+ * caller skips equal neighbours, so with very many shops the plain sort of every record's key
+ * gives the same list).
+ */
+static size_t distinct_shop_keys(struct importer *imp, size_t n)
+{
+    enum { FEW = 32 };
+    size_t nkeys = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (imp->preps[i].skip)
+            continue;
+        int64_t key = imp->preps[i].shop_key;
+        if (nkeys && imp->ids[last] == key)
+            continue;
+        size_t j = 0;
+        while (j < nkeys && imp->ids[j] != key)
+            j++;
+        if (j == nkeys) {
+            if (nkeys == FEW) { /* many shops in one set: every record's key, sorted */
+                nkeys = 0;
+                for (size_t m = 0; m < n; m++)
+                    if (!imp->preps[m].skip)
+                        imp->ids[nkeys++] = imp->preps[m].shop_key;
+                qsort(imp->ids, nkeys, sizeof(*imp->ids), cmp_i64);
+                return nkeys;
+            }
+            imp->ids[nkeys++] = key;
+        }
+        last = j;
+    }
+    qsort(imp->ids, nkeys, sizeof(*imp->ids), cmp_i64);
+    return nkeys;
+}
+
 static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
 {
     int rc;
@@ -1321,12 +1374,9 @@ static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
         grow((void **)&imp->keysets, &imp->capkeysets, n, sizeof(*imp->keysets)) < 0)
         return oom(err);
 
-    /* stored orders, by shop key (few distinct per batch) */
-    size_t nkeys = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!imp->preps[i].skip)
-            imp->ids[nkeys++] = imp->preps[i].shop_key;
-    qsort(imp->ids, nkeys, sizeof(*imp->ids), cmp_i64);
+    /* stored orders, by shop key (few distinct per batch: collected as such, not sorted out of
+       one per record, which cost 1 % of a bulk import) */
+    size_t nkeys = distinct_shop_keys(imp, n);
     for (size_t k = 0; k < nkeys; k++) {
         if (k && imp->ids[k] == imp->ids[k - 1])
             continue;
@@ -1336,9 +1386,14 @@ static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
         for (size_t i = 0; i < n; i++) {
             if (imp->preps[i].skip || imp->preps[i].shop_key != key)
                 continue;
-            imp->nos[m++] = imp->preps[i].rec->order_no;
+            const char *no = imp->preps[i].rec->order_no;
+            if (imp->known.words && !hk_bloom_maybe(&imp->known, no, strlen(no)))
+                continue; /* certainly not stored: no need to ask (initial loads) */
+            imp->nos[m++] = no;
             channel = imp->preps[i].channel;
         }
+        if (!m)
+            continue;
         imp->lookup_key = key;
         rc = key > 0 ? hk_irepo_orders_find(imp->db, key, imp->nos, m, on_found_order, imp, err)
                      : hk_irepo_orders_find_in_channel(imp->db, channel, imp->nos, m,
@@ -1538,6 +1593,7 @@ static void importer_free(struct importer *imp)
     shops_clear(imp);
     free(imp->shops);
     hk_h128tab_release(&imp->products);
+    hk_bloom_free(&imp->known);
     hk_arena_release(&imp->arena);
     free(imp->preps);
     free(imp->borders);
@@ -1776,6 +1832,28 @@ static int begin_load(struct importer *imp, enum hk_load_mode mode, int64_t byte
                     : hk_irepo_load_indexes_restore(imp->db, NULL, err);
 }
 
+/* An initial load sizes its filter of order numbers at one per KNOWN_BYTES_PER_ORDER bytes of
+   its files (a generic export takes ~370 bytes an order), at most KNOWN_MAX_ORDERS (24 MiB):
+   past that, false "maybe"s grow and cost look-ups, never correctness. */
+#define KNOWN_BYTES_PER_ORDER 256
+#define KNOWN_MAX_ORDERS      ((size_t)4 << 20)
+
+static int known_add(void *arg, const char *no, size_t len)
+{
+    hk_bloom_add(arg, no, len);
+    return 0;
+}
+
+/* Starts the filter of order numbers that may be stored: those stored now, and (create_order)
+   every order the load creates. */
+static int known_orders(struct importer *imp, int64_t bytes, struct hk_err *err)
+{
+    size_t want = (size_t)(bytes / KNOWN_BYTES_PER_ORDER);
+    if (hk_bloom_init(&imp->known, want < KNOWN_MAX_ORDERS ? want : KNOWN_MAX_ORDERS) < 0)
+        return oom(err);
+    return hk_irepo_order_numbers(imp->db, known_add, &imp->known, err);
+}
+
 /* Builds the indexes an initial load dropped; rc is the import's outcome so far, returned
    unless it was 0 and the build failed. */
 static int end_load(struct importer *imp, int rc, struct hk_err *err)
@@ -1806,6 +1884,227 @@ static int collect_row_errors(struct hk_reader *rd, struct hk_import_result *res
     return 0;
 }
 
+/* ---- pipelined file batches ---------------------------------------------------------------- */
+
+/*
+ * A file import writes through hk_db_pipeline: batch n is queued (BEGIN, the bulk loads,
+ * COMMIT) and the writer thread runs it while this thread reads, resolves and queues batch n+1;
+ * then batch n is confirmed. Two batches are in flight, so the reader keeps two generations of
+ * records (hk_reader_rotate) and each batch keeps its own errors and counts (part) until it is
+ * confirmed, when they join the result in file order. When a queued batch fails, the pipeline
+ * is turned off (which rolls back what is open), the caches forgotten, and the unconfirmed
+ * batches are redone by run_batch one after the other — its per-order fallback included — as
+ * without a pipeline; then the pipeline goes on again.
+ */
+struct pbatch {
+    const struct hk_order_rec **recs;
+    size_t n;
+    enum hk_apply_outcome *outc;
+    struct hk_import_result part; /* rows rejected and counts, until confirmed */
+    size_t reader_nerrors;        /* part after the reader's errors, before applying */
+    int64_t reader_rejected;
+    int64_t rows, done_bytes; /* the file's records and bytes read up to this batch's end */
+    struct counts cnt;        /* imp->cnt after applying */
+    uint64_t mark;            /* the pipeline mark after its COMMIT; 0 = nothing queued */
+};
+
+static void part_reset(struct pbatch *b)
+{
+    struct hk_row_error *e = b->part.errors;
+    memset(&b->part, 0, sizeof b->part);
+    b->part.errors = e;
+    b->n = 0;
+    b->mark = 0;
+    memset(&b->cnt, 0, sizeof b->cnt);
+}
+
+/* Adds a confirmed batch's errors and counts to res (errors beyond max are only counted). */
+static void part_merge(struct hk_import_result *res, const struct pbatch *b, size_t max)
+{
+    const struct hk_import_result *p = &b->part;
+    res->rejected += p->rejected;
+    for (size_t i = 0; i < p->nerrors && res->nerrors < max; i++)
+        res->errors[res->nerrors++] = p->errors[i];
+    res->orders_created += p->orders_created;
+    res->orders_updated += p->orders_updated;
+    res->orders_unchanged += p->orders_unchanged;
+    res->items_created += p->items_created;
+    res->items_staged += p->items_staged;
+    res->customers_created += p->customers_created;
+}
+
+/* Applies b and queues its transaction; 0 when its COMMIT is queued. */
+static int queue_batch(struct importer *imp, struct pbatch *b, const struct batch_io *io,
+                       struct hk_err *err)
+{
+    int rc;
+    memset(&imp->cnt, 0, sizeof imp->cnt);
+    for (size_t i = 0; i < b->n; i++)
+        b->outc[i] = 0;
+    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+        return rc;
+    rc = apply_set(imp, b->recs, b->n, io, 0, err);
+    if (rc == 0)
+        rc = hk_db_commit(imp->db, err);
+    if (rc < 0) {
+        hk_db_rollback(imp->db);
+        return rc;
+    }
+    b->cnt = imp->cnt;
+    b->mark = hk_db_pipeline_mark(imp->db);
+    return 0;
+}
+
+/* Waits for b's commit; on success its counts join b->part. */
+static int confirm_batch(struct importer *imp, struct pbatch *b, struct hk_err *err)
+{
+    int rc = hk_db_pipeline_wait(imp->db, b->mark, err);
+    if (rc < 0)
+        return rc;
+    count_outcomes(&b->cnt, b->outc, b->n);
+    add_counts(&b->part, &b->cnt);
+    imp->cnt = b->cnt;
+    bulk_grown(imp);
+    b->mark = 0;
+    return 0;
+}
+
+/* Redoes b without the pipeline (run_batch, with its per-order fallback). */
+static int redo_batch(struct importer *imp, struct pbatch *b, const struct batch_io *io,
+                      struct hk_err *err)
+{
+    b->part.nerrors = b->reader_nerrors;
+    b->part.rejected = b->reader_rejected;
+    b->part.orders_created = b->part.orders_updated = b->part.orders_unchanged = 0;
+    b->part.items_created = b->part.items_staged = b->part.customers_created = 0;
+    b->mark = 0;
+    struct batch_io bio = *io;
+    bio.outcomes = b->outc;
+    bio.res = &b->part;
+    return b->n ? run_batch(imp, b->recs, b->n, &bio, err) : 0;
+}
+
+/* One file of a pipelined import. */
+struct file_run {
+    struct importer *imp;
+    struct hk_reader *rd;
+    const char *file;
+    size_t batch_n, max_errors;
+    const struct hk_import_opts *o;
+    struct hk_import_result *res;
+    int64_t rows_before, finished_bytes, total_bytes;
+};
+
+/* A batch is committed: its errors and counts join the result, progress is reported. */
+static void batch_done(const struct file_run *fr, struct pbatch *b)
+{
+    part_merge(fr->res, b, fr->max_errors);
+    fr->res->rows = fr->rows_before + b->rows;
+    if (fr->o->progress)
+        fr->o->progress(fr->o->progress_arg, fr->finished_bytes + b->done_bytes, fr->total_bytes,
+                        fr->res->rows);
+    part_reset(b);
+}
+
+/* Redoes the unconfirmed batches a and then b (either may be NULL) without the pipeline, each
+   joining the result once committed, then turns the pipeline on again. */
+static int recover(const struct file_run *fr, struct pbatch *a, struct pbatch *b,
+                   const struct batch_io *io, struct hk_err *err)
+{
+    struct importer *imp = fr->imp;
+    struct hk_err ignored;
+    hk_err_clear(&ignored);
+    hk_db_rollback(imp->db);
+    (void)hk_db_pipeline(imp->db, false, &ignored); /* rolls back, forgets the failure */
+    forget_caches(imp);
+    int rc = 0;
+    struct pbatch *redo[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!redo[i])
+            continue;
+        fr->res->pipeline_redos++;
+        if ((rc = redo_batch(imp, redo[i], io, err)) < 0)
+            return rc;
+        batch_done(fr, redo[i]);
+    }
+    return hk_db_pipeline(imp->db, true, err);
+}
+
+/*
+ * Reads, applies and writes one file with the pipeline (see struct pbatch); B: two batches'
+ * buffers. Returns 0, or a negative HK_E code (batches confirmed before it stay in res).
+ */
+static int import_file_piped(const struct file_run *fr, struct pbatch *B, struct hk_err *err)
+{
+    struct importer *imp = fr->imp;
+    const struct batch_io io = {NULL, NULL, NULL, fr->max_errors, fr->file};
+    struct pbatch *prev = NULL; /* queued, not yet confirmed */
+    int ci = 0, rc, rrc = 0;
+    bool eof = false;
+    struct hk_err ignored;
+
+    if ((rc = hk_db_pipeline(imp->db, true, err)) < 0)
+        return rc;
+    while (!eof) {
+        struct pbatch *cur = &B[ci];
+        part_reset(cur);
+        hk_reader_rotate(fr->rd); /* frees the batch before prev: confirmed */
+        while (cur->n < fr->batch_n) {
+            const struct hk_order_rec *rec;
+            rrc = hk_reader_next(fr->rd, &rec, err);
+            collect_row_errors(fr->rd, &cur->part, fr->max_errors, fr->file);
+            if (rrc <= 0)
+                break;
+            cur->recs[cur->n++] = rec;
+        }
+        eof = rrc <= 0;
+        cur->reader_nerrors = cur->part.nerrors;
+        cur->reader_rejected = cur->part.rejected;
+        cur->rows = hk_reader_records(fr->rd);
+        cur->done_bytes = hk_reader_bytes_done(fr->rd);
+
+        struct batch_io cio = io;
+        cio.outcomes = cur->outc;
+        cio.res = &cur->part;
+        hk_err_clear(&ignored);
+        bool queued = !cur->n || queue_batch(imp, cur, &cio, &ignored) == 0;
+        hk_err_clear(&ignored);
+        bool prev_ok = !prev || confirm_batch(imp, prev, &ignored) == 0;
+        if (prev && prev_ok)
+            batch_done(fr, prev);
+        if (!prev_ok || !queued) {
+            if ((rc = recover(fr, prev_ok ? NULL : prev, cur->n ? cur : NULL, &io, err)) < 0)
+                goto done;
+            prev = NULL;
+        } else {
+            prev = cur->n ? cur : NULL;
+            if (!prev)
+                batch_done(fr, cur); /* nothing to write: the reader's errors only */
+        }
+        ci ^= 1;
+        if (rrc < 0 || (fr->o->cancel && *fr->o->cancel)) {
+            if (rrc >= 0)
+                fr->res->cancelled = true;
+            break;
+        }
+    }
+    rc = 0;
+    if (prev) {
+        hk_err_clear(&ignored);
+        if (confirm_batch(imp, prev, &ignored) == 0)
+            batch_done(fr, prev);
+        else if ((rc = recover(fr, prev, NULL, &io, err)) < 0)
+            goto done;
+    }
+    if (rrc < 0)
+        rc = rrc;
+done:
+    hk_err_clear(&ignored);
+    hk_db_rollback(imp->db);
+    (void)hk_db_pipeline(imp->db, false, &ignored);
+    return rc;
+}
+
 int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
                     const char *const *display_names, size_t n, const struct hk_import_opts *opts,
                     struct hk_import_result *res, struct hk_err *err)
@@ -1816,6 +2115,8 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     const struct hk_order_rec **batch = NULL;
     enum hk_apply_outcome *outc = NULL;
     struct importer *imp = NULL;
+    struct pbatch pb[2];
+    memset(pb, 0, sizeof pb);
     int64_t *done_bytes = NULL, total_bytes = 0, finished_bytes = 0, rows_before = res->rows;
     int rc = 0;
 
@@ -1871,7 +2172,18 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 
     if ((rc = importer_new(ctx, o.shop, NULL, true, &imp, err)) < 0)
         goto done;
+    for (int b = 0; b < 2 && !o.no_pipeline; b++) {
+        pb[b].recs = calloc(batch_n, sizeof(*pb[b].recs));
+        pb[b].outc = calloc(batch_n, sizeof(*pb[b].outc));
+        pb[b].part.errors = calloc(max_errors, sizeof(*pb[b].part.errors));
+        if (!pb[b].recs || !pb[b].outc || !pb[b].part.errors) {
+            rc = oom(err);
+            goto done;
+        }
+    }
     if ((rc = begin_load(imp, o.load, total_bytes, &res->initial_load, err)) < 0)
+        goto done;
+    if (res->initial_load && (rc = known_orders(imp, total_bytes, err)) < 0)
         goto done;
     bool stored_keys = true; /* none yet: the resolver need not look keys up (identity.h) */
     if ((rc = hk_irepo_identities_any(imp->db, &stored_keys, err)) < 0)
@@ -1884,6 +2196,14 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
         struct batch_io io = {outc, NULL, res, max_errors, file};
         int64_t rows_file = 0;
         bool eof = false;
+        if (!o.no_pipeline) {
+            const struct file_run fr = {imp, rd[i], file,        batch_n,        max_errors,
+                                        &o,  res,   rows_before, finished_bytes, total_bytes};
+            if ((rc = import_file_piped(&fr, pb, err)) < 0)
+                goto done;
+            rows_file = hk_reader_records(rd[i]);
+            eof = true;
+        }
         while (!eof) {
             size_t nb = 0;
             int rrc = 0;
@@ -1922,6 +2242,11 @@ done:
     if (imp && res->initial_load)
         rc = end_load(imp, rc, err);
     importer_free(imp);
+    for (int b = 0; b < 2; b++) {
+        free(pb[b].recs);
+        free(pb[b].outc);
+        free(pb[b].part.errors);
+    }
     for (size_t i = 0; rd && i < n; i++)
         hk_reader_close(rd[i]);
     free(rd);

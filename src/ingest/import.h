@@ -71,6 +71,9 @@ struct hk_import_opts {
     void *progress_arg;
     /* set non-zero by another thread to stop after the current batch */
     const volatile int *cancel;
+    /* write each batch before reading the next, instead of pipelining (hk_db_pipeline: the
+       database writes batch n while batch n+1 is read and resolved); the results are the same */
+    bool no_pipeline;
 };
 
 struct hk_import_result {
@@ -82,6 +85,8 @@ struct hk_import_result {
     int64_t rejected;            /* rows rejected */
     bool cancelled;              /* stopped early by opts->cancel (what was committed stays) */
     bool initial_load;           /* ran as an initial load (hk_load_mode) */
+    int64_t pipeline_redos;      /* batches written again without the pipeline after a queued
+                                    write failed (e.g. another writer took an id): same data */
     struct hk_row_error *errors; /* the first max_errors_kept rejected rows (new; see _release) */
     size_t nerrors;
     char **files; /* display names the errors' file fields point into (owned) */

@@ -64,6 +64,11 @@ int hk_reader_next(struct hk_reader *r, const struct hk_order_rec **out, struct 
 
 /** Frees the arena: every record returned so far becomes invalid. */
 void hk_reader_recycle(struct hk_reader *r);
+/**
+ * For an importer that holds two batches at once: the records returned before the previous
+ * hk_reader_rotate become invalid; those returned since stay valid until the next one.
+ */
+void hk_reader_rotate(struct hk_reader *r);
 
 /**
  * Rows rejected since the last hk_reader_take_errors, in file order (borrowed until the next

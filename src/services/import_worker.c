@@ -304,9 +304,11 @@ static void run_job(struct hk_import_worker *w, const struct hk_import_job *job)
         .format = fmt,
         .shop = job->shop[0] ? job->shop : NULL,
         .max_errors_kept = HK_IMPORT_ERRORS_KEPT,
+        .batch_orders = app->cfg.import_batch > 0 ? (int)app->cfg.import_batch : 0,
         .progress = on_progress,
         .progress_arg = &prog,
         .cancel = &w->cancel,
+        .no_pipeline = strcmp(app->cfg.import_pipeline, "off") == 0,
     };
     rc = hk_import_files(&ctx, (const char *const *)files.paths, (const char *const *)files.names,
                          files.n, &opts, &res, &err);

@@ -115,6 +115,8 @@ static void db_drop_stmts(struct hk_db *db)
 
 static void stmt_reset(struct hk_stmt *st)
 {
+    if (st->db->pipe) /* the writer may be using the connection */
+        (void)hk_pipe_sync(st->db->pipe, NULL);
     st->db->store->ops->reset(st->impl);
     st->state = HK_STMT_FRESH;
 }
@@ -127,7 +129,9 @@ static void db_abandon_copy(struct hk_db *db)
         return;
     struct hk_err e;
     hk_err_clear(&e);
-    if (c->impl)
+    if (c->impl && c->recorded)
+        (void)hk_pipe_copy_end(db->pipe, c->impl, false, &e);
+    else if (c->impl)
         (void)db->store->ops->copy_end(c->impl, false, &e);
     c->impl = NULL;
     c->failed = true;
@@ -184,6 +188,14 @@ static int db_failed(struct hk_db *db, int rc)
     if (rc < 0 && db->in_tx)
         db->tx_failed = true;
     return rc;
+}
+
+/* With the pipeline on: waits until its writer is idle, so db's connection is ours; returns
+   the pipeline's failure (the caller returns it instead of doing its work), marking the
+   transaction aborted. */
+static int db_sync(struct hk_db *db, struct hk_err *err)
+{
+    return db->pipe ? db_failed(db, hk_pipe_sync(db->pipe, err)) : 0;
 }
 
 static int tx_aborted(struct hk_err *err, const char *what)
@@ -380,6 +392,10 @@ void hk_db_release(struct hk_db *db)
     struct hk_store *s = db->store;
     hk_db_rollback(db);
     db_reset_running(db);
+    if (db->pipe) {
+        hk_pipe_stop(db->pipe);
+        db->pipe = NULL;
+    }
     if (db->bulk) { /* back to the defaults (a failure just leaves the tuning in place) */
         struct hk_err e;
         hk_err_clear(&e);
@@ -414,12 +430,47 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
     return 0;
 }
 
+int hk_db_pipeline(struct hk_db *db, bool on, struct hk_err *err)
+{
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "pipeline: changed inside a transaction");
+    if (on && !db->pipe)
+        return hk_pipe_start(db, &db->pipe, err);
+    if (!on && db->pipe) {
+        hk_pipe_stop(db->pipe);
+        db->pipe = NULL;
+    }
+    return 0;
+}
+
+uint64_t hk_db_pipeline_mark(struct hk_db *db)
+{
+    return db->pipe ? hk_pipe_mark(db->pipe) : 0;
+}
+
+int hk_db_pipeline_wait(struct hk_db *db, uint64_t mark, struct hk_err *err)
+{
+    return db->pipe ? hk_pipe_wait(db->pipe, mark, err) : 0;
+}
+
 int hk_db_bulk_grown(struct hk_db *db, struct hk_err *err)
 {
     const char *sql = db->store->ops->bulk_grown_sql;
     if (db->in_tx)
         return hk_err_set(err, HK_E(INVAL), "bulk mode: grown inside a transaction");
-    return sql ? hk_db_exec_script(db, "bulk grown", sql, err) : 0;
+    if (!sql)
+        return 0;
+    if (!db->pipe)
+        return hk_db_exec_script(db, "bulk grown", sql, err);
+    /* With the pipeline on, another connection does it (it reads only committed tables), so
+       the importer does not wait for the writer to drain. */
+    struct hk_db *other;
+    int rc = hk_db_acquire(db->store, &other, err);
+    if (rc < 0)
+        return rc;
+    rc = hk_db_exec_script(other, "bulk grown", sql, err);
+    hk_db_release(other);
+    return rc;
 }
 
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err)
@@ -428,6 +479,9 @@ int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struc
         return hk_err_set(err, HK_E(INVAL), "%s: a bulk load is open on this connection", what);
     if (db->in_tx && db->tx_failed)
         return tx_aborted(err, what);
+    int rc = db_sync(db, err);
+    if (rc < 0)
+        return rc;
     return db_failed(db, db->store->ops->exec_script(db->conn, what, sql, err));
 }
 
@@ -439,7 +493,8 @@ int hk_db_begin(struct hk_db *db, enum hk_tx_mode mode, struct hk_err *err)
         return hk_err_set(err, HK_E(INVAL),
                           "begin: a transaction is already open on this connection (use a "
                           "savepoint for a nested unit)");
-    int rc = db->store->ops->begin(db->conn, mode, err);
+    int rc =
+        db->pipe ? hk_pipe_begin(db->pipe, mode, err) : db->store->ops->begin(db->conn, mode, err);
     if (rc == 0) {
         db_tx_end(db);
         db->in_tx = true;
@@ -462,26 +517,35 @@ int hk_db_commit(struct hk_db *db, struct hk_err *err)
     else {
         bool wrote = false;
         rc = hk_changes_flush(db, &wrote, err);
-        if (rc == 0)
+        if (rc == 0 && db->pipe) /* queued: hk_db_pipeline_wait tells whether it committed */
+            rc = hk_pipe_commit(db->pipe, wrote, err);
+        else if (rc == 0)
             rc = db->store->ops->commit(db->conn, err);
-        if (rc == 0 && wrote) {
-            void (*hook)(void *);
-            void *ctx;
-            pthread_mutex_lock(&db->store->mu);
-            hook = db->store->change_hook;
-            ctx = db->store->change_hook_ctx;
-            pthread_mutex_unlock(&db->store->mu);
-            if (hook)
-                hook(ctx);
-        }
+        if (rc == 0 && wrote && !db->pipe)
+            hk_store_fire_change_hook(db->store);
     }
     if (rc < 0) {
         /* Leave no half-open transaction behind: whatever failed is undone. */
         db_reset_running(db);
-        db->store->ops->rollback(db->conn);
+        if (db->pipe)
+            hk_pipe_real_rollback(db->pipe);
+        else
+            db->store->ops->rollback(db->conn);
     }
     db_tx_end(db);
     return rc;
+}
+
+void hk_store_fire_change_hook(struct hk_store *s)
+{
+    void (*hook)(void *);
+    void *ctx;
+    pthread_mutex_lock(&s->mu);
+    hook = s->change_hook;
+    ctx = s->change_hook_ctx;
+    pthread_mutex_unlock(&s->mu);
+    if (hook)
+        hook(ctx);
 }
 
 void hk_store_set_change_hook(struct hk_store *s, void (*fn)(void *ctx), void *ctx)
@@ -497,7 +561,10 @@ void hk_db_rollback(struct hk_db *db)
     if (!db || !db->in_tx)
         return;
     db_reset_running(db);
-    db->store->ops->rollback(db->conn);
+    if (db->pipe)
+        hk_pipe_real_rollback(db->pipe);
+    else
+        db->store->ops->rollback(db->conn);
     db_tx_end(db);
 }
 
@@ -543,6 +610,8 @@ int hk_db_savepoint(struct hk_db *db, const char *name, struct hk_err *err)
         return rc;
     if (db->tx_failed)
         return tx_aborted(err, "savepoint");
+    if ((rc = db_sync(db, err)) < 0)
+        return rc;
     if (db->nsp == db->capsp) {
         size_t cap = db->capsp ? db->capsp * 2 : 8;
         struct hk_savepoint *sp = realloc(db->sp, cap * sizeof(*sp));
@@ -567,6 +636,8 @@ int hk_db_savepoint_release(struct hk_db *db, const char *name, struct hk_err *e
         return rc;
     if (db->tx_failed)
         return tx_aborted(err, "release savepoint");
+    if ((rc = db_sync(db, err)) < 0)
+        return rc;
     rc = db_failed(db, db->store->ops->savepoint_release(db->conn, name, err));
     ptrdiff_t at = find_savepoint(db, name);
     if (rc == 0 && at >= 0)
@@ -580,6 +651,8 @@ int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *
     if (rc < 0)
         return rc;
     db_reset_running(db);
+    if (db->pipe && (rc = hk_pipe_sync(db->pipe, err)) < 0)
+        return rc;
     rc = db_failed(db, db->store->ops->savepoint_rollback(db->conn, name, err));
     ptrdiff_t at = find_savepoint(db, name);
     if (rc == 0 && at >= 0) {
@@ -601,6 +674,8 @@ int hk_db_stmt(struct hk_db *db, const char *name, const char *sql, struct hk_st
         return hk_err_set(err, HK_E(INVAL), "statement: a name and SQL are required");
     if (db->copy) /* PostgreSQL cannot prepare in the middle of a COPY */
         return hk_err_set(err, HK_E(INVAL), "%s: a bulk load is open on this connection", name);
+    if ((rc = db_sync(db, err)) < 0)
+        return rc;
     uint64_t h = fnv1a(name);
     if (db->nbuckets) {
         for (st = db->buckets[h & (db->nbuckets - 1)]; st; st = st->next) {
@@ -705,6 +780,11 @@ int hk_stmt_step(struct hk_stmt *st, struct hk_err *err)
         if (st->db->in_tx && st->db->tx_failed) {
             st->state = HK_STMT_DONE;
             return tx_aborted(err, st->name);
+        }
+        int src = db_sync(st->db, err);
+        if (src < 0) {
+            st->state = HK_STMT_DONE;
+            return src;
         }
     }
     int rc = db_failed(st->db, st->db->store->ops->step(st->impl, err));
@@ -831,8 +911,11 @@ int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, i
         return hk_err_set(err, HK_E(NOMEM), "copy: out of memory");
     c->db = db;
     c->ncols = ncols;
-    int rc =
-        db_failed(db, db->store->ops->copy_begin(db->conn, table, columns, ncols, &c->impl, err));
+    c->recorded = db->pipe != NULL;
+    int rc = db_failed(
+        db, c->recorded
+                ? hk_pipe_copy_begin(db->pipe, table, columns, ncols, &c->impl, err)
+                : db->store->ops->copy_begin(db->conn, table, columns, ncols, &c->impl, err));
     if (rc < 0) {
         free(c);
         return rc;
@@ -863,7 +946,8 @@ int hk_copy_int64(struct hk_copy *c, int64_t v)
 {
     if (!copy_open(c))
         return HK_E(INVAL);
-    return copy_value(c, c->db->store->ops->copy_int64(c->impl, v));
+    return copy_value(c, c->recorded ? hk_pipe_copy_int64(c->impl, v)
+                                     : c->db->store->ops->copy_int64(c->impl, v));
 }
 
 int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
@@ -871,10 +955,11 @@ int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
     if (!copy_open(c))
         return HK_E(INVAL);
     if (!s)
-        return copy_value(c, c->db->store->ops->copy_null(c->impl));
+        return hk_copy_null(c);
     if (memchr(s, '\0', len))
         return copy_value(c, HK_E(INVAL));
-    return copy_value(c, c->db->store->ops->copy_text(c->impl, s, len));
+    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
+                                     : c->db->store->ops->copy_text(c->impl, s, len));
 }
 
 int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
@@ -884,15 +969,17 @@ int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
     if (!p && len)
         return copy_value(c, HK_E(INVAL));
     if (!p)
-        return copy_value(c, c->db->store->ops->copy_null(c->impl));
-    return copy_value(c, c->db->store->ops->copy_blob(c->impl, p, len));
+        return hk_copy_null(c);
+    return copy_value(c, c->recorded ? hk_pipe_copy_blob(c->impl, p, len)
+                                     : c->db->store->ops->copy_blob(c->impl, p, len));
 }
 
 int hk_copy_null(struct hk_copy *c)
 {
     if (!copy_open(c))
         return HK_E(INVAL);
-    return copy_value(c, c->db->store->ops->copy_null(c->impl));
+    return copy_value(c, c->recorded ? hk_pipe_copy_null(c->impl)
+                                     : c->db->store->ops->copy_null(c->impl));
 }
 
 int hk_copy_row(struct hk_copy *c, struct hk_err *err)
@@ -906,7 +993,8 @@ int hk_copy_row(struct hk_copy *c, struct hk_err *err)
                           c->col);
     }
     c->col = 0;
-    int rc = c->db->store->ops->copy_row(c->impl, err);
+    int rc =
+        c->recorded ? hk_pipe_copy_row(c->impl, err) : c->db->store->ops->copy_row(c->impl, err);
     if (rc < 0) {
         c->failed = true;
         db_failed(c->db, rc);
@@ -922,7 +1010,8 @@ int hk_db_copy_end(struct hk_copy *c, struct hk_err *err)
     int rc = 0;
     if (c->impl) {
         bool ok = !c->failed && c->col == 0;
-        rc = db->store->ops->copy_end(c->impl, ok, err);
+        rc = c->recorded ? hk_pipe_copy_end(db->pipe, c->impl, ok, err)
+                         : db->store->ops->copy_end(c->impl, ok, err);
         if (rc == 0 && !ok)
             rc = tx_aborted(err, "copy");
         db_failed(db, rc);
@@ -947,6 +1036,8 @@ int hk_db_next_ids(struct hk_db *db, const char *table, size_t n, int64_t *ids, 
         return hk_err_set(err, HK_E(INVAL), "next ids: a bulk load is open");
     if (!n)
         return 0;
+    if (db->pipe)
+        return db_failed(db, hk_pipe_next_ids(db->pipe, table, n, ids, err));
     struct hk_id_floor *f = NULL;
     for (size_t i = 0; i < db->nid_floors && !f; i++)
         if (strcmp(db->id_floors[i].table, table) == 0)

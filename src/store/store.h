@@ -132,6 +132,29 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
  */
 int hk_db_bulk_grown(struct hk_db *db, struct hk_err *err);
 
+/**
+ * Pipelined writes (pipe.c), for a bulk import: while on, hk_db_begin, hk_db_commit and bulk
+ * loads (hk_db_copy_*) are queued and run in order by a writer thread on db's connection, and
+ * return at once; hk_db_next_ids hands out ids from a pool so it seldom waits. Every other call
+ * on db (statements, savepoints, scripts, rollback) first waits until the writer has run
+ * everything queued, so reads see the queued writes. The first queued operation that fails
+ * rolls its transaction back and every operation queued after it is dropped; from then on every
+ * call on db returns that failure ("an earlier pipelined write failed: ...") until the pipeline
+ * is turned off. So hk_db_commit returning 0 means "queued": hk_db_pipeline_mark, taken right
+ * after it, and hk_db_pipeline_wait tell whether that transaction committed. Finish reading a
+ * statement's rows before starting a bulk load. Turning it off (outside a transaction; also
+ * done by hk_db_release) waits for the queued work, rolls back what a failure left open and
+ * forgets the failure. Durability and isolation are those of the transactions themselves.
+ */
+int hk_db_pipeline(struct hk_db *db, bool on, struct hk_err *err);
+/** The number of the last operation queued (0 without a pipeline). */
+uint64_t hk_db_pipeline_mark(struct hk_db *db);
+/**
+ * Waits until the operations up to mark have run. Returns 0 when they all succeeded, or the
+ * failure of the first that failed (its transaction was rolled back), with its message.
+ */
+int hk_db_pipeline_wait(struct hk_db *db, uint64_t mark, struct hk_err *err);
+
 /*
  * The change log (table changes): every write that can change a customer's derived values
  * (orders, lines, events, identities, tags, profile, merges) names the customer (or the order)

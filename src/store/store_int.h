@@ -126,6 +126,9 @@ struct hk_store_ops {
     int (*copy_null)(void *copy);
     int (*copy_row)(void *copy, struct hk_err *err);
     int (*copy_end)(void *copy, bool ok, struct hk_err *err);
+    /* True when next_ids gives max(id) + 1 onwards (SQLite), so a pipeline may continue the
+     * ids in memory; false for a sequence (PostgreSQL), whose values it takes in blocks. */
+    bool ids_are_max_plus_one;
     /* n new ids of table.id, ascending, all > floor (the largest this transaction reserved). */
     int (*next_ids)(void *conn, const char *table, size_t n, int64_t floor, int64_t *ids,
                     struct hk_err *err);
@@ -142,6 +145,7 @@ struct hk_copy {
     void *impl;
     int ncols, col; /* values per row, values given in the current row */
     bool failed;    /* a value or row failed: the transaction is aborted */
+    bool recorded;  /* the pipeline is on: values are recorded for its writer (pipe.c) */
 };
 
 extern const struct hk_store_ops hk_store_sqlite_ops;
@@ -190,6 +194,7 @@ struct hk_db {
     size_t nbuckets;          /* power of two, or 0 */
     size_t nstmts;
     struct hk_db *next_free;
+    struct hk_pipe *pipe; /* hk_db_pipeline is on (pipe.c) */
 };
 
 struct hk_store {
@@ -217,5 +222,34 @@ void hk_changes_forget(struct hk_db *db);
 
 /** Runs a parameterless multi-statement script on db (migrations). */
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err);
+
+/* ---- pipelined writes (pipe.c; store.h hk_db_pipeline) ---- */
+struct hk_pipe;
+int hk_pipe_start(struct hk_db *db, struct hk_pipe **out, struct hk_err *err);
+/** Waits for the queued work, rolls back what a failure left open and joins the writer. */
+void hk_pipe_stop(struct hk_pipe *p);
+/** Waits until the writer is idle; returns the pipeline's failure (kept), or 0. */
+int hk_pipe_sync(struct hk_pipe *p, struct hk_err *err);
+/** Waits until idle, rolls back an open transaction, forgets the failure and the id pools. */
+void hk_pipe_clear(struct hk_pipe *p);
+/** Waits until idle and rolls back the transaction open on the connection, if any. */
+void hk_pipe_real_rollback(struct hk_pipe *p);
+int hk_pipe_begin(struct hk_pipe *p, enum hk_tx_mode mode, struct hk_err *err);
+int hk_pipe_commit(struct hk_pipe *p, bool hook, struct hk_err *err);
+uint64_t hk_pipe_mark(struct hk_pipe *p);
+int hk_pipe_wait(struct hk_pipe *p, uint64_t mark, struct hk_err *err);
+int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns, int ncols,
+                       void **rec, struct hk_err *err);
+int hk_pipe_copy_int64(void *rec, int64_t v);
+int hk_pipe_copy_text(void *rec, const char *s, size_t len);
+int hk_pipe_copy_blob(void *rec, const void *p, size_t len);
+int hk_pipe_copy_null(void *rec);
+int hk_pipe_copy_row(void *rec, struct hk_err *err);
+/** Queues the recorded copy (ok) or drops it (!ok); frees rec either way. */
+int hk_pipe_copy_end(struct hk_pipe *p, void *rec, bool ok, struct hk_err *err);
+int hk_pipe_next_ids(struct hk_pipe *p, const char *table, size_t n, int64_t *ids,
+                     struct hk_err *err);
+/** Calls the store's change hook, if one is set (store.c). */
+void hk_store_fire_change_hook(struct hk_store *s);
 
 #endif

@@ -512,6 +512,8 @@ try {
   await page.click('[data-test=segment-editor]')
   const bad = 'recency_days > 30 and frequncy >= 2'
   await page.keyboard.type(bad)
+  // the half-typed text has its own error ("还需要一个条件"); wait for the whole expression's
+  await page.waitForFunction(() => /frequncy/.test(document.querySelector('[data-test=segment-error]')?.textContent || ''))
   const perr = await page.waitForSelector('[data-test=segment-error]')
   const badRes = await admin.request.post(`${base}/api/v1/segments/preview`, { data: { expression: bad } })
   assert.equal(badRes.status(), 400)

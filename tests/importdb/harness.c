@@ -247,6 +247,35 @@ int64_t q_int(struct hk_store *s, const char *sql)
     return v;
 }
 
+uint64_t q_checksum(struct hk_store *s, const char *sql)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+    char name[32];
+    uint64_t h = 14695981039346656037ULL;
+    int rc;
+    stmt_name(sql, name, sizeof name);
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_db_stmt(db, name, sql, &st, &err) != 0)
+        fail_msg("%s: %s", sql, err.msg);
+    while ((rc = hk_stmt_step(st, &err)) == HK_ROW) {
+        for (int c = 0; c < hk_stmt_columns(st); c++) {
+            const char *v = hk_stmt_text(st, c, NULL);
+            for (const char *p = v ? v : "\\N"; *p; p++) {
+                h ^= (unsigned char)*p;
+                h *= 1099511628211ULL;
+            }
+            h ^= 0x1f;
+            h *= 1099511628211ULL;
+        }
+    }
+    if (rc < 0)
+        fail_msg("%s: %s", sql, err.msg);
+    hk_stmt_reset(st);
+    hk_db_release(db);
+    return h;
+}
+
 const char *q_text(struct hk_store *s, const char *sql, char *buf, size_t size)
 {
     struct hk_err err = {0};

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pii.h"
+#include "ingest/events.h"
 #include "ingest/identity.h"
+#include "ingest/record.h"
 #include "store/store.h"
 
 #define HEADER                                                                                     \
@@ -352,6 +355,148 @@ static void profile__filled_never_overwritten(void **state)
     assert_int_equal(q_int(t->store, "SELECT count(DISTINCT customer_id) FROM identities"), 1);
 }
 
+/* ---- digests kept in the keys, one phone hash, look-ups grouped by (kind, channel) -------- */
+
+static void keys_of(struct tdb *t, const struct hk_identity_in *in, size_t n,
+                    struct hk_identity_keys *keys)
+{
+    struct hk_err err = {0};
+    assert_int_equal(hk_identity_keys_from_input(&t->keys, in, n, keys, &err), 0);
+}
+
+/* Prefetches and resolves sets[0..n) in order within one transaction, then flushes; out[i] gets
+   the real customer of sets[i]. */
+static void resolve_sets(struct hk_resolver *r, struct hk_db *db,
+                         const struct hk_identity_keys *const *sets, size_t n,
+                         struct hk_resolution *out)
+{
+    struct hk_err err = {0};
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    assert_int_equal(hk_resolver_prefetch(r, db, sets, n, NULL, 0, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(hk_resolver_resolve(r, db, sets[i], 0, NULL, TEST_NOW, &out[i], &err), 0);
+    assert_int_equal(hk_resolver_flush(r, db, TEST_NOW, NULL, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        out[i].customer_id = hk_resolver_real_customer(r, out[i].customer_id);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    hk_resolver_flush_done(r);
+}
+
+/* Keys digested once resolve as keys hashed where needed, and digests made by one resolver are
+   never used by another (each has its own hashing key). */
+static void digested_keys__resolve_as_undigested_and_only_in_their_resolver(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    struct hk_resolver *r1 = hk_resolver_new(&t->keys), *r2 = hk_resolver_new(&t->keys);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    const struct hk_identity_in in[] = {{"taobao", "buyer_id", "dk-1"},
+                                        {NULL, "phone", "13955556666"}};
+    struct hk_identity_keys plain, dig1, dig2;
+    keys_of(t, in, 2, &plain);
+    keys_of(t, in, 2, &dig1);
+    keys_of(t, in, 2, &dig2);
+    hk_resolver_digest_keys(r1, &dig1);
+    hk_resolver_digest_keys(r2, &dig2);
+
+    /* r2: plain keys make the customer; keys digested by r1 (not r2) must still find it */
+    const struct hk_identity_keys *s2[] = {&plain, &dig1, &dig2};
+    struct hk_resolution o2[3];
+    resolve_sets(r2, db, s2, 3, o2);
+    assert_true(o2[0].customer_created);
+    assert_false(o2[1].customer_created);
+    assert_false(o2[2].customer_created);
+    assert_int_equal(o2[1].customer_id, o2[0].customer_id);
+    assert_int_equal(o2[2].customer_id, o2[0].customer_id);
+
+    /* r1, a fresh cache: its own digests find the stored customer, as the plain keys do */
+    const struct hk_identity_keys *s1[] = {&dig1, &plain};
+    struct hk_resolution o1[2];
+    resolve_sets(r1, db, s1, 2, o1);
+    assert_false(o1[0].customer_created);
+    assert_int_equal(o1[0].customer_id, o2[0].customer_id);
+    assert_int_equal(o1[1].customer_id, o2[0].customer_id);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers"), 1);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 2);
+    hk_db_release(db);
+    hk_resolver_free(r1);
+    hk_resolver_free(r2);
+}
+
+/* The phone key's value is the keyed hash of the normalised number, taken once when the number
+   is also the profile's phone; a second, different number gets its own hash and key. */
+static void phone_key__hash_of_normalised_number_once_per_number(void **state)
+{
+    struct tdb *t = *state;
+    char want1[65], want2[65];
+    hk_pii_hash(&t->keys, "+8613955556666", strlen("+8613955556666"), want1);
+    hk_pii_hash(&t->keys, "+8613977778888", strlen("+8613977778888"), want2);
+
+    struct hk_order_rec rec = {.channel = "taobao", .buyer_id = "pk-1", .phone = "139 5555 6666"};
+    struct hk_identity_keys k;
+    hk_identity_keys_from_order(&t->keys, &rec, &k);
+    assert_int_equal(k.n, 2);
+    assert_string_equal(k.k[1].kind, "phone");
+    assert_string_equal(k.k[1].value, want1);
+    assert_string_equal(k.phone_hash, want1);
+    assert_string_equal(k.phone_norm, "+8613955556666");
+
+    const struct hk_identity_in two[] = {{NULL, "phone", "13955556666"},
+                                         {NULL, "phone", "+86 139-5555-6666"},
+                                         {NULL, "phone", "13977778888"}};
+    keys_of(t, two, 3, &k);
+    assert_int_equal(k.n, 2); /* the same number twice is one key */
+    assert_string_equal(k.k[0].value, want1);
+    assert_string_equal(k.k[1].value, want2);
+    assert_string_equal(k.phone_hash, want1); /* the profile keeps the first */
+
+    /* a landline first, then a mobile: the mobile becomes the profile's phone and a key */
+    const struct hk_identity_in land[] = {{NULL, "phone", "13977778888"}};
+    keys_of(t, land, 1, &k);
+    assert_string_equal(k.k[0].value, want2);
+    struct hk_order_rec lrec = {.channel = "taobao", .buyer_id = "pk-2", .phone = "0571-8888888"};
+    hk_identity_keys_from_order(&t->keys, &lrec, &k);
+    assert_int_equal(k.n, 1); /* a landline is no identity */
+    assert_int_equal(k.phone_state, 2);
+}
+
+/* Keys of more (kind, channel) groups than the grouping handles inline: every key is still
+   looked up in the store and found. */
+static void prefetch__many_channels_found_again(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    enum { N = 40 };
+    char ch[N][16], id[N][16];
+    struct hk_identity_keys keys[N];
+    const struct hk_identity_keys *sets[N];
+    for (size_t pass = 0; pass < 2; pass++) {
+        struct hk_resolver *r = hk_resolver_new(&t->keys);
+        assert_non_null(r);
+        for (int i = 0; i < N; i++) {
+            snprintf(ch[i], sizeof ch[i], "ch%02d", N - i); /* not in sorted order */
+            snprintf(id[i], sizeof id[i], "mc-%d", i);
+            const struct hk_identity_in in[] = {{ch[i], i % 2 ? "buyer_id" : "nick", id[i]}};
+            keys_of(t, in, 1, &keys[i]);
+            if (i % 3)
+                hk_resolver_digest_keys(r, &keys[i]);
+            sets[i] = &keys[i];
+        }
+        struct hk_resolution out[N];
+        resolve_sets(r, db, sets, N, out);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i].customer_created, pass == 0);
+        hk_resolver_free(r);
+    }
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers"), N);
+    hk_db_release(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +509,9 @@ int main(void)
         T(account_keys_alone__never_merge),
         T(weak_recipient_key__joins_same_recipient_only),
         T(profile__filled_never_overwritten),
+        T(digested_keys__resolve_as_undigested_and_only_in_their_resolver),
+        T(phone_key__hash_of_normalised_number_once_per_number),
+        T(prefetch__many_channels_found_again),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

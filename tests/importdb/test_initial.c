@@ -28,7 +28,8 @@
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
-#define LOAD_INDEXES 4 /* ingest_repo.c, LOAD_INDEXES */
+/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer and orders_customer */
+#define LOAD_INDEXES (t->pg ? 6 : 4)
 
 static void generate(const char *lines, const char *file, const char *variant)
 {
@@ -215,7 +216,7 @@ static const char *definitions(struct tdb *t, char *buf, size_t size)
                   t->pg ? "SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes "
                           "WHERE schemaname = current_schema() AND indexname IN "
                           "('customers_phone_hash', 'customers_name_hash', 'orders_sales', "
-                          "'order_history_order')"
+                          "'order_history_order', 'identities_customer', 'orders_customer')"
                         : "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master "
                           "WHERE type = 'index' AND name IN ('customers_phone_hash', "
                           "'customers_name_hash', 'orders_sales', 'order_history_order') "
@@ -312,6 +313,160 @@ static void complete_cache__key_added_behind_its_back_refused_then_found(void **
     hk_resolver_free(r);
 }
 
+/* PostgreSQL: the load-index names present among identities_customer and orders_customer. */
+static int64_t merge_indexes(struct tdb *t)
+{
+    return q_int(t->store, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()"
+                           " AND indexname IN ('identities_customer', 'orders_customer')");
+}
+
+/* Runs one merge of loser into winner in its own transaction, committed or rolled back. */
+static void merge_once(struct tdb *t, int64_t winner, int64_t loser, bool commit)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    if (hk_irepo_merge(db, winner, loser, "phone", TEST_NOW, NULL, &err) != 0)
+        fail_msg("merge: %s", err.msg);
+    if (commit)
+        assert_int_equal(hk_db_commit(db, &err), 0);
+    else
+        hk_db_rollback(db);
+    hk_db_release(db);
+}
+
+/* On PostgreSQL an initial load also drops the two indexes merges read by customer; a merge
+   builds them first (a rolled-back merge takes them with it), so merges never scan. */
+static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void **state)
+{
+    struct tdb *t = *state;
+    char want[2048], got[2048];
+    definitions(t, want, sizeof want);
+    q_exec(t->store, "INSERT INTO customers (nick, created_at, updated_at) VALUES ('w', 1, 1),"
+                     " ('l', 1, 1)");
+    int64_t w = q_int(t->store, "SELECT min(id) FROM customers");
+    int64_t l = q_int(t->store, "SELECT max(id) FROM customers");
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO identities (customer_id, channel, kind, value, created_at)"
+             " VALUES (%lld, 'taobao', 'buyer_id', 'l1', 1)",
+             (long long)l);
+    q_exec(t->store, sql);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO orders (shop_id, external_no, customer_id, status, created_at,"
+             " updated_at) VALUES (1, 'L1', %lld, 'paid', 1, 1)",
+             (long long)l);
+    q_exec(t->store, sql);
+
+    drop_indexes(t);
+    if (t->pg)
+        assert_int_equal(merge_indexes(t), 0);
+    else /* SQLite keeps them in an initial load */
+        assert_int_equal(q_int(t->store, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                         " ('identities_customer', 'orders_customer')"),
+                         2);
+    merge_once(t, w, l, false);
+    if (t->pg)
+        assert_int_equal(merge_indexes(t), 0); /* rolled back with the merge */
+    merge_once(t, w, l, true);
+    if (t->pg)
+        assert_int_equal(merge_indexes(t), 2);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE customer_id = %lld", (long long)w);
+    assert_int_equal(q_int(t->store, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM identities WHERE customer_id = %lld",
+             (long long)w);
+    assert_int_equal(q_int(t->store, sql), 1);
+
+    /* the end of the load builds the rest, and all are as the migrations define them */
+    struct hk_err err = {0};
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_irepo_load_indexes_restore(db, NULL, &err), 0);
+    hk_db_release(db);
+    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_string_equal(definitions(t, got, sizeof got), want);
+}
+
+static int no_order(void *arg, const struct hk_irepo_order *row)
+{
+    (void)arg;
+    (void)row;
+    return 0;
+}
+
+/* PostgreSQL: a bulk connection's look-ups plan index scans, also a generic plan cached while
+   the table was small (and analyzed so) and kept as it grew; without that, it scanned the
+   whole table per look-up. hk_db_bulk_grown gives a table without statistics those of its
+   looked-up column (without them a look-up's rows are misjudged). The setting ends with the
+   bulk mode. */
+static void pg_bulk__cached_lookup_plans_use_indexes_as_tables_grow(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    if (!t->pg)
+        return;
+    q_exec(t->store, "INSERT INTO orders (shop_id, external_no, customer_id, status, created_at,"
+                     " updated_at) SELECT 1, 'S' || g, 1, 'paid', 1, 1"
+                     " FROM generate_series(1, 20) g");
+    const char *stats = "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema()"
+                        " AND tablename = 'orders' AND attname = 'external_no'";
+    assert_int_equal(q_int(t->store, stats), 0);
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_db_bulk(db, true, &err), 0);
+    assert_int_equal(hk_db_bulk_grown(db, &err), 0);
+    assert_int_equal(q_int(t->store, stats), 1);
+    const char *nos[16];
+    for (int i = 0; i < 16; i++)
+        nos[i] = "X";
+    for (int i = 0; i < 8; i++) /* past the five custom plans: the generic one is cached */
+        assert_int_equal(hk_irepo_orders_find(db, 1, nos, 16, no_order, NULL, &err), 0);
+    q_exec(t->store, "INSERT INTO orders (shop_id, external_no, customer_id, status, created_at,"
+                     " updated_at) SELECT 1, 'N' || g, 1, 'paid', 1, 1"
+                     " FROM generate_series(1, 20000) g");
+
+    struct hk_stmt *st;
+    char name[128] = "", sql[1024], plan[4096] = "";
+    size_t plen = 0;
+    assert_int_equal(hk_db_stmt(db, "t_stmt_name",
+                                "SELECT name FROM pg_prepared_statements"
+                                " WHERE name LIKE '%irepo_orders_find_16'",
+                                &st, &err),
+                     0);
+    assert_int_equal(hk_stmt_step(st, &err), HK_ROW);
+    hk_stmt_text_copy(st, 0, name, sizeof name);
+    hk_stmt_reset(st);
+    int n = snprintf(sql, sizeof sql, "EXPLAIN EXECUTE %s(1", name);
+    for (int i = 0; i < 16; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", 'X'");
+    snprintf(sql + n, sizeof sql - (size_t)n, ")");
+    assert_int_equal(hk_db_stmt(db, "t_explain", sql, &st, &err), 0);
+    while (hk_stmt_step(st, &err) == HK_ROW) {
+        char line[512];
+        hk_stmt_text_copy(st, 0, line, sizeof line);
+        int w = snprintf(plan + plen, sizeof plan - plen, "%s\n", line);
+        if (w > 0 && (size_t)w < sizeof plan - plen)
+            plen += (size_t)w;
+    }
+    hk_stmt_reset(st);
+    if (strstr(plan, "Seq Scan") || !strstr(plan, "Index"))
+        fail_msg("the cached look-up plan scans the table:\n%s", plan);
+
+    assert_int_equal(hk_db_stmt(db, "t_seqscan", "SHOW enable_seqscan", &st, &err), 0);
+    assert_int_equal(hk_stmt_step(st, &err), HK_ROW);
+    hk_stmt_text_copy(st, 0, name, sizeof name);
+    assert_string_equal(name, "off");
+    hk_stmt_reset(st);
+    assert_int_equal(hk_db_bulk(db, false, &err), 0);
+    assert_int_equal(hk_db_stmt(db, "t_seqscan", "SHOW enable_seqscan", &st, &err), 0);
+    assert_int_equal(hk_stmt_step(st, &err), HK_ROW);
+    hk_stmt_text_copy(st, 0, name, sizeof name);
+    assert_string_equal(name, "on");
+    hk_stmt_reset(st);
+    hk_db_release(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +477,10 @@ int main(void)
             tdb_teardown),
         cmocka_unit_test_setup_teardown(
             complete_cache__key_added_behind_its_back_refused_then_found, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            pg_merge__builds_the_customer_indexes_an_initial_load_dropped, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(pg_bulk__cached_lookup_plans_use_indexes_as_tables_grow,
+                                        tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,6 +136,43 @@ static void csv_next__splits_quoted_fields_with_commas_quotes_and_breaks(void **
                    "L5:3||\n");
 }
 
+/* Unquoted cells end at the right byte whatever their length and alignment (the scanner looks
+   at eight bytes a step): every stop (, CR LF NUL, the end of the file) at every offset. */
+static void csv_next__finds_cell_ends_at_every_offset(void **state)
+{
+    (void)state;
+    static const char cell[] = "0123456789é中文abcdefghijklmnop"; /* multi-byte too */
+    static const char *const stops[][2] = {
+        {",", "|z\n"}, {"\n", "\nL2:z\n"}, {"\r\n", "\nL2:z\n"}, {"\r", "\nL2:z\n"}, {"", "\n"}};
+    char text[128], want[128];
+    for (size_t k = 0; k < sizeof cell - 1; k++) {
+        if (((unsigned char)cell[k] & 0xC0) == 0x80)
+            continue; /* not between characters */
+        for (size_t s = 0; s < sizeof stops / sizeof stops[0]; s++) {
+            const char *tail = stops[s][0][0] ? "z\n" : "";
+            int n = snprintf(text, sizeof text, "%.*s%s%s", (int)k, cell, stops[s][0], tail);
+            assert_true(n >= 0 && (size_t)n < sizeof text);
+            if (k == 0 && s > 0 && s < 4) { /* a blank line is skipped */
+                snprintf(want, sizeof want, "L2:z\n");
+            } else if (k == 0 && s == 4) {
+                want[0] = '\0';
+            } else {
+                snprintf(want, sizeof want, "L1:%.*s%s", (int)k, cell, stops[s][1]);
+            }
+            char *got = render(text, (size_t)n, NULL);
+            assert_string_equal(got, want);
+            free(got);
+        }
+        /* a NUL k bytes in */
+        memcpy(text, cell, k);
+        static const char rest[] = "\0xyz,abcdefghijk\n";
+        memcpy(text + k, rest, sizeof rest - 1);
+        char *got = render(text, k + sizeof rest - 1, NULL);
+        assert_string_equal(got, "L1:!nul\n");
+        free(got);
+    }
+}
+
 static void csv_next__counts_lines_with_crlf_inside_and_outside_quotes(void **state)
 {
     (void)state;
@@ -517,6 +554,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(csv_next__splits_quoted_fields_with_commas_quotes_and_breaks),
         cmocka_unit_test(csv_next__counts_lines_with_crlf_inside_and_outside_quotes),
+        cmocka_unit_test(csv_next__finds_cell_ends_at_every_offset),
         cmocka_unit_test(csv_next__accepts_lf_crlf_and_lone_cr_line_ends),
         cmocka_unit_test(csv_next__skips_blank_lines_but_counts_them),
         cmocka_unit_test(csv_next__keeps_text_after_a_closing_quote),

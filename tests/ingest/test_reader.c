@@ -1350,6 +1350,52 @@ static void reader__survives_mutated_fixtures(void **state)
     }
 }
 
+/*
+ * An order's lines are told apart by a hash of all their fields (then compared field by field):
+ * values that differ only in where one field ends and the next begins are different lines, and
+ * identical lines are one line — among the first eight lines and past them (a hash table).
+ */
+static void generic__line_hash_keeps_field_boundaries_and_drops_repeats(void **state)
+{
+    (void)state;
+    static const char *const lines[][3] = {
+        /* product_id, title, category */
+        {"P1", "ab", "c"},
+        {"P1", "a", "bc"},
+        {"P1", "abc", ""},
+        {"P1", "", "abc"},
+        {"P1ab", "", "c"},
+        {"P1", "ab", "c"}, /* repeat */
+        {"P2", "一二三四五六七八九十", "长标题"},
+        {"P2", "一二三四五六七八九", "十长标题"},
+        {"P3", "12345678", "x"},
+        {"P3", "1234567", "8x"},
+        {"P3", "12345678", "x"}, /* repeat */
+        {"P1", "a", "bc"},       /* a repeat past the first eight lines */
+    };
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text,
+                                "order_no,buyer_id,channel,status,created_at,product_id,"
+                                "product_title,category,quantity,unit_price,paid_amount\n");
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "H1,u1,pos,paid,2026-03-01 10:00:00,%s,%s,%s,1,1.00,1.00\n",
+                              lines[i][0], lines[i][1], lines[i][2]);
+    char path[64];
+    write_temp(text, n, path, sizeof path);
+    struct loaded L;
+    load_path(&L, path, "lines.csv", HK_FMT_GENERIC);
+    unlink(path);
+    assert_int_equal(L.n, 1);
+    const struct hk_order_rec *o = find(&L, "H1");
+    assert_int_equal(o->nitems, 9);
+    assert_string_equal(o->items[1].title, "a");
+    assert_string_equal(o->items[1].category, "bc");
+    assert_string_equal(o->items[5].title, "一二三四五六七八九十");
+    assert_string_equal(o->items[8].title, "1234567");
+    unload(&L);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1382,6 +1428,7 @@ int main(void)
         cmocka_unit_test(generic__reads_excel_resaved_dates_amounts_and_quantities),
         cmocka_unit_test(next__keeps_memory_flat_for_many_bad_rows_and_a_huge_order),
         cmocka_unit_test(reader__survives_mutated_fixtures),
+        cmocka_unit_test(generic__line_hash_keeps_field_boundaries_and_drops_repeats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ingest/region.h"
@@ -119,6 +121,128 @@ static void province__canonical_full_name(void **state)
     assert_null(hk_region_province_norm(NULL));
 }
 
+/* ---- the table look-up against the plain scan it replaced ---------------------------------- */
+
+/* The province table and matching as they were before match_province compared first characters
+ * (and lengths) instead of strlen + memcmp of every name: the reference for the test below. */
+static const char *const REF[][2] = {
+    {"北京市", "北京"},         {"天津市", "天津"},           {"上海市", "上海"},
+    {"重庆市", "重庆"},         {"河北省", "河北"},           {"山西省", "山西"},
+    {"辽宁省", "辽宁"},         {"吉林省", "吉林"},           {"黑龙江省", "黑龙江"},
+    {"江苏省", "江苏"},         {"浙江省", "浙江"},           {"安徽省", "安徽"},
+    {"福建省", "福建"},         {"江西省", "江西"},           {"山东省", "山东"},
+    {"河南省", "河南"},         {"湖北省", "湖北"},           {"湖南省", "湖南"},
+    {"广东省", "广东"},         {"海南省", "海南"},           {"四川省", "四川"},
+    {"贵州省", "贵州"},         {"云南省", "云南"},           {"陕西省", "陕西"},
+    {"甘肃省", "甘肃"},         {"青海省", "青海"},           {"台湾省", "台湾"},
+    {"内蒙古自治区", "内蒙古"}, {"广西壮族自治区", "广西"},   {"西藏自治区", "西藏"},
+    {"宁夏回族自治区", "宁夏"}, {"新疆维吾尔自治区", "新疆"}, {"香港特别行政区", "香港"},
+    {"澳门特别行政区", "澳门"},
+};
+#define NREF (sizeof REF / sizeof REF[0])
+static const char *const REF_SUFFIXES[] = {"自治区", "特别行政区", "特区",
+                                           "壮族",   "回族",       "维吾尔"};
+
+static bool ref_starts(const char *s, size_t len, const char *p, size_t *plen)
+{
+    size_t n = strlen(p);
+    if (n > len || memcmp(s, p, n) != 0)
+        return false;
+    *plen = n;
+    return true;
+}
+
+static const char *ref_canonical(const char *s, size_t len)
+{
+    size_t b = 0, e = len;
+    for (;;) {
+        if (b < len && (s[b] == ' ' || s[b] == '\t'))
+            b++;
+        else if (b + 3 <= len && memcmp(s + b, "\u3000", 3) == 0)
+            b += 3;
+        else
+            break;
+    }
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+        e--;
+    s += b;
+    len = e - b;
+    for (size_t i = 0; i < NREF; i++) {
+        size_t n, k;
+        if (ref_starts(s, len, REF[i][0], &n))
+            return n == len ? REF[i][0] : NULL;
+        if (!ref_starts(s, len, REF[i][1], &n))
+            continue;
+        if (ref_starts(s + n, len - n, "市", &k))
+            return NULL;
+        size_t best = n;
+        for (size_t j = 0; j < sizeof REF_SUFFIXES / sizeof REF_SUFFIXES[0]; j++)
+            if (ref_starts(s + n, len - n, REF_SUFFIXES[j], &k) && n + k > best)
+                best = n + k;
+        return best == len ? REF[i][0] : NULL;
+    }
+    return NULL;
+}
+
+/* Every byte prefix of s, and s with each tail, against the reference (same answer, and the
+ * same canonical string). */
+static void same_as_reference(const char *s)
+{
+    static const char *const tails[] = {"",     " ",      "\t",         "\u3000", "市",
+                                        "省",   "自治区", "特别行政区", "特区",   "壮族",
+                                        "回族", "维吾尔", "x",          "南京市", "\xe5"};
+    char buf[160];
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        int n = snprintf(buf, sizeof buf, "%s%s", s, tails[t]);
+        assert_true(n >= 0 && (size_t)n < sizeof buf);
+        for (size_t len = 0; len <= (size_t)n; len++) {
+            const char *got = hk_region_province_canonical(buf, len);
+            const char *want = ref_canonical(buf, len);
+            if (want)
+                assert_string_equal(got ? got : "(null)", want);
+            else
+                assert_null(got);
+        }
+        const char *want = ref_canonical(buf, (size_t)n);
+        assert_string_equal(hk_region_province_norm(buf), want ? want : buf);
+    }
+}
+
+static void province__table_lookup_answers_as_the_plain_scan(void **state)
+{
+    (void)state;
+    char buf[128];
+    for (size_t i = 0; i < NREF; i++) {
+        /* what the first-character test relies on */
+        assert_true(strncmp(REF[i][0], REF[i][1], strlen(REF[i][1])) == 0);
+        assert_true(strlen(REF[i][1]) >= 6);
+        same_as_reference(REF[i][0]);
+        same_as_reference(REF[i][1]);
+        snprintf(buf, sizeof buf, "  %s", REF[i][1]);
+        same_as_reference(buf);
+        snprintf(buf, sizeof buf, "\u3000%s", REF[i][0]);
+        same_as_reference(buf);
+        for (size_t j = 0; j < sizeof REF_SUFFIXES / sizeof REF_SUFFIXES[0]; j++) {
+            snprintf(buf, sizeof buf, "%s%s", REF[i][1], REF_SUFFIXES[j]);
+            same_as_reference(buf);
+        }
+        /* the first character of one province with the rest of another */
+        for (size_t k = 0; k < NREF; k++) {
+            snprintf(buf, sizeof buf, "%.3s%s", REF[i][1], REF[k][1] + 3);
+            same_as_reference(buf);
+        }
+    }
+    const char *const other[] = {"", "海外", "吉林市", "Shanghai", "山", "江", "\u3000", "  "};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        same_as_reference(other[i]);
+    /* the canonical strings themselves come back as they are (the readers store those) */
+    for (size_t i = 0; i < NREF; i++) {
+        const char *c = hk_region_province_canonical(REF[i][0], strlen(REF[i][0]));
+        assert_non_null(c);
+        assert_ptr_equal(hk_region_province_norm(c), c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +250,7 @@ int main(void)
         cmocka_unit_test(address__with_spaces),
         cmocka_unit_test(address__not_starting_with_a_province),
         cmocka_unit_test(province__canonical_full_name),
+        cmocka_unit_test(province__table_lookup_answers_as_the_plain_scan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -305,6 +305,8 @@ static void store_migrate__from_empty_to_latest_then_is_a_noop(void **state)
                      0);
     /* The schema is really there: 0001 seeds the five roles. */
     assert_int_equal(scalar(db, "roles_count", "SELECT count(*) FROM roles"), 5);
+    if (!f->pg) /* a new SQLite file is made of 16 KiB pages (sqlite.c) */
+        assert_int_equal(scalar(db, "page_size", "PRAGMA page_size"), 16384);
     hk_db_release(db);
     hk_store_close(s);
 }

@@ -1,0 +1,80 @@
+/*
+ * bloom.c — a blocked Bloom filter of strings (see bloom.h).
+ *
+ * The key's 64-bit FNV-1a hash, mixed (splitmix64 finaliser), picks the block; further mixes
+ * give 16 bit positions of 9 bits each inside the block's 512 bits.
+ */
+#include "ingest/bloom.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+#define BLOOM_BITS_PER_KEY 48
+#define BLOOM_PROBES       16
+
+static uint64_t mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static uint64_t hash(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return mix(h);
+}
+
+int hk_bloom_init(struct hk_bloom *b, size_t keys)
+{
+    size_t want = (keys < 1024 ? 1024 : keys) * BLOOM_BITS_PER_KEY / 512, n = 1;
+    while (n < want)
+        n *= 2;
+    b->words = calloc(n * 8, sizeof(*b->words));
+    b->nblocks = b->words ? n : 0;
+    return b->words ? 0 : HK_E(NOMEM);
+}
+
+void hk_bloom_free(struct hk_bloom *b)
+{
+    free(b->words);
+    b->words = NULL;
+    b->nblocks = 0;
+}
+
+void hk_bloom_add(struct hk_bloom *b, const char *s, size_t len)
+{
+    uint64_t h = hash(s, len);
+    uint64_t *w = b->words + (h & (b->nblocks - 1)) * 8;
+    uint64_t bits = mix(h);
+    for (int i = 0; i < BLOOM_PROBES; i++) {
+        if (i == 7 || i == 14) /* 7 positions of 9 bits per 64-bit mix */
+            bits = mix(bits);
+        unsigned pos = (unsigned)(bits & 511);
+        bits >>= 9;
+        w[pos >> 6] |= 1ULL << (pos & 63);
+    }
+}
+
+bool hk_bloom_maybe(const struct hk_bloom *b, const char *s, size_t len)
+{
+    uint64_t h = hash(s, len);
+    const uint64_t *w = b->words + (h & (b->nblocks - 1)) * 8;
+    uint64_t bits = mix(h);
+    for (int i = 0; i < BLOOM_PROBES; i++) {
+        if (i == 7 || i == 14)
+            bits = mix(bits);
+        unsigned pos = (unsigned)(bits & 511);
+        bits >>= 9;
+        if (!(w[pos >> 6] & (1ULL << (pos & 63))))
+            return false;
+    }
+    return true;
+}

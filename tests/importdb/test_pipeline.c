@@ -1,0 +1,279 @@
+/*
+ * test_pipeline.c — file imports through the store's write pipeline (store.h hk_db_pipeline,
+ * import.c "pipelined file batches"): the database writes batch n while batch n+1 is read and
+ * resolved.
+ *   - The same files imported with and without the pipeline give the same store (counts and
+ *     checksums of orders, lines, history, customers, identities, merges), also as an initial
+ *     load, whose filter of stored order numbers skips the look-ups of new orders.
+ *   - A queued write that fails (another writer took an id the pipeline handed out) is redone
+ *     without the pipeline, and the store ends exactly as without the failure.
+ *   - The store's pipeline itself: queued copies and commits, marks, a failure rolling back its
+ *     transaction and dropping what was queued after it, and turning it off clearing that.
+ * HUIKE_GEN names the generator (bench/gen_generic.c).
+ */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+static void generate(const char *lines, const char *file, const char *variant)
+{
+    const char *gen = getenv("HUIKE_GEN");
+    if (!gen)
+        fail_msg("HUIKE_GEN must name the generator");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(gen, gen, lines, file, "11", variant, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A customer named by its smallest identity, which does not depend on ids. */
+#define WHO(c)                                                                                     \
+    "(SELECT min(v.channel || '/' || v.kind || '/' || v.value) FROM identities v WHERE "           \
+    "v.customer_id = " c ")"
+#define NOT_PLANTED " o.external_no <> 'X-PLANTED' "
+
+static const char *const SUMS[] = {
+    "SELECT s.channel, s.name, o.external_no, o.status, o.total_fen, o.discount_fen, "
+    "o.postage_fen, o.paid_fen, o.refund_fen, o.coupon_code, o.created_at, o.paid_at, "
+    "o.received_at, o.refunded_at, o.cancelled_at, o.source, " WHO(
+        "o.customer_id") " FROM orders o JOIN shops s ON s.id = o.shop_id WHERE" NOT_PLANTED
+                         "ORDER BY s.channel, s.name, o.external_no",
+    "SELECT s.channel, s.name, o.external_no, i.line_no, i.item_key, i.placeholder, i.title, "
+    "i.quantity, i.unit_price_fen, i.paid_fen, i.refund_fen, i.category FROM order_items i JOIN "
+    "orders o ON o.id = i.order_id JOIN shops s ON s.id = o.shop_id ORDER BY s.channel, s.name, "
+    "o.external_no, i.line_no",
+    "SELECT s.channel, s.name, o.external_no, h.change, h.old_value, h.new_value, h.source, h.at "
+    "FROM order_history h JOIN orders o ON o.id = h.order_id JOIN shops s ON s.id = o.shop_id "
+    "ORDER BY s.channel, s.name, o.external_no, h.id",
+    "SELECT " WHO("c.id") ", c.nick, c.phone_hash, c.phone_masked, c.province, c.city, "
+                          "c.name_enc IS NULL, " WHO("c.merged_into") " FROM customers c WHERE "
+                                                                      "c.nick <> 'planted' "
+                                                                      "ORDER BY 1, 2, 3, 4, 5, 6",
+    "SELECT v.channel, v.kind, v.value, " WHO("v.customer_id") " FROM identities v ORDER BY 1, 2, "
+                                                               "3",
+    "SELECT " WHO("m.winner_id") ", " WHO("m.loser_id") ", m.reason FROM customer_merges m ORDER "
+                                                        "BY 1, 2",
+    "SELECT count(*) FROM orders o WHERE" NOT_PLANTED,
+    "SELECT count(*) FROM changes",
+};
+#define NSUMS (sizeof SUMS / sizeof SUMS[0])
+
+static void same_store(struct hk_store *a, struct hk_store *b)
+{
+    for (size_t i = 0; i < NSUMS; i++)
+        if (q_checksum(a, SUMS[i]) != q_checksum(b, SUMS[i]))
+            fail_msg("differ: %s", SUMS[i]);
+}
+
+static const char MERGE_CSV[] =
+    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
+    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
+    "coupon_code\n"
+    "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
+    "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";
+
+struct planter {
+    struct hk_store *store;
+    int calls;
+};
+
+/* After the first committed batch: another writer adds an order whose id is one the pipeline
+   will hand out a batch or two later (ids continue in memory, or come from a reserved block). */
+static void plant(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct planter *p = arg;
+    if (p->calls++ != 0)
+        return;
+    q_exec(p->store, "INSERT INTO orders (id, shop_id, external_no, customer_id, status, "
+                     "created_at, updated_at) SELECT max(id) + 1000, min(shop_id), 'X-PLANTED', "
+                     "min(customer_id), 'paid', 1, 1 FROM orders");
+}
+
+static void import_steps(struct tdb *t, struct hk_store *s, const char *const (*steps)[2],
+                         size_t nsteps, enum hk_load_mode mode, bool pipeline,
+                         struct planter *planter, int64_t *redos)
+{
+    struct hk_ingest_ctx ctx = t->ctx;
+    ctx.store = s;
+    for (size_t i = 0; i < nsteps; i++) {
+        struct hk_err err = {0};
+        struct hk_import_opts o = {0};
+        struct hk_import_result res;
+        memset(&res, 0, sizeof res);
+        o.load = mode;
+        o.batch_orders = 700; /* several transactions per file */
+        o.no_pipeline = !pipeline;
+        if (planter) {
+            o.progress = plant;
+            o.progress_arg = planter;
+        }
+        size_t n = steps[i][1] ? 2 : 1;
+        if (hk_import_files(&ctx, steps[i], NULL, n, &o, &res, &err) != 0)
+            fail_msg("import: %s", err.msg);
+        assert_int_equal(res.rejected, 0);
+        if (redos)
+            *redos += res.pipeline_redos;
+        else
+            assert_int_equal(res.pipeline_redos, 0);
+        hk_import_result_release(&res);
+    }
+}
+
+static void pipeline__same_store_as_without(void **state)
+{
+    struct tdb *t = *state;
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
+    snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
+    generate("12000", a, "0");
+    generate("12000", b, "1");
+    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    const char *const steps[][2] = {
+        {merge, NULL},
+        {fixture("ExportOrderDetailList202603.csv"), fixture("ExportOrderList202603.csv")},
+        {fixture("jd-orders.csv"), NULL},
+        {a, NULL},
+        {b, NULL},
+        {a, NULL}, /* an older export again: changes nothing */
+    };
+    size_t nsteps = sizeof steps / sizeof steps[0];
+    char other[640], third[640];
+    tdb_fresh_target(t, other, sizeof other);
+    struct hk_store *plain = tdb_open_store(other);
+    tdb_fresh_target(t, third, sizeof third);
+    struct hk_store *initial = tdb_open_store(third);
+
+    import_steps(t, t->store, steps, nsteps, HK_LOAD_NORMAL, true, NULL, NULL);
+    import_steps(t, plain, steps, nsteps, HK_LOAD_NORMAL, false, NULL, NULL);
+    /* as initial loads: the filter of order numbers decides which are looked up */
+    import_steps(t, initial, steps, nsteps, HK_LOAD_INITIAL, true, NULL, NULL);
+
+    assert_true(q_int(t->store, "SELECT count(*) FROM orders") > 6000);
+    assert_true(q_int(t->store, "SELECT count(*) FROM customer_merges") >= 1);
+    assert_true(q_int(t->store, "SELECT count(*) FROM order_history WHERE change <> 'created'") >
+                100);
+    same_store(t->store, plain);
+    same_store(initial, plain);
+    hk_store_close(plain);
+    hk_store_close(initial);
+}
+
+static void pipeline__failed_write_is_redone_exactly(void **state)
+{
+    struct tdb *t = *state;
+    char a[600];
+    snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
+    generate("12000", a, "0");
+    const char *const steps[][2] = {{a, NULL}};
+    char other[640];
+    tdb_fresh_target(t, other, sizeof other);
+    struct hk_store *plain = tdb_open_store(other);
+
+    struct planter planter = {t->store, 0};
+    int64_t redos = 0;
+    import_steps(t, t->store, steps, 1, HK_LOAD_INITIAL, true, &planter, &redos);
+    import_steps(t, plain, steps, 1, HK_LOAD_INITIAL, false, NULL, NULL);
+
+    assert_true(redos >= 1); /* the planted id made a queued insert fail */
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no = 'X-PLANTED'"),
+                     1);
+    same_store(t->store, plain);
+    hk_store_close(plain);
+}
+
+/* ---- the store's pipeline ------------------------------------------------------------------ */
+
+static void copy_shops(struct hk_db *db, int from, int to)
+{
+    struct hk_err err = {0};
+    struct hk_copy *c;
+    assert_int_equal(hk_db_copy_begin(db, "shops", "channel, name, created_at", 3, &c, &err), 0);
+    for (int i = from; i < to; i++) {
+        char name[32];
+        int n = snprintf(name, sizeof name, "s%d", i);
+        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
+        assert_int_equal(hk_copy_text(c, name, (size_t)n), 0);
+        assert_int_equal(hk_copy_int64(c, 1), 0);
+        assert_int_equal(hk_copy_row(c, &err), 0);
+    }
+    assert_int_equal(hk_db_copy_end(c, &err), 0);
+}
+
+static void store_pipeline__queues_in_order_and_a_failure_drops_the_rest(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    int64_t before = q_int(t->store, "SELECT count(*) FROM shops");
+    assert_int_equal(hk_db_pipeline(db, true, &err), 0);
+
+    /* two transactions queued; a statement in between waits for the first */
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_shops(db, 0, 500);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    uint64_t first = hk_db_pipeline_mark(db);
+    assert_true(first > 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_shops(db, 500, 1000);
+    struct hk_stmt *st;
+    assert_int_equal(hk_db_stmt(db, "pipe_count", "SELECT count(*) FROM shops", &st, &err), 0);
+    assert_int_equal(hk_stmt_step(st, &err), HK_ROW);
+    assert_int_equal(hk_stmt_int64(st, 0), before + 1000); /* it sees the queued writes */
+    hk_stmt_reset(st);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    uint64_t second = hk_db_pipeline_mark(db);
+    assert_int_equal(hk_db_pipeline_wait(db, second, &err), 0);
+    assert_int_equal(hk_db_pipeline_wait(db, first, &err), 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM shops"), before + 1000);
+
+    /* a failing copy (a duplicate (channel, name)) rolls back its transaction; what was
+       queued after it is dropped, and every call says why until the pipeline goes off */
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_shops(db, 1000, 1100);
+    copy_shops(db, 0, 1);   /* s0 exists */
+    hk_db_commit(db, &err); /* queued, or refused if the writer already failed */
+    uint64_t bad = hk_db_pipeline_mark(db);
+    assert_int_equal(hk_db_pipeline_wait(db, bad, &err), HK_E(CONFLICT));
+    assert_int_equal(hk_db_stmt(db, "pipe_count", "SELECT count(*) FROM shops", &st, &err),
+                     HK_E(CONFLICT));
+    assert_non_null(strstr(hk_err_message(&err), "an earlier pipelined write failed"));
+    assert_int_equal(hk_db_pipeline(db, false, &err), 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM shops"), before + 1000);
+    /* without the pipeline the connection works as before */
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_shops(db, 3000, 3010);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM shops"), before + 1010);
+    hk_db_release(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(pipeline__same_store_as_without, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(pipeline__failed_write_is_redone_exactly, tdb_setup,
+                                        tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            store_pipeline__queues_in_order_and_a_failure_drops_the_rest, tdb_setup, tdb_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
