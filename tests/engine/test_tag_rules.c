@@ -206,7 +206,7 @@ static void main_category__one_pass_equals_each_rule_alone(void **state)
         size_t words = hk_segment_words(e), nonempty = 0;
         for (size_t i = 0; i < n; i++) {
             char tagexpr[96];
-            snprintf(tagexpr, sizeof tagexpr, "has_tag(\"%s\")", sp[i].name);
+            snprintf(tagexpr, sizeof tagexpr, "has_tag(\"%.80s\")", sp[i].name);
             uint64_t *got = eval(e, tagexpr, now);
             struct hk_segment *seg = NULL;
             if (hk_segment_compile(e, sp[i].expr, NULL, &seg, &err) != 0) {
@@ -258,7 +258,7 @@ static void main_category__one_pass_equals_each_rule_alone(void **state)
         assert_int_equal(hk_tag_rules_derive(r, NULL, e, now, &res, &err), 0);
         for (int c = 0; c < NCATS; c++) {
             char tagexpr[96];
-            snprintf(tagexpr, sizeof tagexpr, "has_tag(\"%s\")", sp[c].name);
+            snprintf(tagexpr, sizeof tagexpr, "has_tag(\"%.80s\")", sp[c].name);
             uint64_t *got = eval(e, tagexpr, now), *want = eval(e, sp[c].expr, now);
             assert_memory_equal(got, want, words * sizeof(*got));
             free(got);
