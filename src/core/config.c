@@ -125,9 +125,17 @@ static int set_option(struct hk_config *cfg, int i, const char *value, const cha
             return hk_err_setf(err, HK_E(INVAL), f->name,
                                "%s: '%.64s' is not an integer (write digits only, e.g. %s)", source,
                                value, f->def);
+        if (strcmp(f->name, "import_batch") == 0 && (v < 1 || v > 1000000))
+            return hk_err_setf(err, HK_E(INVAL), f->name,
+                               "%s: %lld orders per transaction is out of range (1 to 1000000)",
+                               source, (long long)v);
         memcpy(field, &v, sizeof(v));
         return 0;
     }
+    if (strcmp(f->name, "import_pipeline") == 0 && strcmp(value, "on") != 0 &&
+        strcmp(value, "off") != 0)
+        return hk_err_setf(err, HK_E(INVAL), f->name, "%s: '%.64s' is neither on nor off", source,
+                           value);
     if (strcmp(f->name, "db") == 0) {
         /* sqlite:PATH and sqlite://PATH (sqlite:///abs) name the file; any other scheme is a
          * mistake, not a file called "mysql:" in the working directory */

@@ -126,6 +126,7 @@ struct importer {
     size_t nchannels;
     struct hk_h128tab products; /* (shop, external id) -> product id */
     struct hk_bloom known;      /* initial loads: order numbers that may be stored (bloom.h) */
+    bool lookup_all;            /* run_batch's retry: every number looked up, known or not */
 
     /* the batch */
     struct hk_arena arena;
@@ -512,6 +513,9 @@ static int on_found_order(void *arg, const struct hk_irepo_order *row)
     struct border *b = border_add(imp, imp->lookup_key, row->external_no, &exists);
     if (exists)
         return 0; /* the same number in two shops of a channel: the oldest order wins */
+    /* found by run_batch's retry: stored behind the filter's back, known from now on */
+    if (imp->lookup_all)
+        hk_bloom_add(&imp->known, row->external_no, strlen(row->external_no));
     if (!b || copy_order(imp, &b->row, row) < 0)
         return HK_E(NOMEM);
     if (hk_i64tab_set(&imp->bbyid, row->id, (int64_t)border_index(imp, b)) < 0)
@@ -1387,7 +1391,8 @@ static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
             if (imp->preps[i].skip || imp->preps[i].shop_key != key)
                 continue;
             const char *no = imp->preps[i].rec->order_no;
-            if (imp->known.words && !hk_bloom_maybe(&imp->known, no, strlen(no)))
+            if (imp->known.words && !imp->lookup_all &&
+                !hk_bloom_maybe(&imp->known, no, strlen(no)))
                 continue; /* certainly not stored: no need to ask (initial loads) */
             imp->nos[m++] = no;
             channel = imp->preps[i].channel;
@@ -1527,7 +1532,11 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     }
     hk_db_rollback(imp->db);
     forget_caches(imp);
-    if (fatal(rc) || n == 1) {
+    /* An initial load's filter of numbers (known_orders) misses an order another writer stored
+       after it was filled: the insert of the file's record of it failed. The retry looks every
+       number up, so such a record updates the order (a single record is retried too). */
+    bool filtered = imp->known.words && !fatal(rc);
+    if (fatal(rc) || (n == 1 && !filtered)) {
         if (n == 1 && !fatal(rc)) { /* nothing to retry: report the order */
             reject(imp, io, 0, recs[0], rc, hk_err_message(err));
             return 0;
@@ -1543,6 +1552,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     memset(&imp->cnt, 0, sizeof imp->cnt);
     if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
         return rc;
+    imp->lookup_all = filtered;
     for (size_t i = 0; i < n; i++) {
         struct counts before = imp->cnt;
         struct hk_err e;
@@ -1572,10 +1582,12 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     }
     if ((rc = hk_db_commit(imp->db, err)) < 0)
         goto fail;
+    imp->lookup_all = false;
     count_outcomes(&imp->cnt, io->outcomes, n);
     add_counts(io->res, &imp->cnt);
     return 0;
 fail:
+    imp->lookup_all = false;
     hk_db_rollback(imp->db);
     forget_caches(imp);
     for (size_t i = 0; i < n; i++)
@@ -2075,6 +2087,8 @@ static int import_file_piped(const struct file_run *fr, struct pbatch *B, struct
         if (!prev_ok || !queued) {
             if ((rc = recover(fr, prev_ok ? NULL : prev, cur->n ? cur : NULL, &io, err)) < 0)
                 goto done;
+            if (!cur->n)
+                batch_done(fr, cur); /* the reader's errors only, after prev's redo */
             prev = NULL;
         } else {
             prev = cur->n ? cur : NULL;

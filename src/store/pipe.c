@@ -14,7 +14,8 @@
  *   pool per table kept here: on SQLite (ids are max(id) + 1) the first request asks the database
  *   and later ones continue in memory; on PostgreSQL (a sequence, which hands out values outside
  *   transactions) the pool takes PIPE_ID_BLOCK values at a time on another connection of the
- *   store's pool. Either way the owning thread seldom waits for the writer. Another writer taking
+ *   store's pool (on db's own, after the writer drained, when none is free). Either way the
+ *   owning thread seldom waits for the writer. Another writer taking
  * an id the pool handed out makes a queued insert fail on the primary key; that is a failure like
  * any other (below), and the caller redoes the work without the pipeline.
  *
@@ -136,7 +137,10 @@ static int run_op(struct hk_pipe *p, const struct pop *op, struct hk_err *err)
         return replay_copy(db, op, err);
     case POP_COMMIT:
         rc = ops->commit(db->conn, err);
-        p->real_tx = false;
+        /* A failed COMMIT leaves SQLite's transaction open (PostgreSQL ends it): the writer
+           rolls it back, as hk_db_commit does without the pipeline. */
+        if (rc == 0)
+            p->real_tx = false;
         if (rc == 0 && op->hook)
             hk_store_fire_change_hook(db->store);
         return rc;
@@ -463,12 +467,16 @@ int hk_pipe_next_ids(struct hk_pipe *p, const char *table, size_t n, int64_t *id
         pool->ids = v;
         pool->pos = pool->n = 0;
         /* A sequence hands out values outside transactions: ask on another connection of the
-           pool rather than wait for the writer to drain. */
+           pool rather than wait for the writer to drain. Only a free one: waiting for a slot
+           inside a transaction could wait on a holder that waits on this transaction's locks
+           (until the pool's timeout); without one, wait for the writer and ask on ours. */
         struct hk_db *other;
-        if ((rc = hk_db_acquire(p->db->store, &other, err)) < 0)
-            return rc;
-        rc = ops->next_ids(other->conn, table, want, 0, pool->ids, err);
-        hk_db_release(other);
+        if (hk_db_acquire_free(p->db->store, &other, NULL) == 0) {
+            rc = ops->next_ids(other->conn, table, want, 0, pool->ids, err);
+            hk_db_release(other);
+        } else if ((rc = wait_idle(p, err)) == 0) {
+            rc = ops->next_ids(p->db->conn, table, want, 0, pool->ids, err);
+        }
         if (rc < 0)
             return rc;
         pool->n = want;

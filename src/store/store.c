@@ -345,7 +345,9 @@ int hk_store_ping(struct hk_store *s, struct hk_err *err)
     return rc;
 }
 
-int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err)
+/* Takes a free slot and connects it; wait = false fails at once (HK_E(UNAVAILABLE)) when every
+   slot is taken. */
+static int db_acquire(struct hk_store *s, bool wait, struct hk_db **out, struct hk_err *err)
 {
     struct timespec deadline;
     struct hk_db *db;
@@ -355,6 +357,10 @@ int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err)
     deadline.tv_sec += HK_ACQUIRE_TIMEOUT_S;
 
     pthread_mutex_lock(&s->mu);
+    if (!wait && !s->free_list) {
+        pthread_mutex_unlock(&s->mu);
+        return hk_err_set(err, HK_E(UNAVAILABLE), "store: no database connection is free");
+    }
     while (!s->free_list) {
         rc = pthread_cond_timedwait(&s->cv, &s->mu, &deadline);
         if (rc == ETIMEDOUT && !s->free_list) {
@@ -383,6 +389,16 @@ int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err)
     }
     *out = db;
     return 0;
+}
+
+int hk_db_acquire(struct hk_store *s, struct hk_db **out, struct hk_err *err)
+{
+    return db_acquire(s, true, out, err);
+}
+
+int hk_db_acquire_free(struct hk_store *s, struct hk_db **out, struct hk_err *err)
+{
+    return db_acquire(s, false, out, err);
 }
 
 void hk_db_release(struct hk_db *db)
@@ -463,12 +479,13 @@ int hk_db_bulk_grown(struct hk_db *db, struct hk_err *err)
     if (!db->pipe)
         return hk_db_exec_script(db, "bulk grown", sql, err);
     /* With the pipeline on, another connection does it (it reads only committed tables), so
-       the importer does not wait for the writer to drain. */
+       the importer does not wait for the writer to drain. Only a free one: waiting for a slot
+       while holding this connection could wait on a holder that waits on our transaction's
+       locks (up to the pool's timeout); without one, this connection does it. */
     struct hk_db *other;
-    int rc = hk_db_acquire(db->store, &other, err);
-    if (rc < 0)
-        return rc;
-    rc = hk_db_exec_script(other, "bulk grown", sql, err);
+    if (hk_db_acquire_free(db->store, &other, NULL) < 0)
+        return hk_db_exec_script(db, "bulk grown", sql, err);
+    int rc = hk_db_exec_script(other, "bulk grown", sql, err);
     hk_db_release(other);
     return rc;
 }

@@ -249,6 +249,8 @@ int hk_pipe_copy_row(void *rec, struct hk_err *err);
 int hk_pipe_copy_end(struct hk_pipe *p, void *rec, bool ok, struct hk_err *err);
 int hk_pipe_next_ids(struct hk_pipe *p, const char *table, size_t n, int64_t *ids,
                      struct hk_err *err);
+/** hk_db_acquire without waiting: HK_E(UNAVAILABLE) at once when every slot is taken. */
+int hk_db_acquire_free(struct hk_store *s, struct hk_db **out, struct hk_err *err);
 /** Calls the store's change hook, if one is set (store.c). */
 void hk_store_fire_change_hook(struct hk_store *s);
 

@@ -209,6 +209,110 @@ static void initial_load__same_store_as_normal_load(void **state)
     hk_store_close(normal);
 }
 
+/* Another writer (the REST ingest, say) stores an order while an initial load runs; the
+   load's file brings the same number later. The filter of stored numbers was filled before, so
+   the order is not looked up and its insert fails: the batch is redone looking every number up,
+   and the record updates the stored order instead of being rejected. */
+struct planted {
+    struct hk_store *store;
+    int calls;
+};
+
+static void plant_m3(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct planted *p = arg;
+    if (p->calls++ != 0)
+        return;
+    q_exec(p->store, "INSERT INTO orders (shop_id, external_no, customer_id, status, created_at,"
+                     " updated_at) SELECT shop_id, 'M3', customer_id, 'paid', 1, 1 FROM orders"
+                     " WHERE external_no = 'M2'");
+}
+
+static void initial_load__order_stored_behind_its_back_is_updated(void **state)
+{
+    struct tdb *t = *state;
+    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    struct hk_ingest_ctx ctx = t->ctx;
+    struct hk_err err = {0};
+    struct hk_import_opts o = {0};
+    struct hk_import_result res;
+    memset(&res, 0, sizeof res);
+    struct planted planted = {t->store, 0};
+    o.load = HK_LOAD_INITIAL;
+    o.batch_orders = 2;   /* M1 and M2, then M3 (planted after the first batch) */
+    o.no_pipeline = true; /* the plant lands between two batches, not during one */
+    o.progress = plant_m3;
+    o.progress_arg = &planted;
+    if (hk_import_files(&ctx, &merge, NULL, 1, &o, &res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_true(res.initial_load);
+    assert_int_equal(res.rejected, 0);
+    assert_int_equal(res.orders_created, 2);
+    assert_int_equal(res.orders_updated, 1);
+    hk_import_result_release(&res);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no = 'M3'"), 1);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no = 'M3'"
+                                     " AND status = 'completed'"),
+                     1);
+}
+
+/* A pipelined load whose last batch of orders fails (another writer took an id the pipeline
+   handed out) and whose file ends in rejected rows: the batch is redone, and the rows read with
+   and after it still count (rows, rejected, their errors). (Here the failure shows while the
+   batch is queued; one that shows only when it is confirmed, with the reader's last errors in
+   an empty batch, takes import_file_piped's other branch, which no test can time.) */
+static void plant_id5(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct planted *p = arg;
+    if (p->calls++ != 0)
+        return;
+    q_exec(p->store, "INSERT INTO orders (id, shop_id, external_no, customer_id, status,"
+                     " created_at, updated_at) SELECT 5, shop_id, 'X-PLANTED', customer_id,"
+                     " 'paid', 1, 1 FROM orders WHERE external_no = 'M1'");
+}
+
+#define ROW(no, day)                                                                               \
+    no ",ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-0" day " 10:00:00,2026-01-0" day   \
+       " 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+
+static void pipeline__redone_last_batch_keeps_the_rows_read_after_it(void **state)
+{
+    struct tdb *t = *state;
+    const char *file =
+        tdb_write(t, "tail.csv",
+                  "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,"
+                  "status,created_at,paid_at,received_at,product_id,product_title,"
+                  "category,quantity,unit_price,paid_amount,refund_amount,"
+                  "coupon_code\n" ROW("M1", "1") ROW("M2", "2") ROW("M3", "3") ROW("M4", "4")
+                      ROW("M5", "5") ROW("M6", "6") ROW("", "7") ROW("", "8"));
+    struct hk_ingest_ctx ctx = t->ctx;
+    struct hk_err err = {0};
+    struct hk_import_opts o = {0};
+    struct hk_import_result res;
+    memset(&res, 0, sizeof res);
+    struct planted planted = {t->store, 0};
+    o.load = HK_LOAD_INITIAL;
+    o.batch_orders = 2; /* the third batch (M5, M6) takes ids 5 and 6; the reader reports the
+                           first bad row with M6 (it ends that order), the second one after */
+    o.progress = plant_id5;
+    o.progress_arg = &planted;
+    if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_true(res.pipeline_redos >= 1);
+    assert_int_equal(res.orders_created, 6);
+    assert_int_equal(res.rows, 8);
+    assert_int_equal(res.rejected, 2);
+    assert_int_equal(res.nerrors, 2);
+    hk_import_result_release(&res);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders"), 7);
+}
+
 /* The definitions of the load indexes as the database reports them, concatenated. */
 static const char *definitions(struct tdb *t, char *buf, size_t size)
 {
@@ -472,6 +576,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(initial_load__same_store_as_normal_load, tdb_setup,
                                         tdb_teardown),
+        cmocka_unit_test_setup_teardown(initial_load__order_stored_behind_its_back_is_updated,
+                                        tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(pipeline__redone_last_batch_keeps_the_rows_read_after_it,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             killed_load__indexes_built_again_by_next_import_and_by_migrate, tdb_setup,
             tdb_teardown),

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -266,6 +267,88 @@ static void store_pipeline__queues_in_order_and_a_failure_drops_the_rest(void **
     hk_db_release(db);
 }
 
+/* A COMMIT that fails (a deferred foreign key) leaves SQLite's transaction open, PostgreSQL's
+   ended: either way the writer rolls it back, so the connection is usable (and holds no lock)
+   once the pipeline is off. */
+static void store_pipeline__a_failed_commit_leaves_no_transaction_open(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+    struct hk_copy *c;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_db_stmt(db, "pipe_parent",
+                                "CREATE TABLE pipe_parent (id BIGINT PRIMARY KEY)", &st, &err),
+                     0);
+    assert_int_equal(hk_stmt_exec(st, &err), 0);
+    assert_int_equal(hk_db_stmt(db, "pipe_child",
+                                "CREATE TABLE pipe_child (p BIGINT REFERENCES pipe_parent (id)"
+                                " DEFERRABLE INITIALLY DEFERRED)",
+                                &st, &err),
+                     0);
+    assert_int_equal(hk_stmt_exec(st, &err), 0);
+
+    assert_int_equal(hk_db_pipeline(db, true, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    assert_int_equal(hk_db_copy_begin(db, "pipe_child", "p", 1, &c, &err), 0);
+    assert_int_equal(hk_copy_int64(c, 42), 0); /* no parent 42: the COMMIT fails */
+    assert_int_equal(hk_copy_row(c, &err), 0);
+    assert_int_equal(hk_db_copy_end(c, &err), 0);
+    assert_int_equal(hk_db_commit(db, &err), 0); /* queued */
+    assert_true(hk_db_pipeline_wait(db, hk_db_pipeline_mark(db), &err) < 0);
+    assert_int_equal(hk_db_pipeline(db, false, &err), 0);
+
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0); /* no transaction left open */
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM pipe_child"), 0);
+    hk_db_release(db);
+}
+
+/* With every connection of the pool taken (here the pool has one), the pipeline's id blocks
+   (PostgreSQL) and hk_db_bulk_grown use the importer's own connection instead of waiting for
+   a free one (which would wait up to the pool's timeout, 30 s, and then fail). */
+static void store_pipeline__ids_and_bulk_grown_with_no_free_connection(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    char target[700];
+    struct hk_store *s = NULL;
+    struct hk_store_opts opts = {.pool_size = 1};
+    tdb_fresh_target(t, target, sizeof target);
+    assert_int_equal(hk_store_open(target, &opts, &s, &err), 0);
+    assert_int_equal(hk_store_migrate(s, 1, NULL, NULL, &err), 0);
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(s, &db, &err), 0);
+    assert_int_equal(hk_db_pipeline(db, true, &err), 0);
+    assert_int_equal(hk_db_bulk_grown(db, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    int64_t ids[3];
+    time_t t0 = time(NULL);
+    assert_int_equal(hk_db_next_ids(db, "shops", 3, ids, &err), 0);
+    assert_true(time(NULL) - t0 < 10);
+    assert_true(ids[0] > 0 && ids[1] == ids[0] + 1 && ids[2] == ids[1] + 1);
+    struct hk_copy *c;
+    assert_int_equal(hk_db_copy_begin(db, "shops", "id, channel, name, created_at", 4, &c, &err),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        int n = snprintf(name, sizeof name, "n%d", i);
+        assert_int_equal(hk_copy_int64(c, ids[i]), 0);
+        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
+        assert_int_equal(hk_copy_text(c, name, (size_t)n), 0);
+        assert_int_equal(hk_copy_int64(c, 1), 0);
+        assert_int_equal(hk_copy_row(c, &err), 0);
+    }
+    assert_int_equal(hk_db_copy_end(c, &err), 0);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(hk_db_pipeline_wait(db, hk_db_pipeline_mark(db), &err), 0);
+    assert_int_equal(hk_db_pipeline(db, false, &err), 0);
+    hk_db_release(db);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM shops WHERE name IN ('n0', 'n1', 'n2')"), 3);
+    hk_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +357,10 @@ int main(void)
                                         tdb_teardown),
         cmocka_unit_test_setup_teardown(
             store_pipeline__queues_in_order_and_a_failure_drops_the_rest, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(store_pipeline__a_failed_commit_leaves_no_transaction_open,
+                                        tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(store_pipeline__ids_and_bulk_grown_with_no_free_connection,
+                                        tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

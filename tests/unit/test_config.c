@@ -137,6 +137,27 @@ static void config_set__db_accepts_sqlite_urls_and_refuses_other_schemes(void **
     assert_string_equal(f->cfg.db, "shop.db");
 }
 
+static void config_set__import_settings_are_checked(void **state)
+{
+    struct fixture *f = *state;
+    hk_config_defaults(&f->cfg);
+    assert_int_equal(f->cfg.import_batch, 10000);
+    assert_string_equal(f->cfg.import_pipeline, "on");
+    assert_int_equal(hk_config_set(&f->cfg, "import_batch", "2000", &f->err), 0);
+    assert_int_equal(f->cfg.import_batch, 2000);
+    const char *bad[] = {"0", "-5", "1000001"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(hk_config_set(&f->cfg, "import_batch", bad[i], &f->err), HK_E(INVAL));
+        assert_contains(f->err.msg, "1 to 1000000");
+    }
+    assert_int_equal(f->cfg.import_batch, 2000);
+    assert_int_equal(hk_config_set(&f->cfg, "import_pipeline", "off", &f->err), 0);
+    assert_string_equal(f->cfg.import_pipeline, "off");
+    assert_int_equal(hk_config_set(&f->cfg, "import_pipeline", "false", &f->err), HK_E(INVAL));
+    assert_contains(f->err.msg, "neither on nor off");
+    assert_string_equal(f->cfg.import_pipeline, "off");
+}
+
 static void config_file__reads_keys_comments_and_quotes(void **state)
 {
     struct fixture *f = *state;
@@ -283,6 +304,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_options__derive_env_and_flag_spellings),
         cmocka_unit_test_setup_teardown(config_defaults__come_from_the_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(config_set__import_settings_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(config_set__rejects_unknown_names_and_bad_integers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
