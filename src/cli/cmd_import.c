@@ -13,7 +13,8 @@
  * --json exactly one object:
  *   {"rows","orders_created","orders_updated","orders_unchanged","items_created",
  *    "customers_created","rejected","errors":[{"file","record","line","column","message"}],
- *    "items_waiting"} (detail lines kept until their orders arrive)
+ *    "items_waiting", "initial_load"} (detail lines kept until their orders arrive; whether it
+ *    ran as a first load of a large history)
  *   plus "failure" (the reason, also on stderr) when the import stopped (exit 1), e.g. a file
  *   that cannot be read; the counts are then what was committed before it.
  * Progress goes to stderr when it is a terminal (and not with --json).
@@ -82,6 +83,9 @@ static int print_json(const struct hk_import_result *res, const char *failure)
     /* detail lines kept for orders not imported yet (a Taobao detail list before its order list,
      * or whose order row was rejected): said, not silently held back */
     if (json_object_set_new(o, "items_waiting", json_integer((json_int_t)res->items_staged)) < 0)
+        goto done;
+    /* ran as a first load of a large history (indexes rebuilt at the end; docs/import.md) */
+    if (json_object_set_new(o, "initial_load", json_boolean(res->initial_load)) < 0)
         goto done;
     if (failure && json_object_set_new(o, "failure", json_string(failure)) < 0)
         goto done;

@@ -187,6 +187,8 @@ static void sync__cli_import_in_another_process_is_seen_by_polling(void **state)
     const char *const args[] = {"import", "--json", path, NULL};
     int64_t t0 = mono_ms();
     assert_int_equal(ht_cli(&fx->srv, args, out, sizeof out), 0);
+    /* a small file into a store: not a first load of a large history */
+    assert_non_null(strstr(out, "\"initial_load\":false"));
     int64_t want = sql_int(BUYERS_SQL);
     assert_true(want > before);
     int64_t ms = wait_count(&fx->srv, fx->admin, "frequency >= 1", want);
