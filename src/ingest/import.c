@@ -1906,7 +1906,8 @@ static int collect_row_errors(struct hk_reader *rd, struct hk_import_result *res
  * confirmed, when they join the result in file order. When a queued batch fails, the pipeline
  * is turned off (which rolls back what is open), the caches forgotten, and the unconfirmed
  * batches are redone by run_batch one after the other — its per-order fallback included — as
- * without a pipeline; then the pipeline goes on again.
+ * without a pipeline; then the pipeline goes on again. With opts->no_pipeline the same loop
+ * writes each batch at once (write_batch_now), so both ways share reading, counting and progress.
  */
 struct pbatch {
     const struct hk_order_rec **recs;
@@ -1981,9 +1982,10 @@ static int confirm_batch(struct importer *imp, struct pbatch *b, struct hk_err *
     return 0;
 }
 
-/* Redoes b without the pipeline (run_batch, with its per-order fallback). */
-static int redo_batch(struct importer *imp, struct pbatch *b, const struct batch_io *io,
-                      struct hk_err *err)
+/* Writes b at once, without the pipeline (run_batch, with its per-order fallback): a batch
+   without the pipeline, or one redone after the pipeline failed. */
+static int write_batch_now(struct importer *imp, struct pbatch *b, const struct batch_io *io,
+                           struct hk_err *err)
 {
     b->part.nerrors = b->reader_nerrors;
     b->part.rejected = b->reader_rejected;
@@ -2035,18 +2037,52 @@ static int recover(const struct file_run *fr, struct pbatch *a, struct pbatch *b
         if (!redo[i])
             continue;
         fr->res->pipeline_redos++;
-        if ((rc = redo_batch(imp, redo[i], io, err)) < 0)
+        if ((rc = write_batch_now(imp, redo[i], io, err)) < 0)
             return rc;
         batch_done(fr, redo[i]);
     }
     return hk_db_pipeline(imp->db, true, err);
 }
 
+/* Queues cur (after the batch *prev queued before it, if any) and confirms *prev; when either
+   fails, both are redone without the pipeline. *prev becomes the batch left unconfirmed. */
+static int queue_or_recover(const struct file_run *fr, struct pbatch **prev, struct pbatch *cur,
+                            const struct batch_io *io, struct hk_err *err)
+{
+    struct importer *imp = fr->imp;
+    struct pbatch *p = *prev;
+    struct hk_err ignored;
+    struct batch_io cio = *io;
+    cio.outcomes = cur->outc;
+    cio.res = &cur->part;
+    hk_err_clear(&ignored);
+    bool queued = !cur->n || queue_batch(imp, cur, &cio, &ignored) == 0;
+    hk_err_clear(&ignored);
+    bool prev_ok = !p || confirm_batch(imp, p, &ignored) == 0;
+    if (p && prev_ok)
+        batch_done(fr, p);
+    *prev = NULL;
+    if (!prev_ok || !queued) {
+        int rc = recover(fr, prev_ok ? NULL : p, cur->n ? cur : NULL, io, err);
+        if (rc < 0)
+            return rc;
+        if (!cur->n)
+            batch_done(fr, cur); /* the reader's errors only, after prev's redo */
+        return 0;
+    }
+    if (cur->n)
+        *prev = cur;
+    else
+        batch_done(fr, cur); /* nothing to write: the reader's errors only */
+    return 0;
+}
+
 /*
- * Reads, applies and writes one file with the pipeline (see struct pbatch); B: two batches'
- * buffers. Returns 0, or a negative HK_E code (batches confirmed before it stay in res).
+ * Reads, applies and writes one file, with the pipeline (see struct pbatch) unless
+ * fr->o->no_pipeline; B: two batches' buffers. Returns 0, or a negative HK_E code (batches
+ * committed before it stay in res).
  */
-static int import_file_piped(const struct file_run *fr, struct pbatch *B, struct hk_err *err)
+static int import_file(const struct file_run *fr, struct pbatch *B, struct hk_err *err)
 {
     struct importer *imp = fr->imp;
     const struct batch_io io = {NULL, NULL, NULL, fr->max_errors, fr->file};
@@ -2055,7 +2091,8 @@ static int import_file_piped(const struct file_run *fr, struct pbatch *B, struct
     bool eof = false;
     struct hk_err ignored;
 
-    if ((rc = hk_db_pipeline(imp->db, true, err)) < 0)
+    bool piped = !fr->o->no_pipeline;
+    if (piped && (rc = hk_db_pipeline(imp->db, true, err)) < 0)
         return rc;
     while (!eof) {
         struct pbatch *cur = &B[ci];
@@ -2075,25 +2112,12 @@ static int import_file_piped(const struct file_run *fr, struct pbatch *B, struct
         cur->rows = hk_reader_records(fr->rd);
         cur->done_bytes = hk_reader_bytes_done(fr->rd);
 
-        struct batch_io cio = io;
-        cio.outcomes = cur->outc;
-        cio.res = &cur->part;
-        hk_err_clear(&ignored);
-        bool queued = !cur->n || queue_batch(imp, cur, &cio, &ignored) == 0;
-        hk_err_clear(&ignored);
-        bool prev_ok = !prev || confirm_batch(imp, prev, &ignored) == 0;
-        if (prev && prev_ok)
-            batch_done(fr, prev);
-        if (!prev_ok || !queued) {
-            if ((rc = recover(fr, prev_ok ? NULL : prev, cur->n ? cur : NULL, &io, err)) < 0)
+        if (!piped) {
+            if ((rc = write_batch_now(imp, cur, &io, err)) < 0)
                 goto done;
-            if (!cur->n)
-                batch_done(fr, cur); /* the reader's errors only, after prev's redo */
-            prev = NULL;
-        } else {
-            prev = cur->n ? cur : NULL;
-            if (!prev)
-                batch_done(fr, cur); /* nothing to write: the reader's errors only */
+            batch_done(fr, cur);
+        } else if ((rc = queue_or_recover(fr, &prev, cur, &io, err)) < 0) {
+            goto done;
         }
         ci ^= 1;
         if (rrc < 0 || (fr->o->cancel && *fr->o->cancel)) {
@@ -2126,12 +2150,10 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     struct hk_import_opts o = {0};
     struct hk_reader **rd = NULL;
     size_t *order = NULL;
-    const struct hk_order_rec **batch = NULL;
-    enum hk_apply_outcome *outc = NULL;
     struct importer *imp = NULL;
     struct pbatch pb[2];
     memset(pb, 0, sizeof pb);
-    int64_t *done_bytes = NULL, total_bytes = 0, finished_bytes = 0, rows_before = res->rows;
+    int64_t total_bytes = 0, finished_bytes = 0, rows_before = res->rows;
     int rc = 0;
 
     if (opts)
@@ -2147,13 +2169,10 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     }
     rd = calloc(n ? n : 1, sizeof(*rd));
     order = calloc(n ? n : 1, sizeof(*order));
-    done_bytes = calloc(n ? n : 1, sizeof(*done_bytes));
-    batch = calloc(batch_n, sizeof(*batch));
-    outc = calloc(batch_n, sizeof(*outc));
     char **files = realloc(res->files, (res->nfiles + n) * sizeof(*files));
     if (files)
         res->files = files;
-    if (!rd || !order || !done_bytes || !batch || !outc || !files) {
+    if (!rd || !order || !files) {
         rc = oom(err);
         goto done;
     }
@@ -2186,7 +2205,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 
     if ((rc = importer_new(ctx, o.shop, NULL, true, &imp, err)) < 0)
         goto done;
-    for (int b = 0; b < 2 && !o.no_pipeline; b++) {
+    for (int b = 0; b < 2; b++) {
         pb[b].recs = calloc(batch_n, sizeof(*pb[b].recs));
         pb[b].outc = calloc(batch_n, sizeof(*pb[b].outc));
         pb[b].part.errors = calloc(max_errors, sizeof(*pb[b].part.errors));
@@ -2206,49 +2225,11 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 
     for (size_t f = 0; f < n && !res->cancelled; f++) {
         size_t i = order[f];
-        const char *file = res->files[file0 + i];
-        struct batch_io io = {outc, NULL, res, max_errors, file};
-        int64_t rows_file = 0;
-        bool eof = false;
-        if (!o.no_pipeline) {
-            const struct file_run fr = {imp, rd[i], file,        batch_n,        max_errors,
-                                        &o,  res,   rows_before, finished_bytes, total_bytes};
-            if ((rc = import_file_piped(&fr, pb, err)) < 0)
-                goto done;
-            rows_file = hk_reader_records(rd[i]);
-            eof = true;
-        }
-        while (!eof) {
-            size_t nb = 0;
-            int rrc = 0;
-            while (nb < batch_n) {
-                const struct hk_order_rec *rec;
-                rrc = hk_reader_next(rd[i], &rec, err);
-                collect_row_errors(rd[i], res, max_errors, file);
-                if (rrc <= 0)
-                    break;
-                batch[nb++] = rec;
-            }
-            if (rrc <= 0)
-                eof = true;
-            if (nb && (rc = run_batch(imp, batch, nb, &io, err)) < 0)
-                goto done;
-            hk_reader_recycle(rd[i]);
-            rows_file = hk_reader_records(rd[i]);
-            res->rows = rows_before + rows_file;
-            done_bytes[i] = hk_reader_bytes_done(rd[i]);
-            if (o.progress)
-                o.progress(o.progress_arg, finished_bytes + done_bytes[i], total_bytes, res->rows);
-            if (rrc < 0) {
-                rc = rrc;
-                goto done;
-            }
-            if (o.cancel && *o.cancel) {
-                res->cancelled = true;
-                break;
-            }
-        }
-        rows_before += rows_file;
+        const struct file_run fr = {imp, rd[i], res->files[file0 + i], batch_n,        max_errors,
+                                    &o,  res,   rows_before,           finished_bytes, total_bytes};
+        if ((rc = import_file(&fr, pb, err)) < 0)
+            goto done;
+        rows_before += hk_reader_records(rd[i]);
         finished_bytes += hk_reader_bytes_total(rd[i]);
     }
     rc = 0;
@@ -2265,8 +2246,5 @@ done:
         hk_reader_close(rd[i]);
     free(rd);
     free(order);
-    free(done_bytes);
-    free(batch);
-    free(outc);
     return rc;
 }

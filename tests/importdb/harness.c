@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/tz.h"
@@ -353,4 +354,20 @@ int64_t sh_time(struct tdb *t, const char *local)
     if (hk_time_parse(local, strlen(local), t->tz, &v, &err) != 0)
         fail_msg("time %s: %s", local, err.msg);
     return v;
+}
+
+void tdb_generate(const char *lines, const char *file, const char *variant)
+{
+    const char *gen = getenv("HUIKE_GEN");
+    if (!gen)
+        fail_msg("HUIKE_GEN must name the generator");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(gen, gen, lines, file, "11", variant, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }

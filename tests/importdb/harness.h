@@ -61,6 +61,8 @@ void tdb_import1(struct tdb *t, const char *path, struct hk_import_result *res);
 int64_t q_int(struct hk_store *s, const char *sql);
 /** FNV-1a over every column of every row of sql, as text (NULL as "\\N"). */
 uint64_t q_checksum(struct hk_store *s, const char *sql);
+/** Runs the generator HUIKE_GEN (bench/gen_generic.c): lines into file, seed 11, variant. */
+void tdb_generate(const char *lines, const char *file, const char *variant);
 /** The one text a query returns, copied into buf ("" for NULL or no row). */
 const char *q_text(struct hk_store *s, const char *sql, char *buf, size_t size);
 /** Runs a statement. */

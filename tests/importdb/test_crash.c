@@ -56,36 +56,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* FNV-1a over every column of every row of a query, as text. */
-static uint64_t checksum(struct hk_store *s, const char *name, const char *sql, int64_t *rows)
-{
-    struct hk_err err = {0};
-    struct hk_db *db;
-    struct hk_stmt *st;
-    uint64_t h = 14695981039346656037ULL;
-    int rc;
-    *rows = 0;
-    if (hk_db_acquire(s, &db, &err) != 0 || hk_db_stmt(db, name, sql, &st, &err) != 0)
-        fail_msg("%s: %s", name, err.msg);
-    while ((rc = hk_stmt_step(st, &err)) == HK_ROW) {
-        for (int c = 0; c < hk_stmt_columns(st); c++) {
-            const char *v = hk_stmt_text(st, c, NULL);
-            for (const char *p = v ? v : "\\N"; *p; p++) {
-                h ^= (unsigned char)*p;
-                h *= 1099511628211ULL;
-            }
-            h ^= 0x1f;
-            h *= 1099511628211ULL;
-        }
-        (*rows)++;
-    }
-    if (rc < 0)
-        fail_msg("%s: %s", name, err.msg);
-    hk_stmt_reset(st);
-    hk_db_release(db);
-    return h;
-}
-
 /* How many of the indexes an initial load drops exist (ingest_repo.h). */
 static int load_indexes(struct hk_store *s)
 {
@@ -111,25 +81,20 @@ static void summarize(struct hk_store *s, struct summary *out)
     out->identities = q_int(s, "SELECT count(*) FROM identities");
     out->history = q_int(s, "SELECT count(*) FROM order_history");
     out->products = q_int(s, "SELECT count(*) FROM products");
-    int64_t n;
-    out->orders_sum = checksum(s, "crash_orders",
-                               "SELECT external_no, status, total_fen, discount_fen, "
-                               "postage_fen, paid_fen, refund_fen, coupon_code, created_at, "
-                               "paid_at, received_at, source FROM orders ORDER BY external_no",
-                               &n);
-    out->items_sum = checksum(s, "crash_items",
-                              "SELECT o.external_no, i.line_no, i.item_key, i.placeholder, "
-                              "i.title, i.quantity, i.unit_price_fen, i.paid_fen, i.refund_fen, "
-                              "i.category, p.external_id FROM order_items i JOIN orders o ON "
-                              "o.id = i.order_id LEFT JOIN products p ON p.id = i.product_id "
-                              "ORDER BY o.external_no, i.line_no",
-                              &n);
+    out->orders_sum =
+        q_checksum(s, "SELECT external_no, status, total_fen, discount_fen, "
+                      "postage_fen, paid_fen, refund_fen, coupon_code, created_at, "
+                      "paid_at, received_at, source FROM orders ORDER BY external_no");
+    out->items_sum =
+        q_checksum(s, "SELECT o.external_no, i.line_no, i.item_key, i.placeholder, "
+                      "i.title, i.quantity, i.unit_price_fen, i.paid_fen, i.refund_fen, "
+                      "i.category, p.external_id FROM order_items i JOIN orders o ON "
+                      "o.id = i.order_id LEFT JOIN products p ON p.id = i.product_id "
+                      "ORDER BY o.external_no, i.line_no");
     /* which orders share a customer, named by the customer's smallest buyer id */
-    out->groups_sum = checksum(s, "crash_groups",
-                               "SELECT o.external_no, (SELECT min(v.value) FROM identities v "
-                               "WHERE v.customer_id = o.customer_id AND v.kind = 'buyer_id') "
-                               "FROM orders o ORDER BY o.external_no",
-                               &n);
+    out->groups_sum = q_checksum(s, "SELECT o.external_no, (SELECT min(v.value) FROM identities v "
+                                    "WHERE v.customer_id = o.customer_id AND v.kind = 'buyer_id') "
+                                    "FROM orders o ORDER BY o.external_no");
 }
 
 static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)

@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "ingest/events.h"
 #include "ingest/identity.h"
@@ -30,50 +28,6 @@
 
 /* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer and orders_customer */
 #define LOAD_INDEXES (t->pg ? 6 : 4)
-
-static void generate(const char *lines, const char *file, const char *variant)
-{
-    const char *gen = getenv("HUIKE_GEN");
-    if (!gen)
-        fail_msg("HUIKE_GEN must name the generator");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execl(gen, gen, lines, file, "11", variant, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-/* FNV-1a over every column of every row of a query, as text. */
-static uint64_t checksum(struct hk_store *s, const char *name, const char *sql)
-{
-    struct hk_err err = {0};
-    struct hk_db *db;
-    struct hk_stmt *st;
-    uint64_t h = 14695981039346656037ULL;
-    int rc;
-    if (hk_db_acquire(s, &db, &err) != 0 || hk_db_stmt(db, name, sql, &st, &err) != 0)
-        fail_msg("%s: %s", name, err.msg);
-    while ((rc = hk_stmt_step(st, &err)) == HK_ROW) {
-        for (int c = 0; c < hk_stmt_columns(st); c++) {
-            const char *v = hk_stmt_text(st, c, NULL);
-            for (const char *p = v ? v : "\\N"; *p; p++) {
-                h ^= (unsigned char)*p;
-                h *= 1099511628211ULL;
-            }
-            h ^= 0x1f;
-            h *= 1099511628211ULL;
-        }
-    }
-    if (rc < 0)
-        fail_msg("%s: %s", name, err.msg);
-    hk_stmt_reset(st);
-    hk_db_release(db);
-    return h;
-}
 
 /* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */
 #define WHO(c)                                                                                     \
@@ -172,8 +126,8 @@ static void initial_load__same_store_as_normal_load(void **state)
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
     snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
-    generate("12000", a, "0");
-    generate("12000", b, "1");
+    tdb_generate("12000", a, "0");
+    tdb_generate("12000", b, "1");
     const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
     const struct step steps[] = {
         {{merge}, 1},
@@ -201,9 +155,7 @@ static void initial_load__same_store_as_normal_load(void **state)
             fail_msg("%s: initial %lld, normal %lld", COUNTS[i], (long long)x, (long long)y);
     }
     for (size_t i = 0; i < NSUMS; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "init_sum_%zu", i);
-        if (checksum(t->store, name, SUMS[i][1]) != checksum(normal, name, SUMS[i][1]))
+        if (q_checksum(t->store, SUMS[i][1]) != q_checksum(normal, SUMS[i][1]))
             fail_msg("%s differ between the initial and the normal load", SUMS[i][0]);
     }
     hk_store_close(normal);

@@ -16,27 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "store/store.h"
-
-static void generate(const char *lines, const char *file, const char *variant)
-{
-    const char *gen = getenv("HUIKE_GEN");
-    if (!gen)
-        fail_msg("HUIKE_GEN must name the generator");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execl(gen, gen, lines, file, "11", variant, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
 
 /* A customer named by its smallest identity, which does not depend on ids. */
 #define WHO(c)                                                                                     \
@@ -144,8 +126,8 @@ static void pipeline__same_store_as_without(void **state)
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
     snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
-    generate("12000", a, "0");
-    generate("12000", b, "1");
+    tdb_generate("12000", a, "0");
+    tdb_generate("12000", b, "1");
     const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
     const char *const steps[][2] = {
         {merge, NULL},
@@ -182,7 +164,7 @@ static void pipeline__failed_write_is_redone_exactly(void **state)
     struct tdb *t = *state;
     char a[600];
     snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
-    generate("12000", a, "0");
+    tdb_generate("12000", a, "0");
     const char *const steps[][2] = {{a, NULL}};
     char other[640];
     tdb_fresh_target(t, other, sizeof other);
