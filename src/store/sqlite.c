@@ -397,92 +397,220 @@ static const void *sq_column_blob(void *stmt, int col, size_t *len)
     return p ? p : ""; /* SQLite returns NULL for an empty blob; it is not SQL NULL */
 }
 
-/* ---- bulk loading: one single-row INSERT, values bound without copies -------------------- */
+/* ---- bulk loading: multi-row INSERTs ------------------------------------------------------
+ *
+ * Values are kept (text and blobs copied into one buffer) until SQ_COPY_GROUP rows are complete,
+ * then bound to one prepared INSERT of that many rows and stepped; the rows left at the end go in
+ * one INSERT of their own. Against one single-row INSERT a row this halves SQLite's statement
+ * overhead (cursor opening, VdbeHalt, reset) per row: order_items 1.85 -> 1.15 s of writer CPU per
+ * 1M lines. OR FAIL, not the default ABORT: with ABORT a statement of several rows that may hit a
+ * constraint needs a statement journal, into which SQLite copies every page the statement
+ * touches first — for the identities' random unique index more than the INSERT saved (1.6 ->
+ * 2.0 s). A failure still ends the copy and the caller rolls the transaction (or savepoint) back
+ * (store.h), so rows a failed group wrote before the failing one never stay.
+ */
+
+#define SQ_COPY_GROUP 32
+
+struct sq_val {
+    int type; /* SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL */
+    int64_t i;
+    size_t at, n; /* text and blobs: bytes at c->buf + at */
+};
 
 struct sq_copy {
     sqlite3 *db;
-    sqlite3_stmt *st;
-    int col; /* parameters bound in the current row */
+    char *head;          /* "INSERT OR FAIL INTO t (cols) VALUES " */
+    char *row;           /* "(?,?,...)" */
+    sqlite3_stmt *group; /* SQ_COPY_GROUP rows, prepared at the first full group */
+    int ncols, col, rows;
+    struct sq_val *vals; /* SQ_COPY_GROUP * ncols */
+    unsigned char *buf;  /* the group's text and blobs */
+    size_t len, cap;
 };
+
+static int sq_copy_prepare(struct sq_copy *c, int rows, sqlite3_stmt **out)
+{
+    size_t hl = strlen(c->head), rl = strlen(c->row);
+    char *sql = malloc(hl + (size_t)rows * (rl + 1) + 1);
+    if (!sql)
+        return SQLITE_NOMEM;
+    memcpy(sql, c->head, hl);
+    size_t len = hl;
+    for (int r = 0; r < rows; r++) {
+        if (r)
+            sql[len++] = ',';
+        memcpy(sql + len, c->row, rl);
+        len += rl;
+    }
+    sql[len] = '\0';
+    int rc = sqlite3_prepare_v3(c->db, sql, (int)len + 1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+    free(sql);
+    return rc;
+}
+
+static int sq_copy_bind(const struct sq_copy *c, sqlite3_stmt *st, int idx, const struct sq_val *v)
+{
+    switch (v->type) {
+    case SQLITE_INTEGER:
+        return sqlite3_bind_int64(st, idx, v->i);
+    case SQLITE_TEXT:
+        /* empty text is not SQL NULL either: never bind a null pointer */
+        return sqlite3_bind_text64(st, idx, v->n ? (const char *)c->buf + v->at : "", v->n,
+                                   SQLITE_STATIC, SQLITE_UTF8);
+    case SQLITE_BLOB:
+        /* an empty blob is not SQL NULL */
+        return v->n ? sqlite3_bind_blob64(st, idx, c->buf + v->at, v->n, SQLITE_STATIC)
+                    : sqlite3_bind_zeroblob(st, idx, 0);
+    default:
+        return sqlite3_bind_null(st, idx);
+    }
+}
+
+/* Binds the first rows kept rows to st and steps it. */
+static int sq_copy_flush(struct sq_copy *c, sqlite3_stmt *st, int rows)
+{
+    int rc = SQLITE_OK;
+    for (int i = 0; i < rows * c->ncols && rc == SQLITE_OK; i++)
+        rc = sq_copy_bind(c, st, i + 1, &c->vals[i]);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_reset(st);
+    c->len = 0;
+    return rc;
+}
+
+static int sq_copy_fail(struct sq_copy *c, int rc, struct hk_err *err)
+{
+    char reason[256];
+    hk_strlcpy(reason, sqlite3_errmsg(c->db), sizeof reason);
+    int ext = sqlite3_extended_errcode(c->db);
+    return hk_store_fail(err, sq_fault(ext != SQLITE_OK ? ext : rc), "copy", reason);
+}
+
+static void sq_copy_free(struct sq_copy *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->group);
+    free(c->head);
+    free(c->row);
+    free(c->vals);
+    free(c->buf);
+    free(c);
+}
 
 static int sq_copy_begin(void *conn, const char *table, const char *columns, int ncols, void **out,
                          struct hk_err *err)
 {
     struct sq_copy *c = calloc(1, sizeof(*c));
-    size_t size = strlen(table) + strlen(columns) + 48 + (size_t)ncols * 8;
-    char *sql = malloc(size);
-    if (!c || !sql) {
-        free(c);
-        free(sql);
+    size_t size = strlen(table) + strlen(columns) + 48;
+    if (c) {
+        c->head = malloc(size);
+        c->row = malloc((size_t)ncols * 2 + 2);
+        c->vals = calloc((size_t)SQ_COPY_GROUP * (size_t)ncols, sizeof *c->vals);
+    }
+    if (!c || !c->head || !c->row || !c->vals) {
+        sq_copy_free(c);
         return hk_store_fail(err, HK_FAULT_NOMEM, "copy", "out of memory");
     }
-    size_t len = (size_t)snprintf(sql, size, "INSERT INTO %s (%s) VALUES (", table, columns);
-    for (int i = 0; i < ncols; i++)
-        len += (size_t)snprintf(sql + len, size - len, "%s?%d", i ? "," : "", i + 1);
-    snprintf(sql + len, size - len, ")");
-    c->db = conn;
-    int rc = sqlite3_prepare_v3(c->db, sql, -1, 0, &c->st, NULL);
-    free(sql);
-    if (rc != SQLITE_OK) {
-        char reason[256];
-        hk_strlcpy(reason, sqlite3_errmsg(c->db), sizeof reason);
-        free(c);
-        return hk_store_fail(err, sq_fault(rc), "copy", reason);
+    snprintf(c->head, size, "INSERT OR FAIL INTO %s (%s) VALUES ", table, columns);
+    size_t len = 0;
+    c->row[len++] = '(';
+    for (int i = 0; i < ncols; i++) {
+        if (i)
+            c->row[len++] = ',';
+        c->row[len++] = '?';
     }
+    c->row[len++] = ')';
+    c->row[len] = '\0';
+    c->db = conn;
+    c->ncols = ncols;
     *out = c;
     return 0;
 }
 
-static int sq_copy_int64(void *copy, int64_t v)
+static struct sq_val *sq_copy_slot(void *copy)
 {
     struct sq_copy *c = copy;
-    return sq_bind_rc(sqlite3_bind_int64(c->st, ++c->col, v));
+    return &c->vals[c->rows * c->ncols + c->col++];
 }
 
-static int sq_copy_text(void *copy, const char *s, size_t len)
+static int sq_copy_int64(void *copy, int64_t v)
+{
+    struct sq_val *s = sq_copy_slot(copy);
+    s->type = SQLITE_INTEGER;
+    s->i = v;
+    return 0;
+}
+
+/* Keeps len bytes at p in the group's buffer. */
+static int sq_copy_bytes(void *copy, int type, const void *p, size_t len)
 {
     struct sq_copy *c = copy;
-    return sq_bind_rc(sqlite3_bind_text64(c->st, ++c->col, s, len, SQLITE_STATIC, SQLITE_UTF8));
+    if (len > c->cap - c->len) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (len > cap - c->len)
+            cap *= 2;
+        unsigned char *b = realloc(c->buf, cap);
+        if (!b)
+            return -1;
+        c->buf = b;
+        c->cap = cap;
+    }
+    struct sq_val *s = sq_copy_slot(c);
+    s->type = type;
+    s->at = c->len;
+    s->n = len;
+    if (len)
+        memcpy(c->buf + c->len, p, len);
+    c->len += len;
+    return 0;
+}
+
+static int sq_copy_text(void *copy, const char *p, size_t len)
+{
+    return sq_copy_bytes(copy, SQLITE_TEXT, p, len);
 }
 
 static int sq_copy_blob(void *copy, const void *p, size_t len)
 {
-    struct sq_copy *c = copy;
-    if (len == 0)
-        return sq_bind_rc(sqlite3_bind_zeroblob(c->st, ++c->col, 0));
-    return sq_bind_rc(sqlite3_bind_blob64(c->st, ++c->col, p, len, SQLITE_STATIC));
+    return sq_copy_bytes(copy, SQLITE_BLOB, p, len);
 }
 
 static int sq_copy_null(void *copy)
 {
-    struct sq_copy *c = copy;
-    return sq_bind_rc(sqlite3_bind_null(c->st, ++c->col));
+    sq_copy_slot(copy)->type = SQLITE_NULL;
+    return 0;
 }
 
 static int sq_copy_row(void *copy, struct hk_err *err)
 {
     struct sq_copy *c = copy;
     c->col = 0;
-    int rc = sqlite3_step(c->st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_reset(c->st);
+    if (++c->rows < SQ_COPY_GROUP)
         return 0;
-    }
-    char reason[256];
-    hk_strlcpy(reason, sqlite3_errmsg(c->db), sizeof reason);
-    rc = sqlite3_extended_errcode(c->db);
-    sqlite3_reset(c->st);
-    return hk_store_fail(err, sq_fault(rc), "copy", reason);
+    c->rows = 0;
+    int rc = c->group ? SQLITE_OK : sq_copy_prepare(c, SQ_COPY_GROUP, &c->group);
+    if (rc == SQLITE_OK)
+        rc = sq_copy_flush(c, c->group, SQ_COPY_GROUP);
+    return rc == SQLITE_OK ? 0 : sq_copy_fail(c, rc, err);
 }
 
 static int sq_copy_end(void *copy, bool ok, struct hk_err *err)
 {
-    (void)ok;
-    (void)err;
     struct sq_copy *c = copy;
-    sqlite3_finalize(c->st); /* every row was stepped and reset already */
-    free(c);
-    return 0;
+    int rc = SQLITE_OK;
+    if (ok && c->rows > 0) {
+        sqlite3_stmt *st = NULL;
+        rc = sq_copy_prepare(c, c->rows, &st);
+        if (rc == SQLITE_OK)
+            rc = sq_copy_flush(c, st, c->rows);
+        sqlite3_finalize(st);
+    }
+    int out = rc == SQLITE_OK ? 0 : sq_copy_fail(c, rc, err);
+    sq_copy_free(c);
+    return out;
 }
 
 static int sq_next_ids(void *conn, const char *table, size_t n, int64_t floor, int64_t *ids,

@@ -185,9 +185,9 @@ int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *
 
 /*
  * Rows streamed into one table, for imports: COPY ... FROM STDIN on PostgreSQL (text format),
- * on SQLite a single-row INSERT prepared per copy and stepped per row (values bound without
- * copying). Much cheaper than multi-row INSERTs on PostgreSQL, where parsing and binding every
- * value of every row dominate.
+ * on SQLite INSERT OR FAIL statements of 32 rows each (sqlite.c says why). COPY is much cheaper
+ * than multi-row INSERTs on PostgreSQL, where parsing and binding every value of every row
+ * dominate.
  *
  *     struct hk_copy *c;
  *     hk_db_copy_begin(db, "order_items", "order_id, line_no, title", 3, &c, err);
@@ -197,11 +197,12 @@ int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *
  *
  * Only inside a transaction. table and columns are constant text (identifiers, commas and
  * spaces only). Values are given in column order, exactly ncols per row; they are borrowed
- * until hk_copy_row returns. While a copy is open nothing else may run on the db (statements,
- * savepoints, scripts: HK_E(INVAL)); a rollback abandons it. A failure aborts the transaction
- * like a failed statement; constraint violations may be reported by hk_copy_row or only by
- * hk_db_copy_end (PostgreSQL checks at the end). hk_db_copy_end always frees c. Rows get no
- * ids back: give the id column yourself from hk_db_next_ids.
+ * until hk_copy_row returns. While a copy is open nothing else may run on the db
+ * (statements, savepoints, scripts: HK_E(INVAL)); a rollback abandons it. A failure aborts the
+ * transaction like a failed statement, and rows of the copy may already be written: roll the
+ * transaction (or a savepoint) back. Constraint violations may be reported by hk_copy_row or only
+ * by hk_db_copy_end (both backends check some rows only at the end). hk_db_copy_end always frees c.
+ * Rows get no ids back: give the id column yourself from hk_db_next_ids.
  */
 struct hk_copy;
 int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, int ncols,
