@@ -22,7 +22,7 @@ static uint64_t mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-static uint64_t hash(const char *s, size_t len)
+uint64_t hk_bloom_hash(const char *s, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < len; i++) {
@@ -49,32 +49,58 @@ void hk_bloom_free(struct hk_bloom *b)
     b->nblocks = 0;
 }
 
-void hk_bloom_add(struct hk_bloom *b, const char *s, size_t len)
+/* The 512-bit mask of hash h's bits in its block, as 8 words. */
+static void block_mask(uint64_t h, uint64_t m[8])
 {
-    uint64_t h = hash(s, len);
-    uint64_t *w = b->words + (h & (b->nblocks - 1)) * 8;
+    memset(m, 0, 8 * sizeof(*m));
     uint64_t bits = mix(h);
     for (int i = 0; i < BLOOM_PROBES; i++) {
         if (i == 7 || i == 14) /* 7 positions of 9 bits per 64-bit mix */
             bits = mix(bits);
         unsigned pos = (unsigned)(bits & 511);
         bits >>= 9;
-        w[pos >> 6] |= 1ULL << (pos & 63);
+        m[pos >> 6] |= 1ULL << (pos & 63);
     }
+}
+
+static uint64_t *block_of(const struct hk_bloom *b, uint64_t h)
+{
+    return b->words + (h & (b->nblocks - 1)) * 8;
+}
+
+void hk_bloom_prefetch(const struct hk_bloom *b, uint64_t h)
+{
+    __builtin_prefetch(block_of(b, h), 1);
+}
+
+bool hk_bloom_maybe_add(struct hk_bloom *b, uint64_t h)
+{
+    uint64_t m[8], missing = 0;
+    uint64_t *w = block_of(b, h);
+    block_mask(h, m);
+    for (int i = 0; i < 8; i++) {
+        missing |= m[i] & ~w[i];
+        w[i] |= m[i];
+    }
+    return !missing;
+}
+
+void hk_bloom_add(struct hk_bloom *b, const char *s, size_t len)
+{
+    (void)hk_bloom_maybe_add(b, hk_bloom_hash(s, len));
 }
 
 bool hk_bloom_maybe(const struct hk_bloom *b, const char *s, size_t len)
 {
-    uint64_t h = hash(s, len);
-    const uint64_t *w = b->words + (h & (b->nblocks - 1)) * 8;
-    uint64_t bits = mix(h);
-    for (int i = 0; i < BLOOM_PROBES; i++) {
-        if (i == 7 || i == 14)
-            bits = mix(bits);
-        unsigned pos = (unsigned)(bits & 511);
-        bits >>= 9;
-        if (!(w[pos >> 6] & (1ULL << (pos & 63))))
-            return false;
-    }
-    return true;
+    return hk_bloom_maybe_h(b, hk_bloom_hash(s, len));
+}
+
+bool hk_bloom_maybe_h(const struct hk_bloom *b, uint64_t h)
+{
+    uint64_t m[8], missing = 0;
+    const uint64_t *w = block_of(b, h);
+    block_mask(h, m);
+    for (int i = 0; i < 8; i++)
+        missing |= m[i] & ~w[i];
+    return !missing;
 }

@@ -4,7 +4,8 @@
  * Design
  *   The resolver's cache maps the digest of (channel, kind, value) to (customer, identity):
  *     customer > 0   a stored customer;      customer < 0   a pending (provisional) one;
- *     customer == 0  known not to exist;     PENDING_LOOKUP queued for a look-up.
+ *     customer == 0  known not to exist;     PENDING_LOOKUP queued for a look-up (identity:
+ *                                            the number of the prefetch that queued it).
  *   Provisional ids are -(index + 1) into the pending arrays, valid until
  *   hk_resolver_flush_done. Customers merged during the import are followed through `redirect`
  *   (loser -> winner) instead of rewriting cache entries. `missing` maps a customer (stored or
@@ -13,6 +14,11 @@
  *
  *   Pending customers and identities live in growable arrays; their strings and sealed PII in
  *   an arena reset at hk_resolver_flush_done, so a batch makes no malloc per row.
+ *
+ *   Past MAX_CACHED_KEYS the cache starts over. In a complete import (nothing stored but what
+ *   this resolver stores) the keys it drops, and those a rollback makes it forget, go into
+ *   `seen`, a Bloom filter: a key neither cached nor maybe-seen is certainly not stored and is
+ *   not looked up, so only returning keys cost a look-up (identity.h, hk_resolver_set_limits).
  *
  * Invariants
  *   - Every cache entry with a provisional customer belongs to a pending identity, so a flush
@@ -32,6 +38,7 @@
 #include "core/pii.h"
 #include "core/util.h"
 #include "ingest/arena.h"
+#include "ingest/bloom.h"
 #include "ingest/events.h"
 #include "ingest/hashtab.h"
 #include "ingest/record.h"
@@ -40,9 +47,14 @@
 
 #define PENDING_LOOKUP INT64_MIN
 /* Then the cache starts over, so memory stays flat in file size: at most 4M slots of 32 bytes
-   (128 MiB); the 1M-line benchmark file holds about 0.6M. Keys dropped are looked up again in the
-   store (in the batch's multi-key look-ups) when they come back. */
+   (128 MiB); the 1M-line benchmark file holds about 0.51M keys, so a generic export passes it at
+   about 4M lines. Keys dropped are looked up again in the store (in the batch's multi-key
+   look-ups) when they come back — in a complete import only those the filter of dropped keys
+   (`seen`) may hold. */
 #define MAX_CACHED_KEYS ((size_t)2 << 20)
+/* A complete import goes on skipping look-ups after this many rollbacks, then looks keys up:
+   each rollback may be another writer's key, and costs a batch written twice. */
+#define MAX_FORGETS 8
 
 struct pend_customer {
     int64_t real_id; /* after hk_resolver_flush */
@@ -86,7 +98,18 @@ struct hk_resolver {
     size_t capvals;
     int64_t *roots; /* customers found merged during a prefetch */
     size_t nroots, caproots;
-    bool complete; /* every stored key is in ids (hk_resolver_set_complete) */
+    bool complete; /* every stored key is in ids or seen (hk_resolver_set_complete) */
+    /* A complete import past a restart: the digests of every key the cache dropped that may be
+       stored (those it created or found), so a key certainly not in it needs no look-up. Only
+       ever over-approximates: it may hold keys whose rows were rolled back, never misses one
+       this resolver stored (ids holds those since the last restart). */
+    struct hk_bloom seen;
+    size_t seen_n, seen_cap; /* keys added; keys it may take (twice what it was sized for) */
+    size_t max_cached, filter_keys;
+    bool recheck; /* after a forget, until hk_resolver_committed: look every unknown key up */
+    int forgets;
+    int64_t prefetches;
+    struct hk_resolver_stats stats;
 };
 
 /* ---- keys --------------------------------------------------------------------------------- */
@@ -327,6 +350,7 @@ struct hk_resolver *hk_resolver_new(const struct hk_keyring *kr)
     hk_i64tab_init(&r->redirect);
     hk_arena_init(&r->arena, 0);
     hk_nonce_pool_init(&r->nonces);
+    r->max_cached = MAX_CACHED_KEYS;
     return r;
 }
 
@@ -337,6 +361,7 @@ void hk_resolver_free(struct hk_resolver *r)
     hk_h128tab_release(&r->ids);
     hk_i64tab_release(&r->missing);
     hk_i64tab_release(&r->redirect);
+    hk_bloom_free(&r->seen);
     hk_arena_release(&r->arena);
     hk_nonce_pool_wipe(&r->nonces);
     free(r->pc_rows);
@@ -362,9 +387,43 @@ void hk_resolver_set_complete(struct hk_resolver *r, bool complete)
     r->complete = complete && r->ids.n == 0;
 }
 
-void hk_resolver_forget(struct hk_resolver *r)
+void hk_resolver_set_limits(struct hk_resolver *r, size_t max_cached_keys, size_t filter_keys)
+{
+    r->max_cached = max_cached_keys ? max_cached_keys : MAX_CACHED_KEYS;
+    r->filter_keys =
+        filter_keys < HK_RESOLVER_FILTER_MAX_KEYS ? filter_keys : HK_RESOLVER_FILTER_MAX_KEYS;
+}
+
+void hk_resolver_committed(struct hk_resolver *r)
+{
+    r->recheck = false;
+}
+
+void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *out)
+{
+    *out = r->stats;
+    out->filter_keys = (int64_t)r->seen_n;
+}
+
+/* The end of a complete import's skipping: every key the cache does not know is looked up. */
+static void end_complete(struct hk_resolver *r)
 {
     r->complete = false;
+    hk_bloom_free(&r->seen);
+    r->seen_n = r->seen_cap = 0;
+}
+
+static void keep_seen(struct hk_resolver *r);
+
+void hk_resolver_forget(struct hk_resolver *r)
+{
+    /* The cache's keys join the filter (those rolled back too: harmless), so it still holds
+       every key stored; a complete import goes on once the caller committed again. */
+    if (r->complete && ++r->forgets <= MAX_FORGETS)
+        keep_seen(r);
+    else
+        end_complete(r);
+    r->recheck = r->complete;
     hk_h128tab_clear(&r->ids);
     hk_i64tab_clear(&r->missing);
     hk_i64tab_clear(&r->redirect);
@@ -520,6 +579,7 @@ static int group_lookups(struct hk_resolver *r)
 static int on_identity(void *arg, const struct hk_irepo_identity *row)
 {
     struct hk_resolver *r = arg;
+    r->stats.keys_found++;
     struct hk_h128 h = key_digest(r, row->channel, row->kind, row->value);
     struct hk_h128_slot *s = hk_h128tab_put(&r->ids, h, row->customer_id, row->id, NULL);
     if (!s)
@@ -564,17 +624,76 @@ static int resolve_roots(struct hk_resolver *r, struct hk_db *db, struct hk_err 
     return 0;
 }
 
+/* The bytes of a digest, as the filter takes them. */
+static void digest_bytes(struct hk_h128 h, unsigned char out[16])
+{
+    memcpy(out, &h.a, 8);
+    memcpy(out + 8, &h.b, 8);
+}
+
+/* Whether a key may be stored by this resolver before the cache last started over. */
+static bool maybe_seen(const struct hk_resolver *r, struct hk_h128 h)
+{
+    if (!r->seen.words)
+        return false; /* no restart yet: the cache knows every key */
+    unsigned char b[16];
+    digest_bytes(h, b);
+    return hk_bloom_maybe(&r->seen, (const char *)b, sizeof b);
+}
+
+/*
+ * Before the cache starts over (or is forgotten) in a complete import: every key it holds that
+ * may be stored (a customer found or created; not the keys known absent) goes into `seen`,
+ * made the first time for filter_keys keys (at least twice the cache's). When it cannot be made
+ * or would take more than twice that, the import stops skipping look-ups (end_complete).
+ */
+static void keep_seen(struct hk_resolver *r)
+{
+    if (!r->seen.words) {
+        size_t want = r->filter_keys > 2 * r->ids.n ? r->filter_keys : 2 * r->ids.n;
+        if (want > HK_RESOLVER_FILTER_MAX_KEYS)
+            want = HK_RESOLVER_FILTER_MAX_KEYS;
+        if (hk_bloom_init(&r->seen, want) < 0) {
+            end_complete(r);
+            return;
+        }
+        r->seen_n = 0;
+        r->seen_cap = 2 * (want > 1024 ? want : 1024); /* bloom.h: at least 1024 */
+    }
+    for (size_t i = 0; i < r->ids.cap; i++) {
+        const struct hk_h128_slot *s = &r->ids.slots[i];
+        if ((s->a == 0 && s->b == 0) || s->v1 == 0)
+            continue; /* empty, or known not to be stored */
+        unsigned char b[16];
+        digest_bytes((struct hk_h128){s->a, s->b}, b);
+        if (hk_bloom_maybe(&r->seen, (const char *)b, sizeof b))
+            continue; /* there already (a key found again): counted once */
+        hk_bloom_add(&r->seen, (const char *)b, sizeof b);
+        r->seen_n++;
+    }
+    if (r->seen_n > r->seen_cap)
+        end_complete(r); /* too full to say "certainly not" often enough: ask the store */
+}
+
+/* Drops the cache (nothing is pending), keeping what a complete import needs in `seen`. */
+static void start_over(struct hk_resolver *r)
+{
+    if (r->complete)
+        keep_seen(r);
+    hk_h128tab_clear(&r->ids);
+    hk_i64tab_clear(&r->missing);
+    r->stats.restarts++;
+}
+
 int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
                          const struct hk_identity_keys *const *sets, size_t n,
                          const int64_t *customers, size_t ncust, struct hk_err *err)
 {
     int rc;
 
-    if (r->ids.n > MAX_CACHED_KEYS && !hk_resolver_pending(r)) {
-        hk_h128tab_clear(&r->ids);
-        hk_i64tab_clear(&r->missing);
-        r->complete = false;
-    }
+    if (r->ids.n > r->max_cached && !hk_resolver_pending(r))
+        start_over(r);
+    int64_t gen = ++r->prefetches; /* marks the keys this prefetch queued (v2) */
 
     r->nlk = 0;
     for (size_t i = 0; i < n; i++) {
@@ -582,21 +701,28 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
             const struct hk_identity_key *k = &sets[i]->k[j];
             bool added = false;
             struct hk_h128 h = digest_at(r, sets[i], j);
-            struct hk_h128_slot *s = hk_h128tab_put(&r->ids, h, PENDING_LOOKUP, 0, &added);
+            struct hk_h128_slot *s = hk_h128tab_put(&r->ids, h, PENDING_LOOKUP, gen, &added);
             if (!s)
                 return oom(err);
-            if (!added && s->v1 != PENDING_LOOKUP)
-                continue; /* known (a key twice in one prefetch is looked up twice: harmless) */
+            if (!added && (s->v1 != PENDING_LOOKUP || s->v2 == gen))
+                continue; /* known, or queued already (the lines of an order share keys) */
+            s->v2 = gen;
+            if (r->complete && !r->recheck && !maybe_seen(r, h)) {
+                s->v1 = s->v2 = 0; /* certainly not stored: no need to ask */
+                r->stats.keys_skipped++;
+                continue;
+            }
             if (grow((void **)&r->lk, &r->caplk, r->nlk + 1, sizeof(*r->lk)) < 0)
                 return oom(err);
             r->lk[r->nlk++] = (struct lookup){k->channel, k->kind, k->value, h};
         }
     }
+    r->stats.keys_looked_up += (int64_t)r->nlk;
     if (r->nlk > 1 && (rc = group_lookups(r)) < 0)
         return oom(err);
     if (grow((void **)&r->vals, &r->capvals, r->nlk, sizeof(*r->vals)) < 0)
         return oom(err);
-    for (size_t i = 0; i < r->nlk && !r->complete;) {
+    for (size_t i = 0; i < r->nlk;) {
         size_t j = i;
         while (j < r->nlk && cmp_lookup(&r->lk[i], &r->lk[j]) == 0) {
             r->vals[j - i] = r->lk[j].value;

@@ -148,13 +148,44 @@ void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void 
 /**
  * Declares that the store holds no identity yet (checked by the caller just before; r has
  * cached nothing): every key the store will hold is then one r creates, so a key r does not
- * know is not stored and prefetch skips the look-up. Ends when the cache starts over or is
- * forgotten. Safe against another writer adding the same key meanwhile: the identities'
- * unique index refuses the second row, the batch is rolled back, and the rollback forgets.
+ * know is not stored and prefetch skips the look-up. When the cache starts over or is
+ * forgotten, the keys it drops go into a filter (hk_resolver_set_limits) and only keys that may
+ * be in it are looked up. Safe against another writer adding the same key meanwhile: the
+ * identities' unique index refuses the second row, the batch is rolled back, and after the
+ * rollback (hk_resolver_forget) every key is looked up until the caller's next commit
+ * (hk_resolver_committed). Ends after 8 rollbacks, or when the filter overflows.
  */
 void hk_resolver_set_complete(struct hk_resolver *r, bool complete);
-/** Forgets every cached key, customer and pending row (after a rollback). */
+/**
+ * Bounds the resolver's memory in a bulk import: the cache starts over (before a prefetch, with
+ * nothing pending) once it holds more than max_cached_keys keys (0: the default, about 2M keys,
+ * 128 MiB). In a complete import (hk_resolver_set_complete) the keys it drops go into a Bloom
+ * filter of what may be stored, sized for filter_keys keys (0: twice what the cache held; at most
+ * HK_RESOLVER_FILTER_MAX_KEYS, 6 bytes a key), so a key certainly not in it still needs no
+ * look-up; a key that may be is looked up. Past twice the keys it was sized for, the filter is
+ * dropped and every key the cache does not know is looked up, as in an incomplete import.
+ */
+void hk_resolver_set_limits(struct hk_resolver *r, size_t max_cached_keys, size_t filter_keys);
+#define HK_RESOLVER_FILTER_MAX_KEYS ((size_t)5 << 20) /* bloom.h rounds up: 32 MiB */
+
+/** What a resolver did so far (for tests and benchmarks). */
+struct hk_resolver_stats {
+    int64_t restarts;       /* times the cache started over */
+    int64_t keys_looked_up; /* keys asked of the store */
+    int64_t keys_found;     /* of those, keys the store holds */
+    int64_t keys_skipped;   /* keys known not stored without asking (complete: cache, filter) */
+    int64_t filter_keys;    /* keys in the filter of dropped keys (0: none) */
+};
+void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *out);
+/**
+ * Forgets every cached key, customer and pending row (after a rollback). A complete import
+ * (hk_resolver_set_complete) keeps the forgotten keys in its filter and looks every key up until
+ * hk_resolver_committed: the rollback may have been another writer's key, which the retry must
+ * find.
+ */
 void hk_resolver_forget(struct hk_resolver *r);
+/** Tells r that the caller committed a transaction that ran after the last forget. */
+void hk_resolver_committed(struct hk_resolver *r);
 
 /**
  * Looks up, in as few statements as possible, every key of sets[0..n) that the cache does not

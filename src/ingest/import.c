@@ -103,7 +103,10 @@ struct prep {
     int64_t shop_id;     /* the record's shop (0 for detail records) */
     int64_t shop_key;    /* map key: shop_id, or a negative channel key for detail records */
     struct hk_h128 bdig; /* border_digest(shop_key, order_no), set by prepare */
-    struct hk_identity_keys keys;
+    uint64_t known_h;    /* hk_bloom_hash(order_no) when imp->known is on, set by prepare */
+    /* in imp->pkeys, apart: a key set is 1.5 KiB, and the loops over a batch's preps that read
+       only the fields above touched a new cache line and page per record */
+    struct hk_identity_keys *keys;
 };
 
 struct shop_entry {
@@ -132,6 +135,8 @@ struct importer {
     struct hk_arena arena;
     struct prep *preps;
     size_t capprep;
+    struct hk_identity_keys *pkeys; /* preps[i].keys == &pkeys[i] */
+    size_t cappkeys;
     struct border *borders;
     size_t nborders, capborders;
     struct hk_h128tab bmap; /* (shop_key, order no) -> border index */
@@ -960,9 +965,7 @@ static int create_order(struct importer *imp, const struct prep *p, const struct
     struct border *b = border_add_h(imp, p->bdig, &exists);
     if (!b)
         return oom(err);
-    if (imp->known.words)
-        hk_bloom_add(&imp->known, rec->order_no, strlen(rec->order_no));
-    order_from_record(imp, p, &b->row);
+    order_from_record(imp, p, &b->row); /* imp->known has the number already (prefetch) */
     b->row.customer_id = who->customer_id;
     b->row.identity_id = who->identity_id;
     b->pending = true;
@@ -1227,7 +1230,7 @@ static int apply_record(struct importer *imp, struct prep *p, enum hk_apply_outc
     if (prof.nick && hk_pii_is_masked(prof.nick, strlen(prof.nick)))
         prof.nick = NULL;
     struct hk_resolution who;
-    if ((rc = hk_resolver_resolve(imp->resolver, imp->db, &p->keys, b ? b->row.customer_id : 0,
+    if ((rc = hk_resolver_resolve(imp->resolver, imp->db, p->keys, b ? b->row.customer_id : 0,
                                   &prof, imp->ctx->now, &who, err)) < 0)
         return rc;
     if (!b) {
@@ -1293,22 +1296,27 @@ static int prepare(struct importer *imp, const struct hk_order_rec *const *recs,
                    const struct batch_io *io, size_t first, struct hk_err *err)
 {
     int rc;
-    if (grow((void **)&imp->preps, &imp->capprep, n, sizeof(*imp->preps)) < 0)
+    if (grow((void **)&imp->preps, &imp->capprep, n, sizeof(*imp->preps)) < 0 ||
+        grow((void **)&imp->pkeys, &imp->cappkeys, n, sizeof(*imp->pkeys)) < 0)
         return oom(err);
     for (size_t i = 0; i < n; i++) {
         struct prep *p = &imp->preps[i];
         const struct hk_order_rec *rec = recs[i];
         p->rec = rec;
+        p->keys = &imp->pkeys[i];
         p->details = rec->format == HK_FMT_TAOBAO_DETAILS;
         p->channel = rec->channel && *rec->channel ? rec->channel : "other";
         p->skip = false;
-        p->keys.n = 0;
+        p->keys->n = 0;
+        p->known_h = 0;
         const char *why = invalid_reason(rec);
         if (why) {
             p->skip = true;
             reject(imp, io, first + i, rec, HK_E(INVAL), why);
             continue;
         }
+        if (imp->known.words) /* once for prefetch's ask-and-add */
+            p->known_h = hk_bloom_hash(rec->order_no, strlen(rec->order_no));
         if (p->details) {
             p->shop_id = 0;
             p->shop_key = channel_key(imp, p->channel);
@@ -1324,8 +1332,8 @@ static int prepare(struct importer *imp, const struct hk_order_rec *const *recs,
         if (zone && rec->zone_times && !(p->rec = rec = record_in_zone(imp, rec, zone)))
             return oom(err);
         p->shop_key = p->shop_id;
-        hk_identity_keys_from_order(imp->ctx->keys, rec, &p->keys);
-        hk_resolver_digest_keys(imp->resolver, &p->keys); /* once for prefetch and resolve */
+        hk_identity_keys_from_order(imp->ctx->keys, rec, p->keys);
+        hk_resolver_digest_keys(imp->resolver, p->keys); /* once for prefetch and resolve */
         p->bdig = border_digest(imp, p->shop_key, rec->order_no); /* once for find and add */
     }
     return 0;
@@ -1372,6 +1380,10 @@ static size_t distinct_shop_keys(struct importer *imp, size_t n)
     return nkeys;
 }
 
+/* Records ahead whose filter blocks prefetch asks the caches for (the filter is megabytes: a
+   block is rarely cached when its record comes). */
+#define KNOWN_PREFETCH_AHEAD 8
+
 static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
 {
     int rc;
@@ -1390,14 +1402,25 @@ static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
         size_t m = 0;
         const char *channel = NULL;
         for (size_t i = 0; i < n; i++) {
-            if (imp->preps[i].skip || imp->preps[i].shop_key != key)
+            if (imp->known.words && i + KNOWN_PREFETCH_AHEAD < n)
+                hk_bloom_prefetch(&imp->known, imp->preps[i + KNOWN_PREFETCH_AHEAD].known_h);
+            const struct prep *p = &imp->preps[i];
+            if (p->skip || p->shop_key != key)
                 continue;
-            const char *no = imp->preps[i].rec->order_no;
-            if (imp->known.words && !imp->lookup_all &&
-                !hk_bloom_maybe(&imp->known, no, strlen(no)))
-                continue; /* certainly not stored: no need to ask (initial loads) */
+            if (imp->known.words) {
+                /* Initial loads: a number certainly not stored needs no look-up. An order
+                   record's number is added here, in the same touch of its block, rather than
+                   when create_order makes the order: every order created comes from such a
+                   record, and a record that ends in no order (rejected, or an update) only
+                   costs a later look-up that finds nothing. Detail records create no order. */
+                bool maybe = p->details ? hk_bloom_maybe_h(&imp->known, p->known_h)
+                                        : hk_bloom_maybe_add(&imp->known, p->known_h);
+                if (!maybe && !imp->lookup_all)
+                    continue;
+            }
+            const char *no = p->rec->order_no;
             imp->nos[m++] = no;
-            channel = imp->preps[i].channel;
+            channel = p->channel;
         }
         if (!m)
             continue;
@@ -1425,7 +1448,7 @@ static int prefetch(struct importer *imp, size_t n, struct hk_err *err)
     size_t ns = 0;
     for (size_t i = 0; i < n; i++)
         if (!imp->preps[i].skip && !imp->preps[i].details)
-            imp->keysets[ns++] = &imp->preps[i].keys;
+            imp->keysets[ns++] = imp->preps[i].keys;
     return hk_resolver_prefetch(imp->resolver, imp->db, imp->keysets, ns, imp->ids, nb, err);
 }
 
@@ -1527,6 +1550,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
         return rc;
     rc = apply_set(imp, recs, n, io, 0, err);
     if (rc == 0 && (rc = hk_db_commit(imp->db, err)) == 0) {
+        hk_resolver_committed(imp->resolver); /* a redo after a rollback looked keys up */
         count_outcomes(&imp->cnt, io->outcomes, n);
         add_counts(io->res, &imp->cnt);
         bulk_grown(imp);
@@ -1584,6 +1608,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     }
     if ((rc = hk_db_commit(imp->db, err)) < 0)
         goto fail;
+    hk_resolver_committed(imp->resolver);
     imp->lookup_all = false;
     count_outcomes(&imp->cnt, io->outcomes, n);
     add_counts(io->res, &imp->cnt);
@@ -1610,6 +1635,7 @@ static void importer_free(struct importer *imp)
     hk_bloom_free(&imp->known);
     hk_arena_release(&imp->arena);
     free(imp->preps);
+    free(imp->pkeys);
     free(imp->borders);
     hk_h128tab_release(&imp->bmap);
     hk_i64tab_release(&imp->bbyid);
@@ -1851,6 +1877,10 @@ static int begin_load(struct importer *imp, enum hk_load_mode mode, int64_t byte
    past that, false "maybe"s grow and cost look-ups, never correctness. */
 #define KNOWN_BYTES_PER_ORDER 256
 #define KNOWN_MAX_ORDERS      ((size_t)4 << 20)
+
+/* The resolver's filter of keys its cache dropped (hk_resolver_set_limits) is sized at one key
+   per FILTER_BYTES_PER_KEY bytes of the files (a generic export takes ~360 bytes a key). */
+#define FILTER_BYTES_PER_KEY 256
 
 static int known_add(void *arg, const char *no, size_t len)
 {
@@ -2224,6 +2254,8 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     if ((rc = hk_irepo_identities_any(imp->db, &stored_keys, err)) < 0)
         goto done;
     hk_resolver_set_complete(imp->resolver, !stored_keys);
+    hk_resolver_set_limits(imp->resolver, o.identity_cache_keys,
+                           (size_t)(total_bytes / FILTER_BYTES_PER_KEY));
 
     for (size_t f = 0; f < n && !res->cancelled; f++) {
         size_t i = order[f];
@@ -2238,6 +2270,13 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 done:
     if (imp && res->initial_load)
         rc = end_load(imp, rc, err);
+    if (imp) {
+        struct hk_resolver_stats st;
+        hk_resolver_stats(imp->resolver, &st);
+        res->identity_lookups += st.keys_looked_up;
+        res->identity_found += st.keys_found;
+        res->identity_restarts += st.restarts;
+    }
     importer_free(imp);
     for (int b = 0; b < 2; b++) {
         free(pb[b].recs);

@@ -74,6 +74,8 @@ struct hk_import_opts {
     /* write each batch before reading the next, instead of pipelining (hk_db_pipeline: the
        database writes batch n while batch n+1 is read and resolved); the results are the same */
     bool no_pipeline;
+    /* tests: the identity cache's cap in keys (hk_resolver_set_limits; 0: the default) */
+    size_t identity_cache_keys;
 };
 
 struct hk_import_result {
@@ -87,6 +89,9 @@ struct hk_import_result {
     bool initial_load;           /* ran as an initial load (hk_load_mode) */
     int64_t pipeline_redos;      /* batches written again without the pipeline after a queued
                                     write failed (e.g. another writer took an id): same data */
+    int64_t identity_lookups;    /* identity keys looked up in the store (hk_resolver_stats) */
+    int64_t identity_found;      /* of those, keys the store held */
+    int64_t identity_restarts;   /* times the identity cache started over at its cap */
     struct hk_row_error *errors; /* the first max_errors_kept rejected rows (new; see _release) */
     size_t nerrors;
     char **files; /* display names the errors' file fields point into (owned) */

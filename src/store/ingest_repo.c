@@ -21,6 +21,7 @@
  */
 #include "store/ingest_repo.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +154,12 @@ struct copy_spec {
     const char *columns; /* "id, ..." when ids are given */
     int ncols;           /* including id */
     int (*put_row)(struct hk_copy *c, size_t i, const void *arg);
+    /* optional: asks the caches for row i's strings (see copy_rows) */
+    void (*prefetch_row)(size_t i, const void *arg);
 };
+
+/* Rows whose strings copy_rows asks for ahead of writing them. */
+#define COPY_PREFETCH_AHEAD 8
 
 static int copy_rows(struct hk_db *db, const struct copy_spec *spec, size_t n, const void *arg,
                      int64_t *ids, struct hk_err *err)
@@ -166,7 +172,15 @@ static int copy_rows(struct hk_db *db, const struct copy_spec *spec, size_t n, c
         return rc;
     if ((rc = hk_db_copy_begin(db, spec->table, spec->columns, spec->ncols, &c, err)) < 0)
         return rc;
+    /* The rows' strings were written by the reader a batch of records ago and are mostly out of
+       the caches: the first touch (put_text's strlen) waited on memory for about a seventh
+       of the importing thread's time. Asking for row i + AHEAD's strings while row i is written
+       overlaps those misses. */
+    for (size_t i = 0; spec->prefetch_row && i < n && i < COPY_PREFETCH_AHEAD; i++)
+        spec->prefetch_row(i, arg);
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (spec->prefetch_row && i + COPY_PREFETCH_AHEAD < n)
+            spec->prefetch_row(i + COPY_PREFETCH_AHEAD, arg);
         if ((ids && hk_copy_int64(c, ids[i]) < 0) || spec->put_row(c, i, arg) < 0)
             rc = hk_err_set(err, HK_E(STORE), "copy into %s: a value cannot be written",
                             spec->table);
@@ -191,6 +205,12 @@ static int put_text(struct hk_copy *c, const char *s)
 static int put_opt_text(struct hk_copy *c, const char *s)
 {
     return s && *s ? hk_copy_text(c, s, strlen(s)) : hk_copy_null(c);
+}
+
+static void prefetch_text(const char *s)
+{
+    if (s)
+        __builtin_prefetch(s);
 }
 
 static int put_opt_int64(struct hk_copy *c, int64_t v)
@@ -383,6 +403,15 @@ struct customers_arg {
     int64_t now;
 };
 
+static void prefetch_customer(size_t i, const void *arg)
+{
+    const struct hk_irepo_customer *r = &((const struct customers_arg *)arg)->rows[i];
+    prefetch_text(r->nick);
+    prefetch_text(r->phone_hash);
+    prefetch_text(r->name_hash);
+    prefetch_text(r->phone_masked);
+}
+
 static int put_customer(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct customers_arg *a = arg;
@@ -412,6 +441,7 @@ int hk_irepo_customers_insert(struct hk_db *db, const struct hk_irepo_customer *
         " city, address_enc, created_at, updated_at",
         13,
         put_customer,
+        prefetch_customer,
     };
     struct customers_arg a = {rows, now};
     int rc = copy_rows(db, &spec, n, &a, ids, err);
@@ -594,6 +624,11 @@ struct ident_ins_arg {
     int64_t now;
 };
 
+static void prefetch_identity(size_t i, const void *arg)
+{
+    prefetch_text(((const struct ident_ins_arg *)arg)->rows[i].value);
+}
+
 static int put_identity(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct ident_ins_arg *a = arg;
@@ -611,10 +646,8 @@ int hk_irepo_identities_insert(struct hk_db *db, const struct hk_irepo_identity 
                                int64_t now, int64_t *ids, struct hk_err *err)
 {
     static const struct copy_spec spec = {
-        "identities",
-        "id, customer_id, channel, kind, value, created_at",
-        6,
-        put_identity,
+        "identities",      "id, customer_id, channel, kind, value, created_at", 6, put_identity,
+        prefetch_identity,
     };
     struct ident_ins_arg a = {rows, now};
     for (size_t i = 0; i < n; i++)
@@ -751,6 +784,15 @@ static int bind_order_values(struct hk_stmt *st, int p, const struct hk_irepo_or
     return rc ? -1 : 0;
 }
 
+static void prefetch_order(size_t i, const void *arg)
+{
+    const struct hk_irepo_order *o = &((const struct hk_irepo_order *)arg)[i];
+    prefetch_text(o->external_no);
+    prefetch_text(o->coupon_code);
+    prefetch_text(o->buyer_note);
+    prefetch_text(o->seller_note);
+}
+
 static int put_order(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_order *o = &((const struct hk_irepo_order *)arg)[i];
@@ -789,6 +831,7 @@ int hk_irepo_orders_insert(struct hk_db *db, const struct hk_irepo_order *rows, 
         " received_at, refunded_at, cancelled_at, buyer_note, seller_note, source, updated_at",
         22,
         put_order,
+        prefetch_order,
     };
     for (size_t i = 0; i < n; i++)
         hk_db_touch_customer(db, rows[i].customer_id); /* change log */
@@ -868,6 +911,16 @@ int hk_irepo_items_find(struct hk_db *db, const int64_t *order_ids, size_t n, hk
     return find_keys(db, &spec, n, &a, err);
 }
 
+static void prefetch_item(size_t i, const void *arg)
+{
+    const struct hk_irepo_item *it = &((const struct hk_irepo_item *)arg)[i];
+    prefetch_text(it->item_key);
+    prefetch_text(it->title);
+    prefetch_text(it->sku);
+    prefetch_text(it->variant);
+    prefetch_text(it->category);
+}
+
 static int put_item(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_item *it = &((const struct hk_irepo_item *)arg)[i];
@@ -891,14 +944,27 @@ static int put_item(struct hk_copy *c, size_t i, const void *arg)
 int hk_irepo_items_insert(struct hk_db *db, const struct hk_irepo_item *rows, size_t n,
                           struct hk_err *err)
 {
-    static const struct copy_spec spec = {"order_items", ITEM_COLS, 13, put_item};
+    static const struct copy_spec spec = {"order_items", ITEM_COLS, 13, put_item, prefetch_item};
+    static const struct copy_spec spec_ids = {"order_items", "id, " ITEM_COLS, 14, put_item,
+                                              prefetch_item};
     for (size_t i = 0; i < n; i++) { /* change log */
         if (rows[i].customer_id)
             hk_db_touch_customer(db, rows[i].customer_id);
         else
             hk_db_touch_order(db, rows[i].order_id);
     }
-    return copy_rows(db, &spec, n, rows, NULL, err);
+    /* PostgreSQL with the pipeline: the ids come from its pool, taken on another connection,
+       instead of the column's default, a nextval per row on the writer's connection (0.3 s of
+       its ~9 s per 1M lines; the writer is what an import waits for). Without the pipeline
+       the default is as cheap and needs no extra round trip. */
+    if (n == 0 || hk_db_backend(db) != HK_STORE_POSTGRES || !db->pipe)
+        return copy_rows(db, &spec, n, rows, NULL, err);
+    int64_t *ids = malloc(n * sizeof(*ids));
+    if (!ids)
+        return hk_err_set(err, HK_E(NOMEM), "order items: out of memory");
+    int rc = copy_rows(db, &spec_ids, n, rows, ids, err);
+    free(ids);
+    return rc;
 }
 
 int hk_irepo_item_update(struct hk_db *db, const struct hk_irepo_item *row, struct hk_err *err)
@@ -952,6 +1018,13 @@ int hk_irepo_items_delete_placeholders(struct hk_db *db, int64_t order_id, int64
 
 /* ---- history ----------------------------------------------------------------------------- */
 
+static void prefetch_history(size_t i, const void *arg)
+{
+    const struct hk_irepo_history *h = &((const struct hk_irepo_history *)arg)[i];
+    prefetch_text(h->old_value);
+    prefetch_text(h->new_value);
+}
+
 static int put_history(struct hk_copy *c, size_t i, const void *arg)
 {
     const struct hk_irepo_history *h = &((const struct hk_irepo_history *)arg)[i];
@@ -969,7 +1042,9 @@ int hk_irepo_history_insert(struct hk_db *db, const struct hk_irepo_history *row
                             struct hk_err *err)
 {
     static const struct copy_spec spec = {
-        "order_history", "order_id, at, change, old_value, new_value, source", 6, put_history};
+        "order_history",  "order_id, at, change, old_value, new_value, source", 6, put_history,
+        prefetch_history,
+    };
     return copy_rows(db, &spec, n, rows, NULL, err);
 }
 
@@ -1388,27 +1463,46 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 
 /* ---- initial loads ----------------------------------------------------------------------- */
 
-/* As the latest migrations define them (0004_sales_index, 0005_import, 0001_init). The last
-   two only on PostgreSQL (pg), where keeping them row by row was a fifth of an initial load's
-   server time (orders_customer 2 µs an order: customer ids come back in random order); merges
-   read them, so merge_indexes_ensure builds them again before a merge. On SQLite dropping them
-   measured no better, and they stay. */
+/* As the latest migrations define them (0004_sales_index, 0005_import, 0001_init), largest
+   build first (restore_pg's lanes then finish together). Those marked pg only on PostgreSQL:
+   identities_customer and orders_customer, where keeping them row by row was a fifth of an
+   initial load's server time (orders_customer 2 µs an order: customer ids come back in random
+   order); merges read them (merge), so merge_indexes_ensure builds them again before a merge.
+   On SQLite dropping them measured no better, and they stay.
+   order_items_pkey (session 5): order_items' primary key, which nothing reads (items are found
+   by order_id and item_key, through the unique index that stays) and no foreign key refers to;
+   its ids come from the table's sequence (hk_db_next_ids, column defaults), so none repeats
+   while it is away. Kept row by row it cost ~0.7 s of the server's CPU per 1M lines (a B-tree
+   insert and a WAL record per item, on the writer's connection), built at the end 0.35 s.
+   Dropped as a constraint (drop); built as a unique index and then attached as the primary key
+   in one script, so the table has both or neither (a constraint added USING INDEX needs no
+   scan: id is NOT NULL). */
 static const struct {
     const char *name, *create;
     bool pg;
+    bool merge;       /* read by merges (merge_indexes_ensure) */
+    const char *drop; /* NULL: DROP INDEX IF EXISTS name */
 } LOAD_INDEXES[] = {
-    {"customers_phone_hash",
-     "CREATE INDEX customers_phone_hash ON customers(phone_hash) WHERE phone_hash IS NOT NULL",
-     false},
-    {"customers_name_hash",
-     "CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL", false},
     {"orders_sales",
      "CREATE INDEX orders_sales ON orders(paid_at, status, shop_id, paid_fen,"
      " refund_fen, created_at)",
-     false},
-    {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)", false},
-    {"identities_customer", "CREATE INDEX identities_customer ON identities(customer_id)", true},
-    {"orders_customer", "CREATE INDEX orders_customer ON orders(customer_id)", true},
+     false, false, NULL},
+    {"order_items_pkey",
+     "CREATE UNIQUE INDEX order_items_pkey ON order_items(id);"
+     " ALTER TABLE order_items ADD CONSTRAINT order_items_pkey PRIMARY KEY"
+     " USING INDEX order_items_pkey",
+     true, false, "ALTER TABLE order_items DROP CONSTRAINT IF EXISTS order_items_pkey"},
+    {"orders_customer", "CREATE INDEX orders_customer ON orders(customer_id)", true, true, NULL},
+    {"customers_phone_hash",
+     "CREATE INDEX customers_phone_hash ON customers(phone_hash) WHERE phone_hash IS NOT NULL",
+     false, false, NULL},
+    {"identities_customer", "CREATE INDEX identities_customer ON identities(customer_id)", true,
+     true, NULL},
+    {"customers_name_hash",
+     "CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL", false,
+     false, NULL},
+    {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)", false,
+     false, NULL},
 };
 
 /* Whether this backend drops load index i in an initial load. */
@@ -1447,7 +1541,8 @@ int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err)
         if (!load_index_dropped(db, i))
             continue;
         snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", LOAD_INDEXES[i].name);
-        int rc = hk_db_exec_script(db, "drop load index", sql, err);
+        int rc = hk_db_exec_script(db, "drop load index",
+                                   LOAD_INDEXES[i].drop ? LOAD_INDEXES[i].drop : sql, err);
         if (rc < 0)
             return rc;
     }
@@ -1469,20 +1564,110 @@ static int sq_temp_store(struct hk_db *db, int64_t *old, int64_t set, struct hk_
     return hk_db_exec_script(db, "temp store", sql, err);
 }
 
+/* PostgreSQL builds the missing load indexes on two connections at once when the pool has a
+   free one: a build is one backend's CPU most of the time (a parallel worker helps only in its
+   scan), and at the end of an initial load the importer has nothing else for the other CPU
+   (1M lines: 3.4-4.5 s serially, 2.5-3.0 s in two lanes). Builds on one table do not block
+   each other (CREATE INDEX takes a SHARE lock). Each lane takes the next missing index, in
+   LOAD_INDEXES' order (largest first), until none is left or a lane failed. */
+struct restore_lanes {
+    pthread_mutex_t mu;
+    const size_t *todo; /* LOAD_INDEXES entries to build */
+    size_t ntodo, next;
+    bool failed;
+};
+
+struct restore_lane {
+    struct restore_lanes *all;
+    struct hk_db *db;
+    int created, rc;
+    struct hk_err err;
+};
+
+static void *restore_lane_run(void *arg)
+{
+    struct restore_lane *l = arg;
+    struct restore_lanes *all = l->all;
+    for (;;) {
+        pthread_mutex_lock(&all->mu);
+        size_t k = all->failed ? all->ntodo : all->next;
+        if (k < all->ntodo)
+            all->next++;
+        pthread_mutex_unlock(&all->mu);
+        if (k >= all->ntodo)
+            break;
+        l->rc = hk_db_exec_script(l->db, "create load index", LOAD_INDEXES[all->todo[k]].create,
+                                  &l->err);
+        if (l->rc < 0) {
+            pthread_mutex_lock(&all->mu);
+            all->failed = true;
+            pthread_mutex_unlock(&all->mu);
+            break;
+        }
+        l->created++;
+    }
+    return NULL;
+}
+
+static int restore_pg(struct hk_db *db, const size_t *todo, size_t ntodo, int *created,
+                      struct hk_err *err)
+{
+    struct restore_lanes all = {.todo = todo, .ntodo = ntodo};
+    struct restore_lane lane[2] = {{.all = &all, .db = db}, {.all = &all}};
+    pthread_t tid;
+    bool threaded = false;
+    hk_err_clear(&lane[0].err);
+    hk_err_clear(&lane[1].err);
+    pthread_mutex_init(&all.mu, NULL);
+    /* not inside a transaction of db: the other lane's build could wait on its locks */
+    if (ntodo > 1 && !db->in_tx && hk_db_acquire_free(db->store, &lane[1].db, NULL) == 0) {
+        threaded = pthread_create(&tid, NULL, restore_lane_run, &lane[1]) == 0;
+        if (!threaded)
+            hk_db_release(lane[1].db);
+    }
+    restore_lane_run(&lane[0]);
+    if (threaded) {
+        pthread_join(tid, NULL);
+        hk_db_release(lane[1].db);
+    }
+    pthread_mutex_destroy(&all.mu);
+    *created = lane[0].created + lane[1].created;
+    for (int i = 0; i < 2; i++)
+        if (lane[i].rc < 0) {
+            *err = lane[i].err;
+            return lane[i].rc;
+        }
+    return 0;
+}
+
 int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err *err)
 {
+    size_t todo[HK_ARRAY_LEN(LOAD_INDEXES)], ntodo = 0;
     int n = 0, rc = 0;
     int64_t temp = -1, ignored = 0;
-    bool sq = hk_db_backend(db) == HK_STORE_SQLITE;
-    for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES) && rc == 0; i++) {
+    for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
         bool there = false;
-        rc = index_exists(db, LOAD_INDEXES[i].name, &there, err);
-        if (rc < 0 || there)
-            continue;
-        if (sq && temp < 0 && (rc = sq_temp_store(db, &temp, 1, err)) < 0) /* 1: FILE */
-            break;
-        n++;
-        rc = hk_db_exec_script(db, "create load index", LOAD_INDEXES[i].create, err);
+        if (!load_index_dropped(db, i))
+            continue; /* never dropped here (and order_items_pkey is no index on SQLite) */
+        if ((rc = index_exists(db, LOAD_INDEXES[i].name, &there, err)) < 0)
+            return rc;
+        if (!there)
+            todo[ntodo++] = i;
+    }
+    if (!ntodo) {
+        if (created)
+            *created = 0;
+        return 0;
+    }
+    if (hk_db_backend(db) == HK_STORE_POSTGRES) {
+        rc = restore_pg(db, todo, ntodo, &n, err);
+    } else {
+        for (size_t k = 0; k < ntodo && rc == 0; k++) {
+            if (temp < 0 && (rc = sq_temp_store(db, &temp, 1, err)) < 0) /* 1: FILE */
+                break;
+            n++;
+            rc = hk_db_exec_script(db, "create load index", LOAD_INDEXES[todo[k]].create, err);
+        }
     }
     if (temp >= 0) {
         struct hk_err e2;
@@ -1518,7 +1703,7 @@ static int merge_indexes_ensure(struct hk_db *db, struct hk_err *err)
         return rc;
     for (size_t i = 0; n < 2 && i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
         bool there = true;
-        if (!LOAD_INDEXES[i].pg)
+        if (!LOAD_INDEXES[i].merge)
             continue;
         if ((rc = index_exists(db, LOAD_INDEXES[i].name, &there, err)) < 0)
             return rc;

@@ -13,6 +13,11 @@
  *   - A resolver told the store holds no key skips look-ups; a key another writer adds behind
  *     its back is refused by the unique index (not stored twice), and once the rollback made it
  *     forget, the key is found and joins the customer that holds it.
+ *   - Past its cache's cap (made tiny here) a complete load keeps the keys the cache dropped in
+ *     a filter: the store is the same as an uncapped load's, and only keys the store holds are
+ *     looked up (no look-up for a new key); a key another writer stores meanwhile is still
+ *     refused, the batch redone with look-ups, and the orders join that writer's customer; a
+ *     rollback keeps the forgotten keys in the filter and looks keys up until the next commit.
  * HUIKE_GEN names the generator (bench/gen_generic.c).
  */
 #include "harness.h"
@@ -26,8 +31,9 @@
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
-/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer and orders_customer */
-#define LOAD_INDEXES (t->pg ? 6 : 4)
+/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer, orders_customer and
+   order_items_pkey */
+#define LOAD_INDEXES (t->pg ? 7 : 4)
 
 /* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */
 #define WHO(c)                                                                                     \
@@ -265,6 +271,51 @@ static void pipeline__redone_last_batch_keeps_the_rows_read_after_it(void **stat
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders"), 7);
 }
 
+/* An initial load's filter knows the numbers of the orders it created in earlier batches, so a
+   record of such an order in a later batch is looked up and updates it: no insert of the same
+   number, no batch redone. (The filter takes a record's number when the record is prefetched,
+   not when its order is created.) */
+#define N1_DONE                                                                                      \
+    "N1,ma,甲,13900000001,浙江省,杭州市,taobao,店,completed,2026-01-01 10:00:00,2026-01-01 " \
+    "10:00:00,2026-01-05 10:00:00,P1,商品,零食,1,10.00,10.00,,\n"
+
+static void initial_load__order_again_in_a_later_batch_is_looked_up(void **state)
+{
+    struct tdb *t = *state;
+    const char *file = tdb_write(
+        t, "again.csv",
+        "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
+        "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"
+        "refund_amount,coupon_code\n" ROW("N1", "1") ROW("N2", "2") ROW("N3", "3") N1_DONE);
+    for (int piped = 0; piped < 2; piped++) { /* each into a fresh store */
+        char target[512];
+        struct hk_store *st =
+            piped ? tdb_open_store(tdb_fresh_target(t, target, sizeof target)) : t->store;
+        struct hk_ingest_ctx ctx = t->ctx;
+        ctx.store = st;
+        struct hk_err err = {0};
+        struct hk_import_opts o = {0};
+        struct hk_import_result res;
+        memset(&res, 0, sizeof res);
+        o.load = HK_LOAD_INITIAL;
+        o.batch_orders = 1; /* N1, N2, N3, then N1 again in a fourth batch */
+        o.no_pipeline = !piped;
+        if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
+            fail_msg("import: %s", err.msg);
+        assert_true(res.initial_load);
+        assert_int_equal(res.pipeline_redos, 0);
+        assert_int_equal(res.rejected, 0);
+        assert_int_equal(res.orders_created, 3);
+        assert_int_equal(res.orders_updated, 1);
+        hk_import_result_release(&res);
+        assert_int_equal(q_int(st, "SELECT count(*) FROM orders WHERE external_no = 'N1'"
+                                   " AND status = 'completed'"),
+                         1);
+        if (piped)
+            hk_store_close(st);
+    }
+}
+
 /* The definitions of the load indexes as the database reports them, concatenated. */
 static const char *definitions(struct tdb *t, char *buf, size_t size)
 {
@@ -272,7 +323,8 @@ static const char *definitions(struct tdb *t, char *buf, size_t size)
                   t->pg ? "SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes "
                           "WHERE schemaname = current_schema() AND indexname IN "
                           "('customers_phone_hash', 'customers_name_hash', 'orders_sales', "
-                          "'order_history_order', 'identities_customer', 'orders_customer')"
+                          "'order_history_order', 'identities_customer', 'orders_customer', "
+                          "'order_items_pkey')"
                         : "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master "
                           "WHERE type = 'index' AND name IN ('customers_phone_hash', "
                           "'customers_name_hash', 'orders_sales', 'order_history_order') "
@@ -365,6 +417,251 @@ static void complete_cache__key_added_behind_its_back_refused_then_found(void **
     assert_false(res.customer_created);
     assert_int_equal(res.customer_id, old);
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 1);
+    hk_db_release(db);
+    hk_resolver_free(r);
+}
+
+/* Compares every count and checksum of two stores. */
+static void same_store(struct hk_store *a, struct hk_store *b)
+{
+    for (size_t i = 0; i < NCOUNTS; i++) {
+        int64_t x = q_int(a, COUNTS[i]), y = q_int(b, COUNTS[i]);
+        if (x != y)
+            fail_msg("%s: %lld and %lld", COUNTS[i], (long long)x, (long long)y);
+    }
+    for (size_t i = 0; i < NSUMS; i++)
+        if (q_checksum(a, SUMS[i][1]) != q_checksum(b, SUMS[i][1]))
+            fail_msg("%s differ", SUMS[i][0]);
+}
+
+/* Imports one file into s as an initial load with the identity cache capped at cap keys (0:
+   the default); res must be released by the caller. */
+static void load_capped(struct tdb *t, struct hk_store *s, const char *path, size_t cap,
+                        bool no_pipeline, struct hk_import_result *res)
+{
+    struct hk_ingest_ctx ctx = t->ctx;
+    struct hk_err err = {0};
+    struct hk_import_opts o = {0};
+    ctx.store = s;
+    memset(res, 0, sizeof *res);
+    o.load = HK_LOAD_INITIAL;
+    o.batch_orders = 300;
+    o.identity_cache_keys = cap;
+    o.no_pipeline = no_pipeline;
+    if (hk_import_files(&ctx, &path, NULL, 1, &o, res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_int_equal(res->rejected, 0);
+    assert_true(res->initial_load);
+}
+
+static void capped_cache__same_store_and_no_lookup_of_new_keys(void **state)
+{
+    struct tdb *t = *state;
+    char a[600], other[640];
+    snprintf(a, sizeof a, "%s/gen.csv", t->tmpdir);
+    tdb_generate("12000", a, "0"); /* about 3600 customers, 6100 keys, 40 % returning */
+    tdb_fresh_target(t, other, sizeof other);
+    struct hk_store *uncapped = tdb_open_store(other);
+
+    struct hk_import_result capped, plain;
+    load_capped(t, t->store, a, 400, false, &capped);
+    load_capped(t, uncapped, a, 0, false, &plain);
+    same_store(t->store, uncapped);
+
+    /* the uncapped load knew every key: no look-up at all */
+    assert_int_equal(plain.identity_restarts, 0);
+    assert_int_equal(plain.identity_lookups, 0);
+    /* the capped one started over many times, and looked up only keys it had stored before
+       (returning buyers): a new key, certainly not in the filter, is not asked for (one in
+       about 10^6 may be: a false "maybe") */
+    assert_true(capped.identity_restarts >= 10);
+    assert_true(capped.identity_lookups > 500);
+    assert_true(capped.identity_lookups - capped.identity_found <= 3);
+    hk_import_result_release(&capped);
+    hk_import_result_release(&plain);
+    hk_store_close(uncapped);
+}
+
+/* A capped load, with the buyer of a later order stored by another writer after the first
+   batch: past the restarts the filter says "certainly not" for its key, the new identity is
+   refused by the unique index, the batch is rolled back and redone with look-ups, and the
+   orders join the other writer's customer; nothing is stored twice, and the load goes on
+   skipping look-ups of new keys after the redo. */
+struct planted_key {
+    struct hk_store *store;
+    int calls;
+};
+
+static void plant_u9(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct planted_key *p = arg;
+    if (p->calls++ != 0)
+        return;
+    q_exec(p->store, "INSERT INTO customers (nick, created_at, updated_at) VALUES ('other', 1, 1)");
+    q_exec(p->store, "INSERT INTO identities (customer_id, channel, kind, value, created_at) "
+                     "SELECT max(id), 'taobao', 'buyer_id', 'u9', 1 FROM customers");
+}
+
+static void capped_cache__key_stored_behind_its_back_found_on_redo(void **state)
+{
+    struct tdb *t = *state;
+    char csv[16384];
+    int len = snprintf(csv, sizeof csv,
+                       "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
+                       "created_at,paid_at,received_at,product_id,product_title,category,"
+                       "quantity,unit_price,paid_amount,refund_amount,coupon_code\n");
+    for (int i = 1; i <= 40; i++) /* 40 buyers, 2 keys each; U41..U80: the first 40 again */
+        len += snprintf(csv + len, sizeof csv - (size_t)len,
+                        "U%d,u%d,买家%d,139%08d,浙江省,杭州市,taobao,店,paid,2026-01-01 "
+                        "10:00:00,2026-01-01 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n",
+                        i, i, i, i);
+    for (int i = 1; i <= 40; i++)
+        len += snprintf(csv + len, sizeof csv - (size_t)len,
+                        "U%d,u%d,买家%d,139%08d,浙江省,杭州市,taobao,店,paid,2026-01-02 "
+                        "10:00:00,2026-01-02 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n",
+                        40 + i, i, i, i);
+    assert_true(len < (int)sizeof csv);
+    const char *file = tdb_write(t, "buyers.csv", csv);
+
+    for (int piped = 0; piped < 2; piped++) {
+        struct hk_ingest_ctx ctx = t->ctx;
+        struct hk_err err = {0};
+        struct hk_import_opts o = {0};
+        struct hk_import_result res;
+        memset(&res, 0, sizeof res);
+        struct planted_key planted = {t->store, 0};
+        if (piped) { /* again into a fresh store */
+            char other[640];
+            tdb_fresh_target(t, other, sizeof other);
+            ctx.store = planted.store = tdb_open_store(other);
+        }
+        o.load = HK_LOAD_INITIAL;
+        o.batch_orders = 2;
+        o.identity_cache_keys = 4; /* starts over every two or three batches */
+        o.no_pipeline = !piped;
+        o.progress = plant_u9;
+        o.progress_arg = &planted;
+        if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
+            fail_msg("import: %s", err.msg);
+        assert_int_equal(res.rejected, 0);
+        assert_int_equal(res.orders_created, 80);
+        assert_true(res.identity_restarts >= 10);
+        assert_int_equal(res.customers_created, 39);
+        if (piped)
+            assert_true(res.pipeline_redos >= 1);
+        /* after the redo (which looked its keys up) the load went on skipping new keys */
+        assert_true(res.identity_lookups - res.identity_found <= 20);
+        hk_import_result_release(&res);
+        struct hk_store *s = planted.store;
+        assert_int_equal(q_int(s, "SELECT count(*) FROM identities"), 80);
+        assert_int_equal(q_int(s, "SELECT count(*) FROM customers"), 40);
+        assert_int_equal(q_int(s, "SELECT count(*) FROM orders o JOIN customers c ON c.id ="
+                                  " o.customer_id WHERE c.nick = 'other'"),
+                         2);
+        /* every buyer's second order found its first one's customer */
+        assert_int_equal(q_int(s, "SELECT count(*) FROM (SELECT customer_id FROM orders"
+                                  " GROUP BY customer_id HAVING count(*) = 2) x"),
+                         40);
+        if (piped)
+            hk_store_close(s);
+    }
+}
+
+/* Resolves each of keys[0..n) (buyer ids on taobao) as one set in one transaction. */
+static void resolve_ids(struct tdb *t, struct hk_resolver *r, struct hk_db *db,
+                        const char *const *values, size_t n, int64_t *customers)
+{
+    struct hk_err err = {0};
+    struct hk_identity_keys keys[8];
+    const struct hk_identity_keys *sets[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        const struct hk_identity_in in = {"taobao", "buyer_id", values[i]};
+        assert_int_equal(hk_identity_keys_from_input(&t->keys, &in, 1, &keys[i], &err), 0);
+        hk_resolver_digest_keys(r, &keys[i]);
+        sets[i] = &keys[i];
+    }
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    assert_int_equal(hk_resolver_prefetch(r, db, sets, n, NULL, 0, &err), 0);
+    struct hk_resolution res[8];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(hk_resolver_resolve(r, db, &keys[i], 0, NULL, TEST_NOW, &res[i], &err), 0);
+    assert_int_equal(hk_resolver_flush(r, db, TEST_NOW, NULL, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        customers[i] = hk_resolver_real_customer(r, res[i].customer_id);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    hk_resolver_flush_done(r);
+}
+
+static void capped_cache__filter_keeps_stored_keys_and_skips_new_ones(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_resolver *r = hk_resolver_new(&t->keys);
+    assert_non_null(r);
+    hk_resolver_set_complete(r, true);
+    hk_resolver_set_limits(r, 3, 0);
+    struct hk_db *db;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+
+    const char *first[] = {"a1", "a2", "a3", "a4"};
+    int64_t c1[4], c2[4], c3[4];
+    resolve_ids(t, r, db, first, 4, c1);
+    struct hk_resolver_stats st;
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.restarts, 0);
+    assert_int_equal(st.keys_looked_up, 0);
+    assert_int_equal(st.keys_skipped, 4);
+
+    /* past the cap: the cache starts over, the four keys go into the filter; two old keys are
+       looked up (and found), two new ones are not */
+    const char *second[] = {"a1", "b1", "a3", "b2"};
+    resolve_ids(t, r, db, second, 4, c2);
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.restarts, 1);
+    assert_int_equal(st.filter_keys, 4);
+    assert_int_equal(st.keys_looked_up, 2);
+    assert_int_equal(st.keys_found, 2);
+    assert_int_equal(st.keys_skipped, 6);
+    assert_int_equal(c2[0], c1[0]);
+    assert_int_equal(c2[2], c1[2]);
+    assert_true(c2[1] != c1[0] && c2[3] != c2[1]);
+
+    /* and again: the filter keeps growing, so keys of every generation are found */
+    const char *third[] = {"a2", "b2", "b3", "a4"};
+    resolve_ids(t, r, db, third, 4, c3);
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.restarts, 2);
+    assert_int_equal(st.keys_looked_up, 5);
+    assert_int_equal(st.keys_found, 5);
+    assert_int_equal(c3[0], c1[1]);
+    assert_int_equal(c3[1], c2[3]);
+    assert_int_equal(c3[3], c1[3]);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 7);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers"), 7);
+
+    /* a rollback: the cache's keys join the filter (b3 is only there now), and until the next
+       commit every key is looked up (the rollback may have been another writer's key) */
+    hk_resolver_forget(r);
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.filter_keys, 7);
+    const char *fourth[] = {"c1"};
+    int64_t c4[2], c5[2];
+    resolve_ids(t, r, db, fourth, 1, c4);
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.keys_looked_up, 6);
+    assert_int_equal(st.keys_found, 5);
+    hk_resolver_committed(r);
+    const char *fifth[] = {"c2", "b3"};
+    resolve_ids(t, r, db, fifth, 2, c5);
+    hk_resolver_stats(r, &st);
+    assert_int_equal(st.keys_looked_up, 7); /* b3, found; c2 certainly new */
+    assert_int_equal(st.keys_found, 6);
+    assert_int_equal(c5[1], c3[2]);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities"), 9);
     hk_db_release(db);
     hk_resolver_free(r);
 }
@@ -532,11 +829,19 @@ int main(void)
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(pipeline__redone_last_batch_keeps_the_rows_read_after_it,
                                         tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(initial_load__order_again_in_a_later_batch_is_looked_up,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             killed_load__indexes_built_again_by_next_import_and_by_migrate, tdb_setup,
             tdb_teardown),
         cmocka_unit_test_setup_teardown(
             complete_cache__key_added_behind_its_back_refused_then_found, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(capped_cache__same_store_and_no_lookup_of_new_keys,
+                                        tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(capped_cache__key_stored_behind_its_back_found_on_redo,
+                                        tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(capped_cache__filter_keeps_stored_keys_and_skips_new_ones,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             pg_merge__builds_the_customer_indexes_an_initial_load_dropped, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(pg_bulk__cached_lookup_plans_use_indexes_as_tables_grow,

@@ -49,6 +49,31 @@ static void bloom__empty_says_no(void **state)
     hk_bloom_free(&b);
 }
 
+/* The by-hash calls (one hash for a prefetch, an ask and an add) answer as the string calls and
+   set the same bits. */
+static void bloom__by_hash_answers_and_adds_as_by_string(void **state)
+{
+    (void)state;
+    struct hk_bloom a, b;
+    char k[32];
+    assert_int_equal(hk_bloom_init(&a, 1000), 0);
+    assert_int_equal(hk_bloom_init(&b, 1000), 0);
+    for (long i = 0; i < 3000; i++) { /* overfilled, so some "maybe"s are false */
+        size_t len = key(k, sizeof k, i % 3 ? "G" : "H", i % 2000);
+        uint64_t h = hk_bloom_hash(k, len);
+        bool before = hk_bloom_maybe(&a, k, len);
+        assert_true(hk_bloom_maybe_h(&a, h) == before);
+        hk_bloom_prefetch(&a, h);
+        assert_true(hk_bloom_maybe_add(&a, h) == before);
+        assert_true(hk_bloom_maybe(&a, k, len));
+        hk_bloom_add(&b, k, len);
+    }
+    assert_int_equal(a.nblocks, b.nblocks);
+    assert_memory_equal(a.words, b.words, a.nblocks * 8 * sizeof(*a.words));
+    hk_bloom_free(&a);
+    hk_bloom_free(&b);
+}
+
 static void bloom__sized_right_almost_never_says_maybe_wrongly(void **state)
 {
     (void)state;
@@ -69,6 +94,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bloom__empty_says_no),
+        cmocka_unit_test(bloom__by_hash_answers_and_adds_as_by_string),
         cmocka_unit_test(bloom__sized_right_almost_never_says_maybe_wrongly),
         cmocka_unit_test(bloom__overfilled_misses_nothing),
     };

@@ -4,6 +4,8 @@
  */
 #include "unit.h"
 
+#include <stdio.h>
+
 #include "core/err.h"
 #include "core/money.h"
 
@@ -42,6 +44,54 @@ static void money_parse__reads_plain_amounts(void **state)
     assert_int_equal(parse_ok("0", 0), 0);
     assert_int_equal(parse_ok(".5", 0), 50);
     assert_int_equal(parse_ok("+3", 0), 300);
+}
+
+/* Plain amounts take a fast path; a leading space sends the same text through the full parse,
+   which must agree on the value and on every refusal. */
+static void money_parse__plain_digits_read_as_the_full_parse_reads_them(void **state)
+{
+    (void)state;
+    static const char *const plain[] = {
+        "0",
+        "7",
+        "0.5",
+        "12.30",
+        "00012.30",
+        "1244.03",
+        "460.75",
+        "9.0",
+        "1.",
+        "3.456",
+        "1..2",
+        "1.2.3",
+        "12a",
+        "1.x",
+        "1234567890123",
+        "1234567890123.45",
+        "9999999999999.99",
+        "90000000000000",
+        "90000000000000.00",
+        "12345678901234.5",
+        "123456789012345678",
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        char spaced[64];
+        snprintf(spaced, sizeof spaced, " %s", plain[i]);
+        struct hk_err e1, e2;
+        hk_err_clear(&e1);
+        hk_err_clear(&e2);
+        int64_t f1 = -777, f2 = -777;
+        int r1 = hk_money_parse(plain[i], strlen(plain[i]), 0, &f1, &e1);
+        int r2 = hk_money_parse(spaced, strlen(spaced), 0, &f2, &e2);
+        if (r1 != r2 || f1 != f2)
+            print_error("'%s': %d %lld vs %d %lld\n", plain[i], r1, (long long)f1, r2,
+                        (long long)f2);
+        assert_int_equal(r1, r2);
+        assert_int_equal(f1, f2);
+    }
+    assert_int_equal(parse_ok("9999999999999.99", 0), 999999999999999);
+    assert_int_equal(parse_ok("1244.03", 0), 124403);
+    assert_int_equal(parse_ok("1.", 0), 100);
 }
 
 static void money_parse__accepts_thousands_separators_in_groups_of_three(void **state)
@@ -222,6 +272,7 @@ int main(void)
         cmocka_unit_test(money_parse__rejects_values_beyond_nine_e15_fen),
         cmocka_unit_test(money_parse__reads_only_len_bytes),
         cmocka_unit_test(money_parse__quotes_long_input_shortened),
+        cmocka_unit_test(money_parse__plain_digits_read_as_the_full_parse_reads_them),
         cmocka_unit_test(money_format__writes_two_decimals),
         cmocka_unit_test(money_format__truncates_to_the_buffer),
         cmocka_unit_test(money__format_then_parse_round_trips),
