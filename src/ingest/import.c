@@ -2270,6 +2270,16 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 done:
     if (imp && res->initial_load)
         rc = end_load(imp, rc, err);
+    if (imp && imp->bulk) {
+        /* here, not in hk_db_release: the end of the bulk mode makes the import durable on
+           PostgreSQL (synchronous_commit), and its failure is the import's */
+        struct hk_err later;
+        hk_err_clear(&later);
+        hk_db_rollback(imp->db); /* a no-op unless a failure left a transaction open */
+        int rc2 = hk_db_bulk(imp->db, false, rc < 0 ? &later : err);
+        if (rc == 0)
+            rc = rc2;
+    }
     if (imp) {
         struct hk_resolver_stats st;
         hk_resolver_stats(imp->resolver, &st);

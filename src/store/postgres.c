@@ -864,13 +864,16 @@ const struct hk_store_ops hk_store_postgres_ops = {
      * be run again. A crash of the server or the machine may lose the last batches committed
      * before it (never part of one: the server replays whole transactions or none), and
      * running the import again completes them as after a kill. The end of the bulk mode makes
-     * every earlier write durable: its script is one transaction that writes WAL (a temporary
-     * table's catalog rows; a transaction that only takes an id writes none and is not
-     * flushed) and commits with synchronous_commit back at the server's setting, which
-     * flushes the WAL up to its commit record, past all the import wrote. */
+     * every earlier write durable: after the settings are reset (a script of their own, so
+     * nothing can undo them), bulk_end_sql is one transaction that writes WAL (it rewrites the
+     * newest schema_version row as it is; a transaction that writes no WAL is not flushed) and
+     * commits with synchronous_commit back at the server's setting, which flushes the WAL up to
+     * its commit record, past all the import wrote. It needs no privilege beyond what the
+     * migrations need (an earlier temporary table needed TEMP, which hardened roles lack). */
     .bulk_on_sql = "SET enable_seqscan = off; SET synchronous_commit = off",
-    .bulk_off_sql = "RESET enable_seqscan; RESET synchronous_commit;"
-                    " CREATE TEMPORARY TABLE hk_bulk_flush () ON COMMIT DROP",
+    .bulk_off_sql = "RESET enable_seqscan; RESET synchronous_commit",
+    .bulk_end_sql = "UPDATE schema_version SET applied_at = applied_at"
+                    " WHERE version = (SELECT max(version) FROM schema_version)",
     .bulk_grown_sql =
         "DO $hk$ BEGIN"
         " IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stats WHERE schemaname = current_schema()"

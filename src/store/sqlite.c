@@ -422,9 +422,10 @@ struct sq_copy {
     sqlite3 *db;
     char *head;          /* "INSERT OR FAIL INTO t (cols) VALUES " */
     char *row;           /* "(?,?,...)" */
-    sqlite3_stmt *group; /* SQ_COPY_GROUP rows, prepared at the first full group */
+    sqlite3_stmt *group; /* group rows, prepared at the first full group */
     int ncols, col, rows;
-    struct sq_val *vals; /* SQ_COPY_GROUP * ncols */
+    int group_rows;      /* SQ_COPY_GROUP, fewer if the rows' parameters would pass the limit */
+    struct sq_val *vals; /* group_rows * ncols */
     unsigned char *buf;  /* the group's text and blobs */
     size_t len, cap;
 };
@@ -505,10 +506,13 @@ static int sq_copy_begin(void *conn, const char *table, const char *columns, int
 {
     struct sq_copy *c = calloc(1, sizeof(*c));
     size_t size = strlen(table) + strlen(columns) + 48;
+    int group = ncols > 0 ? sqlite3_limit(conn, SQLITE_LIMIT_VARIABLE_NUMBER, -1) / ncols : 1;
+    group = group < 1 ? 1 : group > SQ_COPY_GROUP ? SQ_COPY_GROUP : group;
     if (c) {
         c->head = malloc(size);
         c->row = malloc((size_t)ncols * 2 + 2);
-        c->vals = calloc((size_t)SQ_COPY_GROUP * (size_t)ncols, sizeof *c->vals);
+        c->vals = calloc((size_t)group * (size_t)ncols, sizeof *c->vals);
+        c->group_rows = group;
     }
     if (!c || !c->head || !c->row || !c->vals) {
         sq_copy_free(c);
@@ -588,12 +592,12 @@ static int sq_copy_row(void *copy, struct hk_err *err)
 {
     struct sq_copy *c = copy;
     c->col = 0;
-    if (++c->rows < SQ_COPY_GROUP)
+    if (++c->rows < c->group_rows)
         return 0;
     c->rows = 0;
-    int rc = c->group ? SQLITE_OK : sq_copy_prepare(c, SQ_COPY_GROUP, &c->group);
+    int rc = c->group ? SQLITE_OK : sq_copy_prepare(c, c->group_rows, &c->group);
     if (rc == SQLITE_OK)
-        rc = sq_copy_flush(c, c->group, SQ_COPY_GROUP);
+        rc = sq_copy_flush(c, c->group, c->group_rows);
     return rc == SQLITE_OK ? 0 : sq_copy_fail(c, rc, err);
 }
 

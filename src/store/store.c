@@ -412,10 +412,11 @@ void hk_db_release(struct hk_db *db)
         hk_pipe_stop(db->pipe);
         db->pipe = NULL;
     }
-    if (db->bulk) { /* back to the defaults (a failure just leaves the tuning in place) */
+    if (db->bulk) { /* back to the defaults; a connection that cannot be is not pooled */
         struct hk_err e;
         hk_err_clear(&e);
-        (void)hk_db_bulk(db, false, &e);
+        if (hk_db_bulk(db, false, &e) < 0 && db->bulk)
+            db_disconnect(db); /* the next acquire connects afresh, with the defaults */
     }
     db->in_use = false;
     pthread_mutex_lock(&s->mu);
@@ -432,7 +433,8 @@ enum hk_store_backend hk_db_backend(const struct hk_db *db)
 
 int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
 {
-    const char *sql = on ? db->store->ops->bulk_on_sql : db->store->ops->bulk_off_sql;
+    const struct hk_store_ops *ops = db->store->ops;
+    const char *sql = on ? ops->bulk_on_sql : ops->bulk_off_sql;
     if (db->in_tx)
         return hk_err_set(err, HK_E(INVAL), "bulk mode: changed inside a transaction");
     if (db->bulk == on)
@@ -443,7 +445,10 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
             return rc;
     }
     db->bulk = on;
-    return 0;
+    /* the settings are back; then the backend's end of a bulk write (PostgreSQL: make it
+       durable), whose failure is the caller's to report */
+    return !on && ops->bulk_end_sql ? hk_db_exec_script(db, "bulk mode end", ops->bulk_end_sql, err)
+                                    : 0;
 }
 
 int hk_db_pipeline(struct hk_db *db, bool on, struct hk_err *err)

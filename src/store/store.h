@@ -117,11 +117,15 @@ void hk_db_rollback(struct hk_db *db);
 bool hk_db_in_tx(const struct hk_db *db);
 /**
  * Tunes db for a long run of large write transactions (an import) while on is true, and back
- * to the defaults when it is false (hk_db_release does that too). Durability and isolation
- * are unchanged: SQLite keeps WAL with synchronous=NORMAL and gets a bounded 64 MiB page cache
- * (instead of 2 MiB) and a WAL checkpoint every 20000 pages (instead of 1000), so pages that
- * many batches touch are checkpointed once, not once per batch; PostgreSQL needs nothing.
- * Memory stays bounded whatever the amount written. Call outside a transaction.
+ * to the defaults when it is false (hk_db_release does that too, and does not pool a connection
+ * it could not set back). Isolation is unchanged. SQLite keeps WAL with synchronous=NORMAL and
+ * gets a bounded 64 MiB page cache (instead of 2 MiB) and a WAL checkpoint every 20000 pages
+ * (instead of 1000), so pages that many batches touch are checkpointed once, not once per
+ * batch. PostgreSQL plans without sequential scans and commits without waiting for the WAL
+ * flush (synchronous_commit = off): a crash may lose the last commits made while on, and
+ * turning it off ends with one synchronous write that makes every earlier commit durable — so
+ * call it (off) yourself at the end of an import and report its failure. Memory stays bounded
+ * whatever the amount written. Call outside a transaction.
  */
 int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
 /**

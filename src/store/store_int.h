@@ -69,6 +69,8 @@ struct hk_store_ops {
     /* Scripts run by hk_db_bulk (either may be NULL: nothing to do). */
     const char *bulk_on_sql;
     const char *bulk_off_sql;
+    /* run by hk_db_bulk(off) after bulk_off_sql, in a transaction of its own; may be NULL */
+    const char *bulk_end_sql;
     const char *bulk_grown_sql; /* run by hk_db_bulk_grown; may be NULL */
 
     /* Connections. target is the SQLite path or the libpq URL (borrowed). */
