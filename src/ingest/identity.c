@@ -624,11 +624,11 @@ static int resolve_roots(struct hk_resolver *r, struct hk_db *db, struct hk_err 
     return 0;
 }
 
-/* The bytes of a digest, as the filter takes them. */
-static void digest_bytes(struct hk_h128 h, unsigned char out[16])
+/* A digest's hash for the filter: the digests are keyed hashes already, so half of one is as
+   good as hashing its bytes again, and asking and adding then touch the block once. */
+static uint64_t seen_hash(struct hk_h128 h)
 {
-    memcpy(out, &h.a, 8);
-    memcpy(out + 8, &h.b, 8);
+    return h.a;
 }
 
 /* Whether a key may be stored by this resolver before the cache last started over. */
@@ -636,9 +636,7 @@ static bool maybe_seen(const struct hk_resolver *r, struct hk_h128 h)
 {
     if (!r->seen.words)
         return false; /* no restart yet: the cache knows every key */
-    unsigned char b[16];
-    digest_bytes(h, b);
-    return hk_bloom_maybe(&r->seen, (const char *)b, sizeof b);
+    return hk_bloom_maybe_h(&r->seen, seen_hash(h));
 }
 
 /*
@@ -664,11 +662,8 @@ static void keep_seen(struct hk_resolver *r)
         const struct hk_h128_slot *s = &r->ids.slots[i];
         if ((s->a == 0 && s->b == 0) || s->v1 == 0)
             continue; /* empty, or known not to be stored */
-        unsigned char b[16];
-        digest_bytes((struct hk_h128){s->a, s->b}, b);
-        if (hk_bloom_maybe(&r->seen, (const char *)b, sizeof b))
+        if (hk_bloom_maybe_add(&r->seen, seen_hash((struct hk_h128){s->a, s->b})))
             continue; /* there already (a key found again): counted once */
-        hk_bloom_add(&r->seen, (const char *)b, sizeof b);
         r->seen_n++;
     }
     if (r->seen_n > r->seen_cap)

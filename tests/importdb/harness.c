@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/tz.h"
+#include "store/ingest_repo.h"
 #include "store/store.h"
 
 #define MAX_EXTRA 4
@@ -371,3 +372,38 @@ void tdb_generate(const char *lines, const char *file, const char *variant)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+
+int tdb_load_indexes(struct hk_store *s)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    int n = -1;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_present(db, &n, &err) != 0)
+        fail_msg("load indexes: %s", err.msg);
+    hk_db_release(db);
+    return n;
+}
+
+void tdb_plant_progress(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct tdb_plant *p = arg;
+    if (p->calls++ != 0)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (p->sql[i])
+            q_exec(p->store, p->sql[i]);
+}
+
+const char TDB_MERGE_CSV[] =
+    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
+    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
+    "coupon_code\n"
+    "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "
+    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
+    "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
+    "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";

@@ -74,6 +74,24 @@ const char *q_open(struct tdb *t, const char *sql, char *buf, size_t size);
 void check_counts(const struct hk_import_result *r, int64_t rows, int64_t created, int64_t updated,
                   int64_t unchanged, int64_t items, int64_t customers, int64_t rejected);
 
+/** How many of the indexes an initial load drops exist now (hk_irepo_load_indexes_present). */
+int tdb_load_indexes(struct hk_store *s);
+
+/**
+ * Another writer between two batches: given as an import's progress callback (with a
+ * struct tdb_plant as its argument), runs sql[0] and then sql[1] (may be NULL) on store at
+ * the first call, and nothing after.
+ */
+struct tdb_plant {
+    struct hk_store *store;
+    const char *sql[2];
+    int calls;
+};
+void tdb_plant_progress(void *arg, int64_t done, int64_t total, int64_t rows);
+
+/** Three generic orders, M3 sharing M1's phone and M2's buyer: they merge two customers. */
+extern const char TDB_MERGE_CSV[];
+
 /** Epoch seconds of a Shanghai local time "YYYY-MM-DD HH:MM:SS". */
 int64_t sh_time(struct tdb *t, const char *local);
 

@@ -140,6 +140,33 @@ static void bulk__only_empty_text_is_still_text(void **state)
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_history WHERE change = ''"), 40);
 }
 
+/* Copies n shops (ids[i], channel pos, named 店<i>; row dup named as row dup_of, a repeat of
+   the unique (channel, name)) in one copy: its outcome, and in *at the row whose hk_copy_row
+   reported it (n: reported by hk_db_copy_end, or none). */
+static int copy_shops(struct hk_db *db, const int64_t *ids, int n, int dup, int dup_of, int *at,
+                      struct hk_err *err)
+{
+    struct hk_copy *c;
+    assert_int_equal(hk_db_copy_begin(db, "shops", "id, channel, name, created_at", 4, &c, err), 0);
+    int rc = 0, i;
+    for (i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "店%d", i == dup ? dup_of : i);
+        assert_int_equal(hk_copy_int64(c, ids[i]), 0);
+        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
+        assert_int_equal(hk_copy_text(c, name, strlen(name)), 0);
+        assert_int_equal(hk_copy_int64(c, 0), 0);
+        if ((rc = hk_copy_row(c, err)) < 0)
+            break;
+    }
+    if (rc == 0)
+        rc = hk_db_copy_end(c, err);
+    else
+        (void)hk_db_copy_end(c, err);
+    *at = i;
+    return rc;
+}
+
 /* A unique violation inside a FULL group of 32 (reported by hk_copy_row, sq_copy_row's flush),
    under a savepoint, as run_batch's per-order fallback does: with INSERT OR FAIL the group's rows
    before the failing one were written; ROLLBACK TO must take them away, and the outer
@@ -167,24 +194,8 @@ static void bulk__full_group_failure_under_savepoint_leaves_nothing(void **state
     assert_int_equal(hk_db_savepoint(db, "sp", &err), 0);
     int64_t ids[64];
     assert_int_equal(hk_db_next_ids(db, "shops", 64, ids, &err), 0);
-    assert_int_equal(hk_db_copy_begin(db, "shops", "id, channel, name, created_at", 4, &c, &err),
-                     0);
-    int rc = 0, i;
-    for (i = 0; i < 64; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "s%d", i == 20 ? 3 : i); /* row 20 repeats row 3 */
-        assert_int_equal(hk_copy_int64(c, ids[i]), 0);
-        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
-        assert_int_equal(hk_copy_text(c, name, strlen(name)), 0);
-        assert_int_equal(hk_copy_int64(c, 0), 0);
-        if ((rc = hk_copy_row(c, &err)) < 0)
-            break;
-    }
-    if (rc == 0)
-        rc = hk_db_copy_end(c, &err);
-    else
-        (void)hk_db_copy_end(c, &err);
-    assert_int_equal(rc, HK_E(CONFLICT));
+    int i;
+    assert_int_equal(copy_shops(db, ids, 64, 20, 3, &i, &err), HK_E(CONFLICT)); /* row 20: 3's */
     if (!t->pg)
         assert_int_equal(i, 31); /* SQLite: reported by the row that completed the first group */
     assert_int_equal(hk_db_savepoint_rollback(db, "sp", &err), 0);
@@ -220,45 +231,16 @@ static void bulk__a_duplicate_aborts_the_transaction_and_nothing_stays(void **st
     assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
     int64_t id;
     assert_int_equal(hk_db_next_ids(db, "shops", 1, &id, &err), 0);
-    assert_int_equal(hk_db_copy_begin(db, "shops", "id, channel, name, created_at", 4, &c, &err),
-                     0);
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(hk_copy_int64(c, id + i), 0);
-        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
-        assert_int_equal(hk_copy_text(c, "同名店", strlen("同名店")), 0);
-        assert_int_equal(hk_copy_int64(c, 0), 0);
-        rc = hk_copy_row(c, &err);
-        if (rc < 0)
-            break;
-    }
-    if (rc == 0)
-        rc = hk_db_copy_end(c, &err);
-    else
-        (void)hk_db_copy_end(c, &err);
-    assert_int_equal(rc, HK_E(CONFLICT));
+    int64_t two[2] = {id, id + 1};
+    int at;
+    assert_int_equal(copy_shops(db, two, 2, 1, 0, &at, &err), HK_E(CONFLICT));
     assert_true(hk_db_commit(db, &err) < 0);
 
     /* the same with the duplicate in the short last group, after a full first one */
     assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
     int64_t many[40];
     assert_int_equal(hk_db_next_ids(db, "shops", 40, many, &err), 0);
-    assert_int_equal(hk_db_copy_begin(db, "shops", "id, channel, name, created_at", 4, &c, &err),
-                     0);
-    for (int i = 0; i < 40; i++) {
-        char name[16];
-        snprintf(name, sizeof name, "店%d", i == 37 ? 3 : i);
-        assert_int_equal(hk_copy_int64(c, many[i]), 0);
-        assert_int_equal(hk_copy_text(c, "pos", 3), 0);
-        assert_int_equal(hk_copy_text(c, name, strlen(name)), 0);
-        assert_int_equal(hk_copy_int64(c, 0), 0);
-        if ((rc = hk_copy_row(c, &err)) < 0)
-            break;
-    }
-    if (rc == 0)
-        rc = hk_db_copy_end(c, &err);
-    else
-        (void)hk_db_copy_end(c, &err);
-    assert_int_equal(rc, HK_E(CONFLICT));
+    assert_int_equal(copy_shops(db, many, 40, 37, 3, &at, &err), HK_E(CONFLICT));
     assert_true(hk_db_commit(db, &err) < 0);
     hk_db_release(db);
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM shops"), 0);

@@ -57,18 +57,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* How many of the indexes an initial load drops exist (ingest_repo.h). */
-static int load_indexes(struct hk_store *s)
-{
-    struct hk_err err = {0};
-    struct hk_db *db;
-    int n = -1;
-    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_present(db, &n, &err) != 0)
-        fail_msg("load indexes: %s", err.msg);
-    hk_db_release(db);
-    return n;
-}
-
 struct summary {
     int64_t orders, items, customers, identities, history, products;
     uint64_t orders_sum, items_sum, groups_sum;
@@ -129,7 +117,7 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     /* the kill caught an initial load: its indexes are missing */
-    assert_int_equal(load_indexes(t->store), 0);
+    assert_int_equal(tdb_load_indexes(t->store), 0);
 
     /* 2. only whole batches, only whole orders */
     int64_t committed = q_int(t->store, "SELECT count(*) FROM orders");
@@ -160,7 +148,7 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
 
     /* 3. run it again: it completes, with every index */
     assert_int_equal(run(imp_argv), 0);
-    assert_int_equal(load_indexes(t->store), t->pg ? 7 : 4); /* + 3 on PostgreSQL */
+    assert_int_equal(tdb_load_indexes(t->store), t->pg ? 7 : 4); /* + 3 on PostgreSQL */
 
     /* 4. the same as a clean import */
     char clean[640];
@@ -172,7 +160,7 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     struct summary a, b;
     summarize(t->store, &a);
     summarize(cs, &b);
-    assert_int_equal(load_indexes(cs), t->pg ? 7 : 4);
+    assert_int_equal(tdb_load_indexes(cs), t->pg ? 7 : 4);
     hk_store_close(cs);
     assert_true(a.orders > committed);
     assert_int_equal(a.orders, b.orders);

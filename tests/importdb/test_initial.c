@@ -77,17 +77,6 @@ static const char *const COUNTS[] = {
 };
 #define NCOUNTS (sizeof COUNTS / sizeof COUNTS[0])
 
-static int present(struct hk_store *s)
-{
-    struct hk_err err = {0};
-    struct hk_db *db;
-    int n = -1;
-    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_present(db, &n, &err) != 0)
-        fail_msg("present: %s", err.msg);
-    hk_db_release(db);
-    return n;
-}
-
 /* The files in import order: each entry is one hk_import_files call. */
 struct step {
     const char *paths[2];
@@ -111,20 +100,9 @@ static void load_all(struct tdb *t, struct hk_store *s, const struct step *steps
         assert_int_equal(res.rejected, 0);
         assert_int_equal(res.initial_load, mode == HK_LOAD_INITIAL);
         hk_import_result_release(&res);
-        assert_int_equal(present(s), LOAD_INDEXES);
+        assert_int_equal(tdb_load_indexes(s), LOAD_INDEXES);
     }
 }
-
-static const char MERGE_CSV[] =
-    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
-    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
-    "coupon_code\n"
-    "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
-    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
-    "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "
-    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
-    "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
-    "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";
 
 static void initial_load__same_store_as_normal_load(void **state)
 {
@@ -134,7 +112,7 @@ static void initial_load__same_store_as_normal_load(void **state)
     snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
     tdb_generate("12000", a, "0");
     tdb_generate("12000", b, "1");
-    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    const char *merge = tdb_write(t, "merge.csv", TDB_MERGE_CSV);
     const struct step steps[] = {
         {{merge}, 1},
         {{fixture("ExportOrderDetailList202603.csv"), fixture("ExportOrderList202603.csv")}, 2},
@@ -170,38 +148,26 @@ static void initial_load__same_store_as_normal_load(void **state)
    load's file brings the same number later. The filter of stored numbers was filled before, so
    the order is not looked up and its insert fails: the batch is redone looking every number up,
    and the record updates the stored order instead of being rejected. */
-struct planted {
-    struct hk_store *store;
-    int calls;
-};
-
-static void plant_m3(void *arg, int64_t done, int64_t total, int64_t rows)
-{
-    (void)done;
-    (void)total;
-    (void)rows;
-    struct planted *p = arg;
-    if (p->calls++ != 0)
-        return;
-    q_exec(p->store, "INSERT INTO orders (shop_id, external_no, customer_id, status, created_at,"
-                     " updated_at) SELECT shop_id, 'M3', customer_id, 'paid', 1, 1 FROM orders"
-                     " WHERE external_no = 'M2'");
-}
 
 static void initial_load__order_stored_behind_its_back_is_updated(void **state)
 {
     struct tdb *t = *state;
-    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    const char *merge = tdb_write(t, "merge.csv", TDB_MERGE_CSV);
     struct hk_ingest_ctx ctx = t->ctx;
     struct hk_err err = {0};
     struct hk_import_opts o = {0};
     struct hk_import_result res;
     memset(&res, 0, sizeof res);
-    struct planted planted = {t->store, 0};
+    struct tdb_plant planted = {
+        t->store,
+        {"INSERT INTO orders (shop_id, external_no, customer_id, status, created_at, updated_at)"
+         " SELECT shop_id, 'M3', customer_id, 'paid', 1, 1 FROM orders WHERE external_no = 'M2'",
+         NULL},
+        0};
     o.load = HK_LOAD_INITIAL;
     o.batch_orders = 2;   /* M1 and M2, then M3 (planted after the first batch) */
     o.no_pipeline = true; /* the plant lands between two batches, not during one */
-    o.progress = plant_m3;
+    o.progress = tdb_plant_progress;
     o.progress_arg = &planted;
     if (hk_import_files(&ctx, &merge, NULL, 1, &o, &res, &err) != 0)
         fail_msg("import: %s", err.msg);
@@ -221,18 +187,6 @@ static void initial_load__order_stored_behind_its_back_is_updated(void **state)
    and after it still count (rows, rejected, their errors). (Here the failure shows while the
    batch is queued; one that shows only when it is confirmed, with the reader's last errors in
    an empty batch, takes import_file_piped's other branch, which no test can time.) */
-static void plant_id5(void *arg, int64_t done, int64_t total, int64_t rows)
-{
-    (void)done;
-    (void)total;
-    (void)rows;
-    struct planted *p = arg;
-    if (p->calls++ != 0)
-        return;
-    q_exec(p->store, "INSERT INTO orders (id, shop_id, external_no, customer_id, status,"
-                     " created_at, updated_at) SELECT 5, shop_id, 'X-PLANTED', customer_id,"
-                     " 'paid', 1, 1 FROM orders WHERE external_no = 'M1'");
-}
 
 #define ROW(no, day)                                                                               \
     no ",ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-0" day " 10:00:00,2026-01-0" day   \
@@ -253,11 +207,16 @@ static void pipeline__redone_last_batch_keeps_the_rows_read_after_it(void **stat
     struct hk_import_opts o = {0};
     struct hk_import_result res;
     memset(&res, 0, sizeof res);
-    struct planted planted = {t->store, 0};
+    struct tdb_plant planted = {t->store,
+                                {"INSERT INTO orders (id, shop_id, external_no, customer_id,"
+                                 " status, created_at, updated_at) SELECT 5, shop_id, 'X-PLANTED',"
+                                 " customer_id, 'paid', 1, 1 FROM orders WHERE external_no = 'M1'",
+                                 NULL},
+                                0};
     o.load = HK_LOAD_INITIAL;
     o.batch_orders = 2; /* the third batch (M5, M6) takes ids 5 and 6; the reader reports the
                            first bad row with M6 (it ends that order), the second one after */
-    o.progress = plant_id5;
+    o.progress = tdb_plant_progress;
     o.progress_arg = &planted;
     if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
         fail_msg("import: %s", err.msg);
@@ -338,7 +297,7 @@ static void drop_indexes(struct tdb *t)
     if (hk_db_acquire(t->store, &db, &err) != 0 || hk_irepo_load_indexes_drop(db, &err) != 0)
         fail_msg("drop: %s", err.msg);
     hk_db_release(db);
-    assert_int_equal(present(t->store), 0);
+    assert_int_equal(tdb_load_indexes(t->store), 0);
 }
 
 static void killed_load__indexes_built_again_by_next_import_and_by_migrate(void **state)
@@ -346,7 +305,7 @@ static void killed_load__indexes_built_again_by_next_import_and_by_migrate(void 
     struct tdb *t = *state;
     char want[2048], got[2048];
     definitions(t, want, sizeof want);
-    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
     assert_non_null(strstr(want, "phone_hash IS NOT NULL"));
 
     /* as a killed initial load leaves the store: the next import builds them first */
@@ -356,14 +315,14 @@ static void killed_load__indexes_built_again_by_next_import_and_by_migrate(void 
     assert_false(res.initial_load); /* a small file into a store: a normal load */
     assert_true(res.orders_created > 0);
     hk_import_result_release(&res);
-    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
     assert_string_equal(definitions(t, got, sizeof got), want);
 
     /* and any store open (hk_store_migrate) does too */
     drop_indexes(t);
     struct hk_err err = {0};
     assert_int_equal(hk_store_migrate(t->store, TEST_NOW, NULL, NULL, &err), 0);
-    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
     assert_string_equal(definitions(t, got, sizeof got), want);
 }
 
@@ -486,23 +445,6 @@ static void capped_cache__same_store_and_no_lookup_of_new_keys(void **state)
    refused by the unique index, the batch is rolled back and redone with look-ups, and the
    orders join the other writer's customer; nothing is stored twice, and the load goes on
    skipping look-ups of new keys after the redo. */
-struct planted_key {
-    struct hk_store *store;
-    int calls;
-};
-
-static void plant_u9(void *arg, int64_t done, int64_t total, int64_t rows)
-{
-    (void)done;
-    (void)total;
-    (void)rows;
-    struct planted_key *p = arg;
-    if (p->calls++ != 0)
-        return;
-    q_exec(p->store, "INSERT INTO customers (nick, created_at, updated_at) VALUES ('other', 1, 1)");
-    q_exec(p->store, "INSERT INTO identities (customer_id, channel, kind, value, created_at) "
-                     "SELECT max(id), 'taobao', 'buyer_id', 'u9', 1 FROM customers");
-}
 
 static void capped_cache__key_stored_behind_its_back_found_on_redo(void **state)
 {
@@ -531,7 +473,12 @@ static void capped_cache__key_stored_behind_its_back_found_on_redo(void **state)
         struct hk_import_opts o = {0};
         struct hk_import_result res;
         memset(&res, 0, sizeof res);
-        struct planted_key planted = {t->store, 0};
+        struct tdb_plant planted = {
+            t->store,
+            {"INSERT INTO customers (nick, created_at, updated_at) VALUES ('other', 1, 1)",
+             "INSERT INTO identities (customer_id, channel, kind, value, created_at)"
+             " SELECT max(id), 'taobao', 'buyer_id', 'u9', 1 FROM customers"},
+            0};
         if (piped) { /* again into a fresh store */
             char other[640];
             tdb_fresh_target(t, other, sizeof other);
@@ -541,7 +488,7 @@ static void capped_cache__key_stored_behind_its_back_found_on_redo(void **state)
         o.batch_orders = 2;
         o.identity_cache_keys = 4; /* starts over every two or three batches */
         o.no_pipeline = !piped;
-        o.progress = plant_u9;
+        o.progress = tdb_plant_progress;
         o.progress_arg = &planted;
         if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
             fail_msg("import: %s", err.msg);
@@ -736,7 +683,7 @@ static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void *
     assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
     assert_int_equal(hk_irepo_load_indexes_restore(db, NULL, &err), 0);
     hk_db_release(db);
-    assert_int_equal(present(t->store), LOAD_INDEXES);
+    assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
     assert_string_equal(definitions(t, got, sizeof got), want);
 }
 

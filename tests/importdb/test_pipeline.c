@@ -59,40 +59,9 @@ static void same_store(struct hk_store *a, struct hk_store *b)
             fail_msg("differ: %s", SUMS[i]);
 }
 
-static const char MERGE_CSV[] =
-    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
-    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
-    "coupon_code\n"
-    "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
-    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
-    "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "
-    "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
-    "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
-    "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";
-
-struct planter {
-    struct hk_store *store;
-    int calls;
-};
-
-/* After the first committed batch: another writer adds an order whose id is one the pipeline
-   will hand out a batch or two later (ids continue in memory, or come from a reserved block). */
-static void plant(void *arg, int64_t done, int64_t total, int64_t rows)
-{
-    (void)done;
-    (void)total;
-    (void)rows;
-    struct planter *p = arg;
-    if (p->calls++ != 0)
-        return;
-    q_exec(p->store, "INSERT INTO orders (id, shop_id, external_no, customer_id, status, "
-                     "created_at, updated_at) SELECT max(id) + 1000, min(shop_id), 'X-PLANTED', "
-                     "min(customer_id), 'paid', 1, 1 FROM orders");
-}
-
 static void import_steps(struct tdb *t, struct hk_store *s, const char *const (*steps)[2],
                          size_t nsteps, enum hk_load_mode mode, bool pipeline,
-                         struct planter *planter, int64_t *redos)
+                         struct tdb_plant *planter, int64_t *redos)
 {
     struct hk_ingest_ctx ctx = t->ctx;
     ctx.store = s;
@@ -105,7 +74,7 @@ static void import_steps(struct tdb *t, struct hk_store *s, const char *const (*
         o.batch_orders = 700; /* several transactions per file */
         o.no_pipeline = !pipeline;
         if (planter) {
-            o.progress = plant;
+            o.progress = tdb_plant_progress;
             o.progress_arg = planter;
         }
         size_t n = steps[i][1] ? 2 : 1;
@@ -128,7 +97,7 @@ static void pipeline__same_store_as_without(void **state)
     snprintf(b, sizeof b, "%s/gen-later.csv", t->tmpdir);
     tdb_generate("12000", a, "0");
     tdb_generate("12000", b, "1");
-    const char *merge = tdb_write(t, "merge.csv", MERGE_CSV);
+    const char *merge = tdb_write(t, "merge.csv", TDB_MERGE_CSV);
     const char *const steps[][2] = {
         {merge, NULL},
         {fixture("ExportOrderDetailList202603.csv"), fixture("ExportOrderList202603.csv")},
@@ -169,7 +138,15 @@ static void pipeline__failed_write_is_redone_exactly(void **state)
     tdb_fresh_target(t, other, sizeof other);
     struct hk_store *plain = tdb_open_store(other);
 
-    struct planter planter = {t->store, 0};
+    /* after the first committed batch another writer adds an order whose id is one the pipeline
+       will hand out a batch or two later (ids continue in memory, or come from a reserved block) */
+    struct tdb_plant planter = {t->store,
+                                {"INSERT INTO orders (id, shop_id, external_no, customer_id,"
+                                 " status, created_at, updated_at) SELECT max(id) + 1000,"
+                                 " min(shop_id), 'X-PLANTED', min(customer_id), 'paid', 1, 1"
+                                 " FROM orders",
+                                 NULL},
+                                0};
     int64_t redos = 0;
     import_steps(t, t->store, steps, 1, HK_LOAD_INITIAL, true, &planter, &redos);
     import_steps(t, plain, steps, 1, HK_LOAD_INITIAL, false, NULL, NULL);
