@@ -106,7 +106,8 @@ struct hk_resolver {
     struct hk_bloom seen;
     size_t seen_n, seen_cap; /* keys added; keys it may take (twice what it was sized for) */
     size_t max_cached, filter_keys;
-    bool recheck; /* after a forget, until hk_resolver_committed: look every unknown key up */
+    bool recheck;    /* after a forget, until hk_resolver_committed: look every unknown key up */
+    bool keys_owned; /* the caller dropped identities_key (hk_resolver_set_keys_owned) */
     int forgets;
     int64_t prefetches;
     struct hk_resolver_stats stats;
@@ -397,6 +398,11 @@ void hk_resolver_set_limits(struct hk_resolver *r, size_t max_cached_keys, size_
 void hk_resolver_committed(struct hk_resolver *r)
 {
     r->recheck = false;
+}
+
+void hk_resolver_set_keys_owned(struct hk_resolver *r, bool owned)
+{
+    r->keys_owned = owned;
 }
 
 void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *out)
@@ -713,6 +719,9 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
         }
     }
     r->stats.keys_looked_up += (int64_t)r->nlk;
+    /* look-ups need the identities' key index (a load may have dropped it: ingest_repo.h) */
+    if (r->nlk && (rc = hk_irepo_identities_key_ensure(db, err)) < 0)
+        return rc;
     if (r->nlk > 1 && (rc = group_lookups(r)) < 0)
         return oom(err);
     if (grow((void **)&r->vals, &r->capvals, r->nlk, sizeof(*r->vals)) < 0)
@@ -1092,6 +1101,9 @@ int hk_resolver_flush(struct hk_resolver *r, struct hk_db *db, int64_t now,
     if (r->npi) {
         for (size_t j = 0; j < r->npi; j++)
             r->pi_rows[j].customer_id = hk_resolver_real_customer(r, r->pi_rows[j].customer_id);
+        /* Only the load that dropped identities_key adds rows without it (ingest_repo.h). */
+        if (!r->keys_owned && (rc = hk_irepo_identities_key_ensure(db, err)) < 0)
+            return rc;
         if ((rc = hk_irepo_identities_insert(db, r->pi_rows, r->npi, now, r->ids_out, err)) < 0)
             return rc;
         for (size_t j = 0; j < r->npi; j++) {

@@ -186,6 +186,12 @@ void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *ou
 void hk_resolver_forget(struct hk_resolver *r);
 /** Tells r that the caller committed a transaction that ran after the last forget. */
 void hk_resolver_committed(struct hk_resolver *r);
+/**
+ * Tells r whether its caller dropped the identities' key index (hk_irepo_identities_key_drop):
+ * then r adds identities without first making sure the index exists, as every other writer
+ * does (ingest_repo.h). Look-ups always make sure of it.
+ */
+void hk_resolver_set_keys_owned(struct hk_resolver *r, bool owned);
 
 /**
  * Looks up, in as few statements as possible, every key of sets[0..n) that the cache does not

@@ -130,6 +130,7 @@ struct importer {
     struct hk_h128tab products; /* (shop, external id) -> product id */
     struct hk_bloom known;      /* initial loads: order numbers that may be stored (bloom.h) */
     bool lookup_all;            /* run_batch's retry: every number looked up, known or not */
+    bool keys_owned; /* this load dropped identities_key (hk_irepo_identities_key_drop) */
 
     /* the batch */
     struct hk_arena arena;
@@ -1578,6 +1579,11 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
     memset(&imp->cnt, 0, sizeof imp->cnt);
     if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
         return rc;
+    /* The redo looks up the keys the rollback made the resolver forget, which needs
+       identities_key (a load may have dropped it): built here, not under a record's savepoint,
+       whose rollback would undo it (and the next record build it again). */
+    if ((rc = hk_irepo_identities_key_ensure(imp->db, err)) < 0)
+        goto fail;
     imp->lookup_all = filtered;
     for (size_t i = 0; i < n; i++) {
         struct counts before = imp->cnt;
@@ -1868,8 +1874,13 @@ static int begin_load(struct importer *imp, enum hk_load_mode mode, int64_t byte
             return rc;
         *initial = stored <= bytes / LOAD_BYTES_PER_ORDER;
     }
-    return *initial ? hk_irepo_load_indexes_drop(imp->db, err)
-                    : hk_irepo_load_indexes_restore(imp->db, NULL, err);
+    if (!*initial)
+        return hk_irepo_load_indexes_restore(imp->db, NULL, err);
+    if ((rc = hk_irepo_load_indexes_drop(imp->db, err)) < 0 ||
+        (rc = hk_irepo_identities_key_drop(imp->db, &imp->keys_owned, err)) < 0)
+        return rc;
+    hk_resolver_set_keys_owned(imp->resolver, imp->keys_owned);
+    return 0;
 }
 
 /* An initial load sizes its filter of order numbers at one per KNOWN_BYTES_PER_ORDER bytes of
@@ -2250,10 +2261,10 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
         goto done;
     if (res->initial_load && (rc = known_orders(imp, total_bytes, err)) < 0)
         goto done;
-    bool stored_keys = true; /* none yet: the resolver need not look keys up (identity.h) */
-    if ((rc = hk_irepo_identities_any(imp->db, &stored_keys, err)) < 0)
-        goto done;
-    hk_resolver_set_complete(imp->resolver, !stored_keys);
+    /* Only the load that dropped identities_key may skip look-ups of keys (identity.h): it is
+       the only writer adding identities while nothing refuses a key twice, and any other's
+       first rows build the index again (ingest_repo.h). */
+    hk_resolver_set_complete(imp->resolver, imp->keys_owned);
     hk_resolver_set_limits(imp->resolver, o.identity_cache_keys,
                            (size_t)(total_bytes / FILTER_BYTES_PER_KEY));
 

@@ -1463,10 +1463,13 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 
 /* ---- initial loads ----------------------------------------------------------------------- */
 
-/* As the latest migrations define them (0004_sales_index, 0005_import, 0001_init), largest
-   build first (restore_pg's lanes then finish together). Those marked pg only on PostgreSQL:
-   identities_customer and orders_customer, where keeping them row by row was a fifth of an
-   initial load's server time (orders_customer 2 µs an order: customer ids come back in random
+/* identities_key as 0011_identities_key makes it */
+#define KEY_INDEX_SQL "CREATE UNIQUE INDEX identities_key ON identities(value, kind, channel)"
+
+/* As the latest migrations define them (0011_identities_key, 0004_sales_index, 0005_import,
+   0001_init), largest build first (restore_pg's lanes then finish together). Those marked pg only
+   on PostgreSQL: identities_customer and orders_customer, where keeping them row by row was a fifth
+   of an initial load's server time (orders_customer 2 µs an order: customer ids come back in random
    order); merges read them (merge), so merge_indexes_ensure builds them again before a merge.
    On SQLite dropping them measured no better, and they stay.
    order_items_pkey (session 5): order_items' primary key, which nothing reads (items are found
@@ -1476,33 +1479,37 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
    insert and a WAL record per item, on the writer's connection), built at the end 0.35 s.
    Dropped as a constraint (drop); built as a unique index and then attached as the primary key
    in one script, so the table has both or neither (a constraint added USING INDEX needs no
-   scan: id is NOT NULL). */
+   scan: id is NOT NULL).
+   identities_key (0011): see hk_irepo_identities_key_drop. */
 static const struct {
     const char *name, *create;
     bool pg;
     bool merge;       /* read by merges (merge_indexes_ensure) */
     const char *drop; /* NULL: DROP INDEX IF EXISTS name */
+    bool keys;        /* identities_key: dropped by hk_irepo_identities_key_drop only */
 } LOAD_INDEXES[] = {
+    {"identities_key", KEY_INDEX_SQL, false, false, NULL, true},
     {"orders_sales",
      "CREATE INDEX orders_sales ON orders(paid_at, status, shop_id, paid_fen,"
      " refund_fen, created_at)",
-     false, false, NULL},
+     false, false, NULL, false},
     {"order_items_pkey",
      "CREATE UNIQUE INDEX order_items_pkey ON order_items(id);"
      " ALTER TABLE order_items ADD CONSTRAINT order_items_pkey PRIMARY KEY"
      " USING INDEX order_items_pkey",
-     true, false, "ALTER TABLE order_items DROP CONSTRAINT IF EXISTS order_items_pkey"},
-    {"orders_customer", "CREATE INDEX orders_customer ON orders(customer_id)", true, true, NULL},
+     true, false, "ALTER TABLE order_items DROP CONSTRAINT IF EXISTS order_items_pkey", false},
+    {"orders_customer", "CREATE INDEX orders_customer ON orders(customer_id)", true, true, NULL,
+     false},
     {"customers_phone_hash",
      "CREATE INDEX customers_phone_hash ON customers(phone_hash) WHERE phone_hash IS NOT NULL",
-     false, false, NULL},
+     false, false, NULL, false},
     {"identities_customer", "CREATE INDEX identities_customer ON identities(customer_id)", true,
-     true, NULL},
+     true, NULL, false},
     {"customers_name_hash",
      "CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL", false,
-     false, NULL},
+     false, NULL, false},
     {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)", false,
-     false, NULL},
+     false, NULL, false},
 };
 
 /* Whether this backend drops load index i in an initial load. */
@@ -1538,7 +1545,7 @@ int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err)
 {
     for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
         char sql[128];
-        if (!load_index_dropped(db, i))
+        if (!load_index_dropped(db, i) || LOAD_INDEXES[i].keys)
             continue;
         snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", LOAD_INDEXES[i].name);
         int rc = hk_db_exec_script(db, "drop load index",
@@ -1760,6 +1767,74 @@ int hk_irepo_order_numbers(struct hk_db *db, int (*cb)(void *arg, const char *no
     }
     hk_stmt_reset(st);
     return rc == HK_DONE ? 0 : rc;
+}
+
+/* ---- identities_key (ingest_repo.h) --------------------------------------------------------- */
+
+/* PostgreSQL advisory locks: writers of identities hold KEYS_LOCK shared in their transaction
+   while they check for identities_key (hk_irepo_identities_key_ensure), a dropper holds it
+   exclusively, so a drop never slips between another writer's check and its rows; builders take
+   KEYS_BUILD exclusively, so two never build at once (the second finds the first's). The keys are
+   "huike" in ASCII (the migration lock, postgres.c) plus 1 and 2. */
+#define KEYS_LOCK_SHARED "SELECT pg_advisory_xact_lock_shared(448646441830)"
+#define KEYS_LOCK        "SELECT pg_advisory_xact_lock(448646441830)"
+#define KEYS_BUILD_LOCK  "SELECT pg_advisory_xact_lock(448646441831)"
+#define KEY_INDEX_ENSURE_SQL                                                                       \
+    "CREATE UNIQUE INDEX IF NOT EXISTS identities_key ON identities(value, kind, channel)"
+
+int hk_irepo_identities_key_present(struct hk_db *db, bool *out, struct hk_err *err)
+{
+    return index_exists(db, "identities_key", out, err);
+}
+
+int hk_irepo_identities_key_ensure(struct hk_db *db, struct hk_err *err)
+{
+    bool pg = hk_db_backend(db) == HK_STORE_POSTGRES, there = false;
+    int rc;
+    if (db->keys_ensured)
+        return 0;
+    if (pg && (rc = hk_db_exec_script(db, "identities key lock", KEYS_LOCK_SHARED, err)) < 0)
+        return rc;
+    if ((rc = index_exists(db, "identities_key", &there, err)) < 0)
+        return rc;
+    if (!there && pg) {
+        if ((rc = hk_db_exec_script(db, "identities key lock", KEYS_BUILD_LOCK, err)) < 0 ||
+            (rc = index_exists(db, "identities_key", &there, err)) < 0)
+            return rc;
+    }
+    if (!there &&
+        (rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_ENSURE_SQL, err)) < 0)
+        return rc;
+    db->keys_ensured = db->in_tx;
+    return 0;
+}
+
+int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err *err)
+{
+    bool there = false, any = true;
+    int rc;
+    *dropped = false;
+    if ((rc = hk_db_begin(db, HK_TX_WRITE, err)) < 0)
+        return rc;
+    if (hk_db_backend(db) == HK_STORE_POSTGRES)
+        rc = hk_db_exec_script(db, "identities key lock", KEYS_LOCK, err);
+    if (rc == 0)
+        rc = index_exists(db, "identities_key", &there, err);
+    if (rc == 0)
+        rc = hk_irepo_identities_any(db, &any, err);
+    if (rc == 0 && there && !any) {
+        rc = hk_db_exec_script(db, "drop identities key", "DROP INDEX identities_key", err);
+        *dropped = rc == 0;
+    } else if (rc == 0 && !there) { /* another load's, or a killed one's: not ours to skip */
+        rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_ENSURE_SQL, err);
+    }
+    if (rc == 0)
+        rc = hk_db_commit(db, err);
+    if (rc < 0) {
+        hk_db_rollback(db);
+        *dropped = false;
+    }
+    return rc;
 }
 
 int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err)

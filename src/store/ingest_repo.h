@@ -301,10 +301,36 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err);
 /** Creates the load indexes that are missing; *created (may be NULL) gets how many. */
 int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err *err);
-/** How many of the load indexes this backend drops exist now (4 on SQLite, 7 on PostgreSQL). */
+/** How many of the load indexes this backend drops exist now (5 on SQLite, 8 on PostgreSQL). */
 int hk_irepo_load_indexes_present(struct hk_db *db, int *present, struct hk_err *err);
 /** Whether the identities table holds any row. */
 int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err);
+
+/*
+ * The identities' unique key (identities_key, 0011_identities_key) is a load index too, but
+ * only a load into a store without identities drops it (its keys come in random order: kept
+ * row by row, it made large loads several times slower per line). While it is missing the
+ * store does not refuse a second row with the same key, so:
+ *   - drop: in one transaction that no writer of identities can run beside (SQLite: the write
+ *     lock; PostgreSQL: an exclusive advisory lock the others take shared), and only when
+ *     identities is empty and the index exists. The caller (the import that dropped it) is then
+ *     the only writer that adds identities without it, and it never adds a key twice;
+ *   - ensure: every other writer, in the transaction that looks identities up or adds them,
+ *     first builds the index if it is missing (once per transaction). The dropping import's
+ *     later rows then meet the index like any other writer's, and a key added behind its back
+ *     makes its batch fail and be redone (identity.h).
+ * The end of the load builds it again (hk_irepo_load_indexes_restore), as do the next import
+ * and hk_store_migrate after a kill.
+ */
+/** Drops identities_key when identities is empty and nothing is writing them; *dropped says
+    whether it did. Outside a transaction: runs its own. */
+int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err *err);
+/** Builds identities_key if it is missing; once per transaction (no-op until db's transaction
+    ends or rolls back to a savepoint). Call inside the write transaction that will read or add
+    identities. */
+int hk_irepo_identities_key_ensure(struct hk_db *db, struct hk_err *err);
+/** Whether identities_key exists now. */
+int hk_irepo_identities_key_present(struct hk_db *db, bool *out, struct hk_err *err);
 /** The largest order id (0 for none): how much the store holds, for choosing a load mode. */
 int hk_irepo_orders_max_id(struct hk_db *db, int64_t *out, struct hk_err *err);
 /** Calls cb with every stored order number (any shop), in no particular order; a non-zero

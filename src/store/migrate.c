@@ -16,7 +16,9 @@
  * Either way each version is applied once.
  *
  * Macros: @ID@ and @BLOB@ in migration text are replaced with the backend's types before the
- * script runs; the rest of the SQL is portable.
+ * script runs; the rest of the SQL is portable, except in sections: a line `-- @sqlite` or
+ * `-- @postgres` starts lines only that backend runs, `-- @both` ends them (0011 rebuilds a
+ * table on SQLite where PostgreSQL drops a constraint).
  *
  * Threading: uses one pooled connection for the duration; safe to call from any thread.
  */
@@ -25,6 +27,7 @@
 
 #include "core/err.h"
 #include "core/strbuf.h"
+#include "core/util.h"
 #include "store/ingest_repo.h"
 #include "store/migrations.h"
 #include "store/store_int.h"
@@ -34,6 +37,31 @@
 int hk_store_latest_version(void)
 {
     return hk_migrations_count > 0 ? hk_migrations[hk_migrations_count - 1].version : 0;
+}
+
+/* Keeps the lines of sql meant for the backend (the sections above) in out. */
+static int backend_lines(const struct hk_store_ops *ops, const char *sql, struct hk_strbuf *out)
+{
+    static const struct {
+        const char *line;
+        int backend; /* -1: both */
+    } marks[] = {
+        {"-- @sqlite", HK_STORE_SQLITE}, {"-- @postgres", HK_STORE_POSTGRES}, {"-- @both", -1}};
+    int keep = -1, rc = 0;
+    for (const char *p = sql; rc == 0 && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p), body = len - (nl != NULL);
+        bool mark = false;
+        for (size_t i = 0; i < HK_ARRAY_LEN(marks); i++)
+            if (body == strlen(marks[i].line) && memcmp(p, marks[i].line, body) == 0) {
+                keep = marks[i].backend;
+                mark = true;
+            }
+        if (!mark && (keep < 0 || keep == (int)ops->backend))
+            rc = hk_strbuf_add(out, p, len);
+        p += len;
+    }
+    return rc;
 }
 
 /* Replaces @ID@ and @BLOB@ with the backend's types. */
@@ -111,12 +139,13 @@ static int begin_write(struct hk_db *db, struct hk_err *err)
 static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now, int *cur,
                      struct hk_err *err)
 {
-    struct hk_strbuf sql;
+    struct hk_strbuf sql, mine;
     struct hk_stmt *st;
     char what[96];
     int rc;
 
     hk_strbuf_init(&sql, 0);
+    hk_strbuf_init(&mine, 0);
     rc = begin_write(db, err);
     if (rc < 0)
         goto fail;
@@ -124,7 +153,8 @@ static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now
     rc = read_version(db, cur, err);
     if (rc < 0 || *cur >= m->version)
         goto fail; /* rolls back the empty transaction */
-    if (expand_macros(db->store->ops, m->sql, &sql) < 0) {
+    if (backend_lines(db->store->ops, m->sql, &mine) < 0 ||
+        expand_macros(db->store->ops, mine.buf, &sql) < 0) {
         rc = hk_err_set(err, HK_E(NOMEM), "migration %04d_%s: out of memory", m->version, m->name);
         goto fail;
     }
@@ -148,11 +178,13 @@ static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now
         goto fail;
     *cur = m->version;
     hk_strbuf_release(&sql);
+    hk_strbuf_release(&mine);
     return 0;
 
 fail:
     hk_db_rollback(db);
     hk_strbuf_release(&sql);
+    hk_strbuf_release(&mine);
     return rc;
 }
 

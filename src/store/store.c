@@ -177,6 +177,7 @@ static void db_tx_end(struct hk_db *db)
 {
     hk_changes_forget(db);
     db->in_tx = false;
+    db->keys_ensured = false;
     db->tx_failed = false;
     db->nsp = 0;
     db->nid_floors = 0;
@@ -680,6 +681,7 @@ int hk_db_savepoint_rollback(struct hk_db *db, const char *name, struct hk_err *
     if (rc == 0 && at >= 0) {
         db->nsp = (size_t)at + 1; /* it stays; the ones made after it are gone */
         db->tx_failed = false;    /* every open savepoint predates the failure */
+        db->keys_ensured = false; /* a build since may be undone */
     }
     return rc;
 }

@@ -182,6 +182,9 @@ struct hk_db {
     size_t nsp, capsp;
     bool in_use;
     bool bulk; /* hk_db_bulk(db, true) is in effect */
+    /* hk_irepo_identities_key_ensure found or built identities_key in the open transaction;
+       forgotten when it ends or rolls back to a savepoint (the build may be undone). */
+    bool keys_ensured;
     /* Customers and orders the open transaction wrote (hk_db_touch_*), turned into change-log
      * rows by hk_db_commit (changes.c); forgotten when the transaction ends. touch_all: too many
      * to list, log one "reload everything" row instead. */

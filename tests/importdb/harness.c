@@ -392,9 +392,35 @@ void tdb_plant_progress(void *arg, int64_t done, int64_t total, int64_t rows)
     struct tdb_plant *p = arg;
     if (p->calls++ != 0)
         return;
-    for (int i = 0; i < 2; i++)
-        if (p->sql[i])
-            q_exec(p->store, p->sql[i]);
+    /* as every writer of identities does: in its transaction, the key index first */
+    struct hk_err err = {0};
+    struct hk_db *db;
+    if (hk_db_acquire(p->store, &db, &err) != 0 || hk_db_begin(db, HK_TX_WRITE, &err) != 0 ||
+        hk_irepo_identities_key_ensure(db, &err) != 0)
+        fail_msg("plant: %s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        struct hk_stmt *st;
+        char name[32];
+        if (!p->sql[i])
+            continue;
+        stmt_name(p->sql[i], name, sizeof name);
+        if (hk_db_stmt(db, name, p->sql[i], &st, &err) != 0 || hk_stmt_exec(st, &err) != 0)
+            fail_msg("%s: %s", p->sql[i], err.msg);
+    }
+    if (hk_db_commit(db, &err) != 0)
+        fail_msg("plant: %s", err.msg);
+    hk_db_release(db);
+}
+
+void tdb_drop_load_indexes(struct hk_store *s)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_load_indexes_drop(db, &err) != 0)
+        fail_msg("drop: %s", err.msg);
+    hk_db_release(db);
+    q_exec(s, "DROP INDEX IF EXISTS identities_key");
+    assert_int_equal(tdb_load_indexes(s), 0);
 }
 
 const char TDB_MERGE_CSV[] =

@@ -33,7 +33,7 @@
 
 /* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer, orders_customer and
    order_items_pkey */
-#define LOAD_INDEXES (t->pg ? 7 : 4)
+#define LOAD_INDEXES TDB_LOAD_INDEXES(t->pg)
 
 /* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */
 #define WHO(c)                                                                                     \
@@ -282,22 +282,18 @@ static const char *definitions(struct tdb *t, char *buf, size_t size)
                           "WHERE schemaname = current_schema() AND indexname IN "
                           "('customers_phone_hash', 'customers_name_hash', 'orders_sales', "
                           "'order_history_order', 'identities_customer', 'orders_customer', "
-                          "'order_items_pkey')"
+                          "'order_items_pkey', 'identities_key')"
                         : "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master "
                           "WHERE type = 'index' AND name IN ('customers_phone_hash', "
-                          "'customers_name_hash', 'orders_sales', 'order_history_order') "
+                          "'customers_name_hash', 'orders_sales', 'order_history_order', "
+                          "'identities_key') "
                           "ORDER BY name)",
                   buf, size);
 }
 
 static void drop_indexes(struct tdb *t)
 {
-    struct hk_err err = {0};
-    struct hk_db *db;
-    if (hk_db_acquire(t->store, &db, &err) != 0 || hk_irepo_load_indexes_drop(db, &err) != 0)
-        fail_msg("drop: %s", err.msg);
-    hk_db_release(db);
-    assert_int_equal(tdb_load_indexes(t->store), 0);
+    tdb_drop_load_indexes(t->store);
 }
 
 static void killed_load__indexes_built_again_by_next_import_and_by_migrate(void **state)
@@ -687,6 +683,220 @@ static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void *
     assert_string_equal(definitions(t, got, sizeof got), want);
 }
 
+/* ---- identities_key (ingest_repo.h) -------------------------------------------------------- */
+
+static bool key_present(struct hk_store *s)
+{
+    struct hk_err err = {0};
+    struct hk_db *db;
+    bool there = false;
+    if (hk_db_acquire(s, &db, &err) != 0 || hk_irepo_identities_key_present(db, &there, &err) != 0)
+        fail_msg("identities_key: %s", err.msg);
+    hk_db_release(db);
+    return there;
+}
+
+/* A progress callback: whether identities_key existed at the first call (between batches). */
+struct key_watch {
+    struct hk_store *store;
+    int calls;
+    bool present;
+};
+
+static void watch_key(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct key_watch *w = arg;
+    if (w->calls++ == 0)
+        w->present = key_present(w->store);
+}
+
+static void load_watched(struct tdb *t, const char *path, struct key_watch *w,
+                         struct hk_import_result *res)
+{
+    struct hk_ingest_ctx ctx = t->ctx;
+    struct hk_err err = {0};
+    struct hk_import_opts o = {0};
+    memset(res, 0, sizeof *res);
+    *w = (struct key_watch){t->store, 0, false};
+    o.load = HK_LOAD_INITIAL;
+    o.batch_orders = 2;
+    o.progress = watch_key;
+    o.progress_arg = w;
+    if (hk_import_files(&ctx, &path, NULL, 1, &o, res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_int_equal(res->rejected, 0);
+    assert_true(res->initial_load);
+    assert_true(w->calls > 1);
+}
+
+/* Exactly one identity per key, and the index that says so. */
+static void keys_unique(struct hk_store *s)
+{
+    assert_true(key_present(s));
+    assert_int_equal(q_int(s, "SELECT count(*) FROM (SELECT value, kind, channel FROM"
+                              " identities GROUP BY value, kind, channel"
+                              " HAVING count(*) > 1) d"),
+                     0);
+    struct hk_err err = {0};
+    struct hk_db *db;
+    struct hk_stmt *st;
+    assert_int_equal(hk_db_acquire(s, &db, &err), 0);
+    assert_int_equal(hk_db_stmt(db, "t_key_twice",
+                                "INSERT INTO identities (customer_id, channel, kind, value,"
+                                " created_at) SELECT customer_id, channel, kind, value, 1"
+                                " FROM identities WHERE id = (SELECT min(id) FROM identities)",
+                                &st, &err),
+                     0);
+    assert_true(hk_stmt_exec(st, &err) < 0); /* refused */
+    hk_db_release(db);
+}
+
+static void identities_key__dropped_only_by_a_load_into_a_store_without_identities(void **state)
+{
+    struct tdb *t = *state;
+    struct key_watch w;
+    struct hk_import_result res;
+    assert_true(key_present(t->store));
+
+    /* into an empty store: missing while the load runs, no key looked up, there at the end */
+    load_watched(t, fixture("generic-orders.csv"), &w, &res);
+    assert_false(w.present);
+    assert_int_equal(res.identity_lookups, 0);
+    assert_true(res.customers_created > 0);
+    hk_import_result_release(&res);
+    keys_unique(t->store);
+
+    /* into a store with identities: kept, and keys are looked up in it */
+    load_watched(t, tdb_write(t, "merge.csv", TDB_MERGE_CSV), &w, &res);
+    assert_true(w.present);
+    assert_true(res.identity_lookups > 0);
+    hk_import_result_release(&res);
+    keys_unique(t->store);
+}
+
+/* The progress callback of the next test: between the load's first two batches, a customer
+   upsert through the API (hk_ingest_customers) with the buyer id of the file's second order. */
+struct api_writer {
+    struct hk_ingest_ctx ctx;
+    int calls;
+    bool present_before, present_after;
+    int64_t customer;
+};
+
+static void api_upsert(void *arg, int64_t done, int64_t total, int64_t rows)
+{
+    (void)done;
+    (void)total;
+    (void)rows;
+    struct api_writer *a = arg;
+    if (a->calls++ != 0)
+        return;
+    a->present_before = key_present(a->ctx.store);
+    struct hk_identity_in id = {"jd", "buyer_id", "mb"};
+    struct hk_customer_in c = {.ids = &id, .nids = 1, .nick = "api"};
+    c.consent_sms = c.consent_email = c.consent_wechat = -1;
+    struct hk_ingest_item_result r;
+    struct hk_err ierr = {0}, err = {0};
+    if (hk_ingest_customers(&a->ctx, &c, 1, &r, &ierr, &err) != 0 || ierr.code != 0)
+        fail_msg("upsert: %s %s", err.msg, ierr.msg);
+    a->customer = r.customer_id;
+    a->present_after = key_present(a->ctx.store);
+}
+
+static void identities_key__built_by_a_writer_during_the_load_and_each_key_stays_one(void **state)
+{
+    struct tdb *t = *state;
+    const char *merge = tdb_write(t, "merge.csv", TDB_MERGE_CSV);
+    for (int piped = 0; piped < 2; piped++) {
+        struct hk_err err = {0};
+        struct hk_import_opts o = {0};
+        struct hk_import_result res;
+        struct api_writer a = {t->ctx, 0, false, false, 0};
+        memset(&res, 0, sizeof res);
+        if (piped) { /* again into a fresh store */
+            char other[640];
+            tdb_fresh_target(t, other, sizeof other);
+            a.ctx.store = tdb_open_store(other);
+        }
+        struct hk_store *s = a.ctx.store;
+        o.load = HK_LOAD_INITIAL;
+        o.batch_orders = 1; /* M1, then M2 (whose buyer the upsert added), then M3 */
+        o.no_pipeline = !piped;
+        o.progress = api_upsert;
+        o.progress_arg = &a;
+        if (hk_import_files(&a.ctx, &merge, NULL, 1, &o, &res, &err) != 0)
+            fail_msg("import: %s", err.msg);
+        assert_false(a.present_before); /* the load dropped it */
+        assert_true(a.present_after);   /* the upsert built it before adding its key */
+        assert_int_equal(res.rejected, 0);
+        assert_int_equal(res.orders_created, 3);
+        hk_import_result_release(&res);
+        keys_unique(s);
+        /* the load's M2 found the upsert's customer instead of adding the key again */
+        assert_int_equal(q_int(s, "SELECT count(*) FROM identities WHERE value = 'mb'"), 1);
+        char sql[400];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM orders o WHERE o.external_no = 'M2' AND (o.customer_id ="
+                 " %lld OR o.customer_id = (SELECT merged_into FROM customers WHERE id = %lld))",
+                 (long long)a.customer, (long long)a.customer);
+        assert_int_equal(q_int(s, sql), 1);
+        if (piped)
+            hk_store_close(s);
+    }
+}
+
+/* 0011 run again on a store with identities and events that name them: same rows and ids. */
+static void migration_0011__identities_keep_rows_ids_and_references(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result res;
+    tdb_import1(t, tdb_write(t, "merge.csv", TDB_MERGE_CSV), &res);
+    hk_import_result_release(&res);
+    q_exec(t->store, "INSERT INTO events (customer_id, type, at, identity_id, created_at)"
+                     " SELECT customer_id, 'browse', 1, id, 1 FROM identities");
+    static const char ids_sql[] = "SELECT id, customer_id, channel, kind, value, created_at"
+                                  " FROM identities ORDER BY id";
+    static const char ev_sql[] = "SELECT id, identity_id FROM events ORDER BY id";
+    uint64_t ids = q_checksum(t->store, ids_sql), ev = q_checksum(t->store, ev_sql);
+    int64_t n = q_int(t->store, "SELECT count(*) FROM identities");
+    assert_true(n >= 4);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM events WHERE identity_id IS NOT NULL"),
+                     n);
+
+    q_exec(t->store, "DELETE FROM schema_version WHERE version >= 11");
+    struct hk_err err = {0};
+    int from = 0, to = 0;
+    assert_int_equal(hk_store_migrate(t->store, TEST_NOW, &from, &to, &err), 0);
+    assert_int_equal(from, 10);
+    assert_true(to >= 11);
+    assert_int_equal(q_checksum(t->store, ids_sql), ids);
+    assert_int_equal(q_checksum(t->store, ev_sql), ev);
+    keys_unique(t->store);
+    if (!t->pg) /* the unique key is the named index only, no automatic one beside it */
+        assert_int_equal(q_int(t->store, "SELECT count(*) FROM sqlite_master WHERE tbl_name ="
+                                         " 'identities' AND name LIKE 'sqlite_autoindex%'"),
+                         0);
+    else
+        assert_int_equal(q_int(t->store, "SELECT count(*) FROM pg_constraint WHERE conrelid ="
+                                         " 'identities'::regclass AND contype = 'u'"),
+                         0);
+    /* an event still cannot name an identity that does not exist (the foreign key holds) */
+    struct hk_db *db;
+    struct hk_stmt *st;
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(
+        hk_db_stmt(db, "t_bad_ref",
+                   "INSERT INTO events (customer_id, type, at, identity_id,"
+                   " created_at) SELECT min(id), 'browse', 1, 999999, 1 FROM customers",
+                   &st, &err),
+        0);
+    assert_true(hk_stmt_exec(st, &err) < 0);
+    hk_db_release(db);
+}
+
 static int no_order(void *arg, const struct hk_irepo_order *row)
 {
     (void)arg;
@@ -790,6 +1000,14 @@ int main(void)
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             pg_merge__builds_the_customer_indexes_an_initial_load_dropped, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            identities_key__dropped_only_by_a_load_into_a_store_without_identities, tdb_setup,
+            tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            identities_key__built_by_a_writer_during_the_load_and_each_key_stays_one, tdb_setup,
+            tdb_teardown),
+        cmocka_unit_test_setup_teardown(migration_0011__identities_keep_rows_ids_and_references,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(pg_bulk__cached_lookup_plans_use_indexes_as_tables_grow,
                                         tdb_setup, tdb_teardown),
     };
