@@ -126,6 +126,10 @@ static int run_batch(const struct hk_ingest_ctx *ctx, const void *items, size_t 
     }
     if ((rc = hk_db_begin(b.db, HK_TX_WRITE, err)) < 0)
         goto done;
+    /* before the items' savepoints: a build under one would be undone by its item's failure
+       (and done again by the next item) */
+    if ((rc = hk_irepo_identities_key_ensure(b.db, err)) < 0)
+        goto fail;
     for (size_t i = 0; i < n; i++) {
         struct hk_err e;
         hk_err_clear(&e);

@@ -146,13 +146,14 @@ void hk_resolver_free(struct hk_resolver *r);
 /** Sets the callback that flushes the caller's pending writes (NULL: flush only the resolver). */
 void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void *arg);
 /**
- * Declares that the store holds no identity yet (checked by the caller just before; r has
- * cached nothing): every key the store will hold is then one r creates, so a key r does not
- * know is not stored and prefetch skips the look-up. When the cache starts over or is
- * forgotten, the keys it drops go into a filter (hk_resolver_set_limits) and only keys that may
- * be in it are looked up. Safe against another writer adding the same key meanwhile: the
- * identities' unique index refuses the second row, the batch is rolled back, and after the
- * rollback (hk_resolver_forget) every key is looked up until the caller's next commit
+ * Declares that the store held no identity when the caller dropped the identities' key index
+ * (hk_irepo_identities_key_drop; r has cached nothing): every key the store will hold is then
+ * one r creates or one another writer adds, so a key r does not know is not stored and
+ * prefetch skips the look-up. When the cache starts over or is forgotten, the keys it drops go
+ * into a filter (hk_resolver_set_limits) and only keys that may be in it are looked up. Safe
+ * against another writer adding the same key meanwhile: that writer first builds the index
+ * again (ingest_repo.h), which then refuses r's second row, the batch is rolled back, and after
+ * the rollback (hk_resolver_forget) every key is looked up until the caller's next commit
  * (hk_resolver_committed). Ends after 8 rollbacks, or when the filter overflows.
  */
 void hk_resolver_set_complete(struct hk_resolver *r, bool complete);

@@ -1917,6 +1917,10 @@ static int end_load(struct importer *imp, int rc, struct hk_err *err)
     hk_err_clear(&later);
     hk_db_rollback(imp->db); /* a no-op unless a failure left a transaction open */
     int rc2 = hk_irepo_load_indexes_restore(imp->db, NULL, rc < 0 ? &later : err);
+    /* identities_key is back (or, after a failure, missing for any writer or load to build):
+       another load may drop it again */
+    hk_db_load_unlock(imp->db);
+    imp->keys_owned = false;
     return rc < 0 ? rc : rc2;
 }
 

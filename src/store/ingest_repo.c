@@ -1463,8 +1463,12 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 
 /* ---- initial loads ----------------------------------------------------------------------- */
 
-/* identities_key as 0011_identities_key makes it */
-#define KEY_INDEX_SQL "CREATE UNIQUE INDEX identities_key ON identities(value, kind, channel)"
+/* identities_key as 0011_identities_key makes it; IF NOT EXISTS: other writers may build it at
+   any time (hk_irepo_identities_key_ensure). On PostgreSQL its builds hold KEYS_BUILD_LOCK, so
+   two never run at once (the second would fail on the name). */
+#define KEY_INDEX_SQL                                                                              \
+    "CREATE UNIQUE INDEX IF NOT EXISTS identities_key ON identities(value, kind, channel)"
+#define KEYS_BUILD_LOCK "SELECT pg_advisory_xact_lock(448646441831)"
 
 /* As the latest migrations define them (0011_identities_key, 0004_sales_index, 0005_import,
    0001_init), largest build first (restore_pg's lanes then finish together). Those marked pg only
@@ -1511,6 +1515,15 @@ static const struct {
     {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)", false,
      false, NULL, false},
 };
+
+/* The script that builds load index i. identities_key's on PostgreSQL takes KEYS_BUILD_LOCK
+   first: one script is one transaction, which holds it until the build is committed. */
+static const char *load_index_create(struct hk_db *db, size_t i)
+{
+    if (LOAD_INDEXES[i].keys && hk_db_backend(db) == HK_STORE_POSTGRES)
+        return KEYS_BUILD_LOCK "; " KEY_INDEX_SQL;
+    return LOAD_INDEXES[i].create;
+}
 
 /* Whether this backend drops load index i in an initial load. */
 static bool load_index_dropped(struct hk_db *db, size_t i)
@@ -1603,8 +1616,8 @@ static void *restore_lane_run(void *arg)
         pthread_mutex_unlock(&all->mu);
         if (k >= all->ntodo)
             break;
-        l->rc = hk_db_exec_script(l->db, "create load index", LOAD_INDEXES[all->todo[k]].create,
-                                  &l->err);
+        l->rc = hk_db_exec_script(l->db, "create load index",
+                                  load_index_create(l->db, all->todo[k]), &l->err);
         if (l->rc < 0) {
             pthread_mutex_lock(&all->mu);
             all->failed = true;
@@ -1673,7 +1686,7 @@ int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err 
             if (temp < 0 && (rc = sq_temp_store(db, &temp, 1, err)) < 0) /* 1: FILE */
                 break;
             n++;
-            rc = hk_db_exec_script(db, "create load index", LOAD_INDEXES[todo[k]].create, err);
+            rc = hk_db_exec_script(db, "create load index", load_index_create(db, todo[k]), err);
         }
     }
     if (temp >= 0) {
@@ -1773,14 +1786,12 @@ int hk_irepo_order_numbers(struct hk_db *db, int (*cb)(void *arg, const char *no
 
 /* PostgreSQL advisory locks: writers of identities hold KEYS_LOCK shared in their transaction
    while they check for identities_key (hk_irepo_identities_key_ensure), a dropper holds it
-   exclusively, so a drop never slips between another writer's check and its rows; builders take
-   KEYS_BUILD exclusively, so two never build at once (the second finds the first's). The keys are
-   "huike" in ASCII (the migration lock, postgres.c) plus 1 and 2. */
+   exclusively, so a drop never slips between another writer's check and its rows; every build
+   takes KEYS_BUILD_LOCK (above), so two never run at once (the second finds the first's). The
+   keys are "huike" in ASCII (the migration lock, postgres.c) plus 1 and 2; the load lock's
+   (hk_db_load_lock) plus 3. */
 #define KEYS_LOCK_SHARED "SELECT pg_advisory_xact_lock_shared(448646441830)"
 #define KEYS_LOCK        "SELECT pg_advisory_xact_lock(448646441830)"
-#define KEYS_BUILD_LOCK  "SELECT pg_advisory_xact_lock(448646441831)"
-#define KEY_INDEX_ENSURE_SQL                                                                       \
-    "CREATE UNIQUE INDEX IF NOT EXISTS identities_key ON identities(value, kind, channel)"
 
 int hk_irepo_identities_key_present(struct hk_db *db, bool *out, struct hk_err *err)
 {
@@ -1802,8 +1813,7 @@ int hk_irepo_identities_key_ensure(struct hk_db *db, struct hk_err *err)
             (rc = index_exists(db, "identities_key", &there, err)) < 0)
             return rc;
     }
-    if (!there &&
-        (rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_ENSURE_SQL, err)) < 0)
+    if (!there && (rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_SQL, err)) < 0)
         return rc;
     db->keys_ensured = db->in_tx;
     return 0;
@@ -1811,22 +1821,29 @@ int hk_irepo_identities_key_ensure(struct hk_db *db, struct hk_err *err)
 
 int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err *err)
 {
-    bool there = false, any = true;
+    bool pg = hk_db_backend(db) == HK_STORE_POSTGRES, locked = false, there = false, any = true;
     int rc;
     *dropped = false;
-    if ((rc = hk_db_begin(db, HK_TX_WRITE, err)) < 0)
+    /* Another load that dropped it holds the load lock until it is back: never drop it twice
+       (that load skips look-ups; an index built meanwhile is what its rows then meet). */
+    if ((rc = hk_db_load_lock(db, &locked, err)) < 0)
         return rc;
-    if (hk_db_backend(db) == HK_STORE_POSTGRES)
+    if ((rc = hk_db_begin(db, HK_TX_WRITE, err)) < 0)
+        goto out;
+    if (pg)
         rc = hk_db_exec_script(db, "identities key lock", KEYS_LOCK, err);
     if (rc == 0)
         rc = index_exists(db, "identities_key", &there, err);
     if (rc == 0)
         rc = hk_irepo_identities_any(db, &any, err);
-    if (rc == 0 && there && !any) {
+    if (rc == 0 && locked && there && !any) {
         rc = hk_db_exec_script(db, "drop identities key", "DROP INDEX identities_key", err);
         *dropped = rc == 0;
-    } else if (rc == 0 && !there) { /* another load's, or a killed one's: not ours to skip */
-        rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_ENSURE_SQL, err);
+    } else if (rc == 0 && !there) { /* a killed load's, or another's running: not ours */
+        if (pg)
+            rc = hk_db_exec_script(db, "identities key lock", KEYS_BUILD_LOCK, err);
+        if (rc == 0)
+            rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_SQL, err);
     }
     if (rc == 0)
         rc = hk_db_commit(db, err);
@@ -1834,6 +1851,9 @@ int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err 
         hk_db_rollback(db);
         *dropped = false;
     }
+out:
+    if (!*dropped)
+        hk_db_load_unlock(db); /* the owner keeps it until the index is back (end of its load) */
     return rc;
 }
 

@@ -311,10 +311,13 @@ int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err);
  * only a load into a store without identities drops it (its keys come in random order: kept
  * row by row, it made large loads several times slower per line). While it is missing the
  * store does not refuse a second row with the same key, so:
- *   - drop: in one transaction that no writer of identities can run beside (SQLite: the write
- *     lock; PostgreSQL: an exclusive advisory lock the others take shared), and only when
- *     identities is empty and the index exists. The caller (the import that dropped it) is then
- *     the only writer that adds identities without it, and it never adds a key twice;
+ *   - drop: only by the holder of the store's load lock (hk_db_load_lock), which the dropping
+ *     load keeps until the index is back, so no second load drops it meanwhile; in one
+ *     transaction that no writer of identities can run beside (SQLite: the write lock;
+ *     PostgreSQL: an exclusive advisory lock the others take shared while they check); and
+ *     only when identities is empty and the index exists. The caller (the load that dropped
+ *     it) is then the only writer that adds identities without it, and it never adds a key
+ *     twice. A load that finds it missing builds it instead;
  *   - ensure: every other writer, in the transaction that looks identities up or adds them,
  *     first builds the index if it is missing (once per transaction). The dropping import's
  *     later rows then meet the index like any other writer's, and a key added behind its back
@@ -322,8 +325,10 @@ int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err);
  * The end of the load builds it again (hk_irepo_load_indexes_restore), as do the next import
  * and hk_store_migrate after a kill.
  */
-/** Drops identities_key when identities is empty and nothing is writing them; *dropped says
-    whether it did. Outside a transaction: runs its own. */
+/** Drops identities_key when identities is empty and no other load holds the load lock;
+    *dropped says whether it did, and then db keeps the load lock until the caller ends its load
+    (hk_db_load_unlock, or hk_db_release). Builds the index when it is missing. Outside a
+    transaction: runs its own. */
 int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err *err);
 /** Builds identities_key if it is missing; once per transaction (no-op until db's transaction
     ends or rolls back to a savepoint). Call inside the write transaction that will read or add

@@ -52,6 +52,8 @@ static int backend_lines(const struct hk_store_ops *ops, const char *sql, struct
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p), body = len - (nl != NULL);
         bool mark = false;
+        while (body && (p[body - 1] == '\r' || p[body - 1] == ' ' || p[body - 1] == '\t'))
+            body--; /* a marker with trailing blanks or a CRLF end is still a marker */
         for (size_t i = 0; i < HK_ARRAY_LEN(marks); i++)
             if (body == strlen(marks[i].line) && memcmp(p, marks[i].line, body) == 0) {
                 keep = marks[i].backend;

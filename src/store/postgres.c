@@ -295,6 +295,31 @@ static void pg_migration_unlock(void *conn)
     PQclear(PQexec(c->pg, PG_MIGRATE_UNLOCK));
 }
 
+/* The load lock: a session advisory lock ("huike" in ASCII plus 3; the migration lock's key,
+   identities_key's are plus 1 and 2: ingest_repo.c). */
+static int pg_load_lock(void *conn, int *token, bool *got, struct hk_err *err)
+{
+    struct pg_conn *c = conn;
+    PGresult *r = PQexec(c->pg, "SELECT pg_try_advisory_lock(448646441832)");
+    int rc = 0;
+    *token = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        rc = pg_fail(c->pg, r, "load lock", err);
+    else
+        *got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return rc;
+}
+
+static void pg_load_unlock(void *conn, int token)
+{
+    struct pg_conn *c = conn;
+    (void)token;
+    if (!c)
+        return; /* disconnected: the lock went with the session */
+    PQclear(PQexec(c->pg, "SELECT pg_advisory_unlock(448646441832)"));
+}
+
 static void pg_finalize(void *stmt)
 {
     struct pg_stmt *s = stmt;
@@ -901,6 +926,8 @@ const struct hk_store_ops hk_store_postgres_ops = {
     .savepoint_rollback = pg_savepoint_rollback,
     .migration_lock = pg_migration_lock,
     .migration_unlock = pg_migration_unlock,
+    .load_lock = pg_load_lock,
+    .load_unlock = pg_load_unlock,
     .prepare = pg_prepare,
     .finalize = pg_finalize,
     .bind_int64 = pg_bind_int64,

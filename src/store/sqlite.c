@@ -24,11 +24,15 @@
  * Threading: a connection and its statements are used by one thread at a time (the pool's
  * promise); nothing here is shared.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "core/util.h"
@@ -191,6 +195,37 @@ static int sq_migration_lock(void *conn, struct hk_err *err)
 static void sq_migration_unlock(void *conn)
 {
     (void)conn;
+}
+
+/* The load lock: flock on DBFILE-loadlock (the fd is the token; closing it frees the lock). */
+static int sq_load_lock(void *conn, int *token, bool *got, struct hk_err *err)
+{
+    const char *path = sqlite3_db_filename(conn, "main");
+    char lock[4096];
+    *got = false;
+    if (!path || !*path)
+        return 0; /* in memory: no other connection shares it */
+    if (snprintf(lock, sizeof lock, "%s-loadlock", path) >= (int)sizeof lock)
+        return hk_err_set(err, HK_E(INVAL), "load lock: database path too long");
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return hk_err_set(err, HK_E(IO), "load lock: %s", strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return 0;
+        return hk_err_set(err, HK_E(IO), "load lock: %s", strerror(e));
+    }
+    *token = fd;
+    *got = true;
+    return 0;
+}
+
+static void sq_load_unlock(void *conn, int token)
+{
+    (void)conn;
+    close(token);
 }
 
 /* Rewrites $N to ?N in place, outside '...', "...", `...` and comments. */
@@ -671,6 +706,8 @@ const struct hk_store_ops hk_store_sqlite_ops = {
     .savepoint_rollback = sq_savepoint_rollback,
     .migration_lock = sq_migration_lock,
     .migration_unlock = sq_migration_unlock,
+    .load_lock = sq_load_lock,
+    .load_unlock = sq_load_unlock,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind_int64 = sq_bind_int64,

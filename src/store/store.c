@@ -413,6 +413,7 @@ void hk_db_release(struct hk_db *db)
         hk_pipe_stop(db->pipe);
         db->pipe = NULL;
     }
+    hk_db_load_unlock(db);
     if (db->bulk) { /* back to the defaults; a connection that cannot be is not pooled */
         struct hk_err e;
         hk_err_clear(&e);
@@ -425,6 +426,30 @@ void hk_db_release(struct hk_db *db)
     s->free_list = db;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+int hk_db_load_lock(struct hk_db *db, bool *got, struct hk_err *err)
+{
+    int rc;
+    *got = db->load_locked;
+    if (db->load_locked)
+        return 0;
+    if ((rc = db_sync(db, err)) < 0 ||
+        (rc = db->store->ops->load_lock(db->conn, &db->load_token, got, err)) < 0)
+        return rc;
+    db->load_locked = *got;
+    return 0;
+}
+
+void hk_db_load_unlock(struct hk_db *db)
+{
+    struct hk_err ignored;
+    hk_err_clear(&ignored);
+    if (!db->load_locked)
+        return;
+    (void)db_sync(db, &ignored);
+    db->store->ops->load_unlock(db->conn, db->load_token);
+    db->load_locked = false;
 }
 
 enum hk_store_backend hk_db_backend(const struct hk_db *db)

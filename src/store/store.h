@@ -129,6 +129,16 @@ bool hk_db_in_tx(const struct hk_db *db);
  */
 int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
 /**
+ * The store's load lock: held by the one initial load that dropped identities_key, from before
+ * the drop until the index is built again (store/ingest_repo.h), so no second load drops it
+ * meanwhile. Never waits: *got says whether db holds it now (false when another connection, in
+ * this process or another, does). The death of the holding process frees it. SQLite: flock on
+ * the file DBFILE-loadlock beside the database (an in-memory database never gives it);
+ * PostgreSQL: a session advisory lock. hk_db_release frees it too.
+ */
+int hk_db_load_lock(struct hk_db *db, bool *got, struct hk_err *err);
+void hk_db_load_unlock(struct hk_db *db);
+/**
  * Tells the store that a bulk load has grown the tables a lot since the last call (an importer
  * calls it, outside a transaction, each time the rows it wrote doubled). PostgreSQL analyzes
  * the import's tables, which also makes its cached generic plans be remade for their real

@@ -94,6 +94,9 @@ struct hk_store_ops {
      * immediate transaction of each step serialises). */
     int (*migration_lock)(void *conn, struct hk_err *err);
     void (*migration_unlock)(void *conn);
+    /* The load lock (hk_db_load_lock): try to take it, *token to hand back to load_unlock. */
+    int (*load_lock)(void *conn, int *token, bool *got, struct hk_err *err);
+    void (*load_unlock)(void *conn, int token);
 
     /* Statements. name is borrowed and outlives the statement (store.c keeps it). */
     int (*prepare)(void *conn, const char *name, const char *sql, void **stmt, struct hk_err *err);
@@ -185,6 +188,8 @@ struct hk_db {
     /* hk_irepo_identities_key_ensure found or built identities_key in the open transaction;
        forgotten when it ends or rolls back to a savepoint (the build may be undone). */
     bool keys_ensured;
+    bool load_locked; /* holds the load lock (hk_db_load_lock) with load_token */
+    int load_token;
     /* Customers and orders the open transaction wrote (hk_db_touch_*), turned into change-log
      * rows by hk_db_commit (changes.c); forgotten when the transaction ends. touch_all: too many
      * to list, log one "reload everything" row instead. */

@@ -848,6 +848,44 @@ static void identities_key__built_by_a_writer_during_the_load_and_each_key_stays
     }
 }
 
+/* Two loads into one empty store: the second never drops the index the first dropped, even
+   after something (here a store open's restore) built it meanwhile. */
+static void identities_key__one_load_at_a_time_drops_it(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *a, *b;
+    bool dropped = false;
+    int created = 0;
+    assert_int_equal(hk_db_acquire(t->store, &a, &err), 0);
+    assert_int_equal(hk_db_acquire(t->store, &b, &err), 0);
+    assert_int_equal(hk_irepo_identities_key_drop(a, &dropped, &err), 0);
+    assert_true(dropped);
+    assert_false(key_present(t->store));
+
+    assert_int_equal(hk_irepo_load_indexes_restore(b, &created, &err), 0);
+    assert_int_equal(created, 1);
+    assert_true(key_present(t->store));
+    assert_int_equal(hk_irepo_identities_key_drop(b, &dropped, &err), 0);
+    assert_false(dropped); /* a still holds the load lock */
+    assert_true(key_present(t->store));
+    bool got = true;
+    assert_int_equal(hk_db_load_lock(b, &got, &err), 0);
+    assert_false(got);
+
+    hk_db_load_unlock(a); /* a's load ended */
+    assert_int_equal(hk_irepo_identities_key_drop(b, &dropped, &err), 0);
+    assert_true(dropped);
+    assert_false(key_present(t->store));
+    hk_db_release(b); /* frees b's lock too */
+    assert_int_equal(hk_db_load_lock(a, &got, &err), 0);
+    assert_true(got);
+    hk_db_load_unlock(a);
+    assert_int_equal(hk_irepo_load_indexes_restore(a, &created, &err), 0);
+    assert_true(key_present(t->store));
+    hk_db_release(a);
+}
+
 /* 0011 run again on a store with identities and events that name them: same rows and ids. */
 static void migration_0011__identities_keep_rows_ids_and_references(void **state)
 {
@@ -1006,6 +1044,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             identities_key__built_by_a_writer_during_the_load_and_each_key_stays_one, tdb_setup,
             tdb_teardown),
+        cmocka_unit_test_setup_teardown(identities_key__one_load_at_a_time_drops_it, tdb_setup,
+                                        tdb_teardown),
         cmocka_unit_test_setup_teardown(migration_0011__identities_keep_rows_ids_and_references,
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(pg_bulk__cached_lookup_plans_use_indexes_as_tables_grow,
