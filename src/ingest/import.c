@@ -130,7 +130,6 @@ struct importer {
     struct hk_h128tab products; /* (shop, external id) -> product id */
     struct hk_bloom known;      /* initial loads: order numbers that may be stored (bloom.h) */
     bool lookup_all;            /* run_batch's retry: every number looked up, known or not */
-    bool keys_owned; /* this load dropped identities_key (hk_irepo_identities_key_drop) */
 
     /* the batch */
     struct hk_arena arena;
@@ -1876,10 +1875,15 @@ static int begin_load(struct importer *imp, enum hk_load_mode mode, int64_t byte
     }
     if (!*initial)
         return hk_irepo_load_indexes_restore(imp->db, NULL, err);
+    bool owned = false;
     if ((rc = hk_irepo_load_indexes_drop(imp->db, err)) < 0 ||
-        (rc = hk_irepo_identities_key_drop(imp->db, &imp->keys_owned, err)) < 0)
+        (rc = hk_irepo_identities_key_drop(imp->db, &owned, err)) < 0)
         return rc;
-    hk_resolver_set_keys_owned(imp->resolver, imp->keys_owned);
+    /* Only the load that dropped identities_key may skip look-ups of keys (identity.h): it is
+       the only writer adding identities while nothing refuses a key twice, and any other's
+       first rows build the index again (ingest_repo.h). */
+    hk_resolver_set_keys_owned(imp->resolver, owned);
+    hk_resolver_set_complete(imp->resolver, owned);
     return 0;
 }
 
@@ -1920,7 +1924,6 @@ static int end_load(struct importer *imp, int rc, struct hk_err *err)
     /* identities_key is back (or, after a failure, missing for any writer or load to build):
        another load may drop it again */
     hk_db_load_unlock(imp->db);
-    imp->keys_owned = false;
     return rc < 0 ? rc : rc2;
 }
 
@@ -2265,10 +2268,6 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
         goto done;
     if (res->initial_load && (rc = known_orders(imp, total_bytes, err)) < 0)
         goto done;
-    /* Only the load that dropped identities_key may skip look-ups of keys (identity.h): it is
-       the only writer adding identities while nothing refuses a key twice, and any other's
-       first rows build the index again (ingest_repo.h). */
-    hk_resolver_set_complete(imp->resolver, imp->keys_owned);
     hk_resolver_set_limits(imp->resolver, o.identity_cache_keys,
                            (size_t)(total_bytes / FILTER_BYTES_PER_KEY));
 

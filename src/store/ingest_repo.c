@@ -1798,22 +1798,27 @@ int hk_irepo_identities_key_present(struct hk_db *db, bool *out, struct hk_err *
     return index_exists(db, "identities_key", out, err);
 }
 
+/* Builds identities_key in db's transaction (IF NOT EXISTS: after the build lock, a build
+   another writer committed meanwhile makes it a no-op). */
+static int build_key_index(struct hk_db *db, struct hk_err *err)
+{
+    int rc = 0;
+    if (hk_db_backend(db) == HK_STORE_POSTGRES)
+        rc = hk_db_exec_script(db, "identities key lock", KEYS_BUILD_LOCK, err);
+    return rc < 0 ? rc : hk_db_exec_script(db, "create identities key", KEY_INDEX_SQL, err);
+}
+
 int hk_irepo_identities_key_ensure(struct hk_db *db, struct hk_err *err)
 {
-    bool pg = hk_db_backend(db) == HK_STORE_POSTGRES, there = false;
+    bool there = false;
     int rc;
     if (db->keys_ensured)
         return 0;
-    if (pg && (rc = hk_db_exec_script(db, "identities key lock", KEYS_LOCK_SHARED, err)) < 0)
+    if (hk_db_backend(db) == HK_STORE_POSTGRES &&
+        (rc = hk_db_exec_script(db, "identities key lock", KEYS_LOCK_SHARED, err)) < 0)
         return rc;
-    if ((rc = index_exists(db, "identities_key", &there, err)) < 0)
-        return rc;
-    if (!there && pg) {
-        if ((rc = hk_db_exec_script(db, "identities key lock", KEYS_BUILD_LOCK, err)) < 0 ||
-            (rc = index_exists(db, "identities_key", &there, err)) < 0)
-            return rc;
-    }
-    if (!there && (rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_SQL, err)) < 0)
+    if ((rc = index_exists(db, "identities_key", &there, err)) < 0 ||
+        (!there && (rc = build_key_index(db, err)) < 0))
         return rc;
     db->keys_ensured = db->in_tx;
     return 0;
@@ -1840,10 +1845,7 @@ int hk_irepo_identities_key_drop(struct hk_db *db, bool *dropped, struct hk_err 
         rc = hk_db_exec_script(db, "drop identities key", "DROP INDEX identities_key", err);
         *dropped = rc == 0;
     } else if (rc == 0 && !there) { /* a killed load's, or another's running: not ours */
-        if (pg)
-            rc = hk_db_exec_script(db, "identities key lock", KEYS_BUILD_LOCK, err);
-        if (rc == 0)
-            rc = hk_db_exec_script(db, "create identities key", KEY_INDEX_SQL, err);
+        rc = build_key_index(db, err);
     }
     if (rc == 0)
         rc = hk_db_commit(db, err);

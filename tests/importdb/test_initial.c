@@ -388,24 +388,31 @@ static void same_store(struct hk_store *a, struct hk_store *b)
             fail_msg("%s differ", SUMS[i][0]);
 }
 
-/* Imports one file into s as an initial load with the identity cache capped at cap keys (0:
-   the default); res must be released by the caller. */
-static void load_capped(struct tdb *t, struct hk_store *s, const char *path, size_t cap,
-                        bool no_pipeline, struct hk_import_result *res)
+/* Imports one file into s as an initial load with the options o (its load mode set here) and
+   checks that it ran as one, rejecting nothing; res must be released by the caller. */
+static void load_initial(struct tdb *t, struct hk_store *s, const char *path,
+                         struct hk_import_opts o, struct hk_import_result *res)
 {
     struct hk_ingest_ctx ctx = t->ctx;
     struct hk_err err = {0};
-    struct hk_import_opts o = {0};
     ctx.store = s;
     memset(res, 0, sizeof *res);
     o.load = HK_LOAD_INITIAL;
-    o.batch_orders = 300;
-    o.identity_cache_keys = cap;
-    o.no_pipeline = no_pipeline;
     if (hk_import_files(&ctx, &path, NULL, 1, &o, res, &err) != 0)
         fail_msg("import: %s", err.msg);
     assert_int_equal(res->rejected, 0);
     assert_true(res->initial_load);
+}
+
+/* load_initial with the identity cache capped at cap keys (0: the default). */
+static void load_capped(struct tdb *t, struct hk_store *s, const char *path, size_t cap,
+                        bool no_pipeline, struct hk_import_result *res)
+{
+    struct hk_import_opts o = {0};
+    o.batch_orders = 300;
+    o.identity_cache_keys = cap;
+    o.no_pipeline = no_pipeline;
+    load_initial(t, s, path, o, res);
 }
 
 static void capped_cache__same_store_and_no_lookup_of_new_keys(void **state)
@@ -716,19 +723,12 @@ static void watch_key(void *arg, int64_t done, int64_t total, int64_t rows)
 static void load_watched(struct tdb *t, const char *path, struct key_watch *w,
                          struct hk_import_result *res)
 {
-    struct hk_ingest_ctx ctx = t->ctx;
-    struct hk_err err = {0};
     struct hk_import_opts o = {0};
-    memset(res, 0, sizeof *res);
     *w = (struct key_watch){t->store, 0, false};
-    o.load = HK_LOAD_INITIAL;
     o.batch_orders = 2;
     o.progress = watch_key;
     o.progress_arg = w;
-    if (hk_import_files(&ctx, &path, NULL, 1, &o, res, &err) != 0)
-        fail_msg("import: %s", err.msg);
-    assert_int_equal(res->rejected, 0);
-    assert_true(res->initial_load);
+    load_initial(t, t->store, path, o, res);
     assert_true(w->calls > 1);
 }
 
