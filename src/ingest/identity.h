@@ -159,15 +159,15 @@ void hk_resolver_set_flush(struct hk_resolver *r, hk_resolver_flush_fn fn, void 
 void hk_resolver_set_complete(struct hk_resolver *r, bool complete);
 /**
  * Bounds the resolver's memory in a bulk import: the cache starts over (before a prefetch, with
- * nothing pending) once it holds more than max_cached_keys keys (0: the default, about 2M keys,
- * 128 MiB). In a complete import (hk_resolver_set_complete) the keys it drops go into a Bloom
- * filter of what may be stored, sized for filter_keys keys (0: twice what the cache held; at most
- * HK_RESOLVER_FILTER_MAX_KEYS, 6 bytes a key), so a key certainly not in it still needs no
- * look-up; a key that may be is looked up. Past twice the keys it was sized for, the filter is
- * dropped and every key the cache does not know is looked up, as in an incomplete import.
+ * nothing pending) when its keys and the prefetch's would be more than max_cached_keys (0: the
+ * default, about 5.8M keys, 256 MiB). In a complete import (hk_resolver_set_complete) the keys it
+ * drops go into a Bloom filter of what may be stored, sized for filter_keys keys (0: twice what the
+ * cache held; at most HK_RESOLVER_FILTER_MAX_KEYS, 6 bytes a key), so a key certainly not in it
+ * still needs no look-up; a key that may be is looked up. Past twice the keys it was sized for, the
+ * filter is dropped and every key the cache does not know is looked up, as in an incomplete import.
  */
 void hk_resolver_set_limits(struct hk_resolver *r, size_t max_cached_keys, size_t filter_keys);
-#define HK_RESOLVER_FILTER_MAX_KEYS ((size_t)5 << 20) /* bloom.h rounds up: 32 MiB */
+#define HK_RESOLVER_FILTER_MAX_KEYS ((size_t)21 << 19) /* 11M keys; bloom.h rounds up: 64 MiB */
 
 /** What a resolver did so far (for tests and benchmarks). */
 struct hk_resolver_stats {

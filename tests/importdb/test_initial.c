@@ -29,6 +29,7 @@
 #include "ingest/events.h"
 #include "ingest/identity.h"
 #include "store/ingest_repo.h"
+#include "store/repo_util.h"
 #include "store/store.h"
 
 /* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer, orders_customer and
@@ -615,6 +616,19 @@ static void capped_cache__filter_keeps_stored_keys_and_skips_new_ones(void **sta
     hk_resolver_free(r);
 }
 
+/* A PRAGMA's value on the connection db (statement name: the PRAGMA itself). */
+static int64_t pragma_value(struct hk_db *db, const char *sql)
+{
+    struct hk_err err = {0};
+    struct hk_stmt *st;
+    int64_t v = -1;
+    bool found = false;
+    assert_int_equal(hk_db_stmt(db, sql, sql, &st, &err), 0);
+    assert_int_equal(hk_stmt_find_int64(st, &v, &found, &err), 0);
+    assert_true(found);
+    return v;
+}
+
 /* PostgreSQL: the load-index names present among identities_customer and orders_customer. */
 static int64_t merge_indexes(struct tdb *t)
 {
@@ -684,7 +698,17 @@ static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void *
     struct hk_err err = {0};
     struct hk_db *db;
     assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    if (!t->pg) { /* SQLite builds with its own settings and puts back the connection's */
+        struct hk_stmt *st;
+        assert_int_equal(hk_db_stmt(db, "t_temp_store", "PRAGMA temp_store = 2", &st, &err), 0);
+        assert_int_equal(hk_stmt_exec(st, &err), 0);
+        assert_int_equal(pragma_value(db, "PRAGMA threads = 2"), 2);
+    }
     assert_int_equal(hk_irepo_load_indexes_restore(db, NULL, &err), 0);
+    if (!t->pg) {
+        assert_int_equal(pragma_value(db, "PRAGMA temp_store"), 2);
+        assert_int_equal(pragma_value(db, "PRAGMA threads"), 2);
+    }
     hk_db_release(db);
     assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
     assert_string_equal(definitions(t, got, sizeof got), want);
