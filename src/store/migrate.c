@@ -229,9 +229,19 @@ int hk_store_migrate(struct hk_store *s, int64_t now, int *from, int *to, struct
         if (rc < 0)
             goto done;
     }
-    /* indexes an initial load dropped and a kill left missing (store/ingest_repo.h) */
-    if (cur == hk_store_latest_version() && (rc = hk_irepo_load_indexes_restore(db, NULL, err)) < 0)
-        goto done;
+    /* indexes an initial load dropped and a kill left missing (store/ingest_repo.h) — unless a
+       load is running (it holds the load lock) and builds them at its end: building them now
+       would make it keep them row by row. An in-memory database never gives the lock; no load
+       of another process can have left it without them. */
+    if (cur == hk_store_latest_version()) {
+        bool got = false;
+        if ((rc = hk_db_load_lock(db, &got, err)) < 0)
+            goto done;
+        rc = got ? hk_irepo_load_indexes_restore(db, NULL, err) : 0;
+        hk_db_load_unlock(db);
+        if (rc < 0)
+            goto done;
+    }
     if (from)
         *from = before;
     if (to)

@@ -76,8 +76,8 @@ void check_counts(const struct hk_import_result *r, int64_t rows, int64_t create
 
 /** How many of the indexes an initial load drops exist now (hk_irepo_load_indexes_present). */
 int tdb_load_indexes(struct hk_store *s);
-/** How many that is when all exist: identities_key and 4 more; 3 more on PostgreSQL. */
-#define TDB_LOAD_INDEXES(pg) ((pg) ? 8 : 5)
+/** How many that is when all exist: identities_key and 6 more; 1 more on PostgreSQL. */
+#define TDB_LOAD_INDEXES(pg) ((pg) ? 8 : 7)
 /** Drops them all, identities_key too, as a load killed half-way leaves a store. */
 void tdb_drop_load_indexes(struct hk_store *s);
 

@@ -32,8 +32,7 @@
 #include "store/repo_util.h"
 #include "store/store.h"
 
-/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also identities_customer, orders_customer and
-   order_items_pkey */
+/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also order_items_pkey */
 #define LOAD_INDEXES TDB_LOAD_INDEXES(t->pg)
 
 /* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */
@@ -287,7 +286,7 @@ static const char *definitions(struct tdb *t, char *buf, size_t size)
                         : "SELECT group_concat(sql, ';') FROM (SELECT sql FROM sqlite_master "
                           "WHERE type = 'index' AND name IN ('customers_phone_hash', "
                           "'customers_name_hash', 'orders_sales', 'order_history_order', "
-                          "'identities_key') "
+                          "'identities_customer', 'orders_customer', 'identities_key') "
                           "ORDER BY name)",
                   buf, size);
 }
@@ -629,11 +628,14 @@ static int64_t pragma_value(struct hk_db *db, const char *sql)
     return v;
 }
 
-/* PostgreSQL: the load-index names present among identities_customer and orders_customer. */
+/* The load-index names present among identities_customer and orders_customer. */
 static int64_t merge_indexes(struct tdb *t)
 {
-    return q_int(t->store, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()"
-                           " AND indexname IN ('identities_customer', 'orders_customer')");
+    return q_int(t->store,
+                 t->pg ? "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()"
+                         " AND indexname IN ('identities_customer', 'orders_customer')"
+                       : "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN"
+                         " ('identities_customer', 'orders_customer')");
 }
 
 /* Runs one merge of loser into winner in its own transaction, committed or rolled back. */
@@ -652,9 +654,9 @@ static void merge_once(struct tdb *t, int64_t winner, int64_t loser, bool commit
     hk_db_release(db);
 }
 
-/* On PostgreSQL an initial load also drops the two indexes merges read by customer; a merge
-   builds them first (a rolled-back merge takes them with it), so merges never scan. */
-static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void **state)
+/* An initial load also drops the two indexes merges read by customer; a merge builds them
+   first (a rolled-back merge takes them with it), so merges never scan. */
+static void merge__builds_the_customer_indexes_an_initial_load_dropped(void **state)
 {
     struct tdb *t = *state;
     char want[2048], got[2048];
@@ -676,18 +678,11 @@ static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void *
     q_exec(t->store, sql);
 
     drop_indexes(t);
-    if (t->pg)
-        assert_int_equal(merge_indexes(t), 0);
-    else /* SQLite keeps them in an initial load */
-        assert_int_equal(q_int(t->store, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                         " ('identities_customer', 'orders_customer')"),
-                         2);
+    assert_int_equal(merge_indexes(t), 0);
     merge_once(t, w, l, false);
-    if (t->pg)
-        assert_int_equal(merge_indexes(t), 0); /* rolled back with the merge */
+    assert_int_equal(merge_indexes(t), 0); /* rolled back with the merge */
     merge_once(t, w, l, true);
-    if (t->pg)
-        assert_int_equal(merge_indexes(t), 2);
+    assert_int_equal(merge_indexes(t), 2);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM orders WHERE customer_id = %lld", (long long)w);
     assert_int_equal(q_int(t->store, sql), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM identities WHERE customer_id = %lld",
@@ -702,12 +697,15 @@ static void pg_merge__builds_the_customer_indexes_an_initial_load_dropped(void *
         struct hk_stmt *st;
         assert_int_equal(hk_db_stmt(db, "t_temp_store", "PRAGMA temp_store = 2", &st, &err), 0);
         assert_int_equal(hk_stmt_exec(st, &err), 0);
+        assert_int_equal(hk_db_stmt(db, "t_cache", "PRAGMA cache_size = -12345", &st, &err), 0);
+        assert_int_equal(hk_stmt_exec(st, &err), 0);
         assert_int_equal(pragma_value(db, "PRAGMA threads = 2"), 2);
     }
     assert_int_equal(hk_irepo_load_indexes_restore(db, NULL, &err), 0);
     if (!t->pg) {
         assert_int_equal(pragma_value(db, "PRAGMA temp_store"), 2);
         assert_int_equal(pragma_value(db, "PRAGMA threads"), 2);
+        assert_int_equal(pragma_value(db, "PRAGMA cache_size"), -12345);
     }
     hk_db_release(db);
     assert_int_equal(tdb_load_indexes(t->store), LOAD_INDEXES);
@@ -1060,8 +1058,8 @@ int main(void)
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(capped_cache__filter_keeps_stored_keys_and_skips_new_ones,
                                         tdb_setup, tdb_teardown),
-        cmocka_unit_test_setup_teardown(
-            pg_merge__builds_the_customer_indexes_an_initial_load_dropped, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(merge__builds_the_customer_indexes_an_initial_load_dropped,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             identities_key__dropped_only_by_a_load_into_a_store_without_identities, tdb_setup,
             tdb_teardown),
