@@ -121,12 +121,6 @@ static size_t slot_of(struct hk_h128 k, size_t cap)
     return (size_t)(k.a ^ (k.b >> 7)) & (cap - 1);
 }
 
-void hk_h128tab_prefetch(const struct hk_h128tab *t, struct hk_h128 key)
-{
-    if (t->cap)
-        __builtin_prefetch(&t->slots[slot_of(key, t->cap)], 1);
-}
-
 struct hk_h128_slot *hk_h128tab_get(const struct hk_h128tab *t, struct hk_h128 key)
 {
     if (!t->cap)

@@ -54,11 +54,6 @@ void hk_h128tab_clear(struct hk_h128tab *t);
 /** The slot of key, or NULL (borrowed until the next put). */
 struct hk_h128_slot *hk_h128tab_get(const struct hk_h128tab *t, struct hk_h128 key);
 /**
- * Starts loading the memory where key's slot is (a hint, nothing else): a large table's slots
- * are cold, and a look-up made some keys later then finds its slot in the CPU's caches.
- */
-void hk_h128tab_prefetch(const struct hk_h128tab *t, struct hk_h128 key);
-/**
  * The slot of key, inserting it with values (v1, v2) when absent (*added says which). Returns
  * NULL on out of memory. The slot is borrowed until the next put.
  */

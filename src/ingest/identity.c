@@ -463,14 +463,6 @@ static struct hk_h128 digest_at(const struct hk_resolver *r, const struct hk_ide
     return key_digest(r, k->channel, k->kind, k->value);
 }
 
-void hk_resolver_warm(const struct hk_resolver *r, const struct hk_identity_keys *keys)
-{
-    if (!keys || keys->digest_tag != r->tag)
-        return; /* no digests kept: computing them here would cost what the hint saves */
-    for (size_t j = 0; j < keys->n; j++)
-        hk_h128tab_prefetch(&r->ids, (struct hk_h128){keys->digest[j][0], keys->digest[j][1]});
-}
-
 void hk_resolver_digest_keys(const struct hk_resolver *r, struct hk_identity_keys *keys)
 {
     for (size_t j = 0; j < keys->n; j++) {
@@ -698,9 +690,6 @@ static void start_over(struct hk_resolver *r)
     r->stats.restarts++;
 }
 
-/* How many key sets ahead a loop over a batch warms the cache's slots (hk_resolver_warm). */
-#define WARM_AHEAD 8
-
 int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
                          const struct hk_identity_keys *const *sets, size_t n,
                          const int64_t *customers, size_t ncust, struct hk_err *err)
@@ -718,8 +707,6 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
 
     r->nlk = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i + WARM_AHEAD < n)
-            hk_resolver_warm(r, sets[i + WARM_AHEAD]);
         for (size_t j = 0; sets[i] && j < sets[i]->n; j++) {
             const struct hk_identity_key *k = &sets[i]->k[j];
             bool added = false;
@@ -1058,7 +1045,6 @@ int hk_resolver_resolve(struct hk_resolver *r, struct hk_db *db,
                 /* the winner keeps its own profile; what it lacks is re-read when needed */
                 hk_i64tab_del(&r->missing, winner);
                 res.merges++;
-                r->stats.merges++;
             }
             primary = follow(r, primary);
             for (size_t i = 0; i < keys->n; i++)

@@ -176,8 +176,6 @@ struct hk_resolver_stats {
     int64_t keys_found;     /* of those, keys the store holds */
     int64_t keys_skipped;   /* keys known not stored without asking (complete: cache, filter) */
     int64_t filter_keys;    /* keys in the filter of dropped keys (0: none) */
-    int64_t merges;         /* customers merged into another (in transactions that may yet
-                               roll back) */
 };
 void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *out);
 /**
@@ -207,11 +205,6 @@ void hk_resolver_set_keys_owned(struct hk_resolver *r, bool owned);
  * without them are hashed where needed. The digests are valid for this resolver only.
  */
 void hk_resolver_digest_keys(const struct hk_resolver *r, struct hk_identity_keys *keys);
-/**
- * Starts loading the cache slots of keys' digests (hk_resolver_digest_keys), for a resolve or
- * prefetch some orders later: the cache is a large table, and its slots are cold. A hint only.
- */
-void hk_resolver_warm(const struct hk_resolver *r, const struct hk_identity_keys *keys);
 
 int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
                          const struct hk_identity_keys *const *sets, size_t n,

@@ -168,7 +168,6 @@ struct importer {
     struct counts cnt;           /* counted so far in this batch attempt */
     enum hk_apply_outcome *outc; /* per record of the current set */
     bool bulk;                   /* a file import (hk_db_bulk) */
-    bool rollback_journal;       /* an initial load switched SQLite to it (hk_db_load_journal) */
     int64_t rows_written;        /* new orders, lines and customers committed so far */
     int64_t rows_analyzed;       /* rows_written at the last hk_db_bulk_grown */
     int64_t lookup_key;          /* shop_key of the current order look-up */
@@ -1477,9 +1476,6 @@ static void bulk_grown(struct importer *imp)
     (void)hk_db_bulk_grown(imp->db, &ignored);
 }
 
-/* How many orders ahead apply_set warms the identity cache's slots (hk_resolver_warm). */
-#define WARM_AHEAD 8
-
 /* Applies recs (records first..first+n of the batch) and flushes. */
 static int apply_set(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
                      const struct batch_io *io, size_t first, struct hk_err *err)
@@ -1491,8 +1487,6 @@ static int apply_set(struct importer *imp, const struct hk_order_rec *const *rec
     if ((rc = prefetch(imp, n, err)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        if (i + WARM_AHEAD < n && !imp->preps[i + WARM_AHEAD].skip)
-            hk_resolver_warm(imp->resolver, imp->preps[i + WARM_AHEAD].keys);
         if (imp->preps[i].skip)
             continue;
         if ((rc = apply_record(imp, &imp->preps[i], &io->outcomes[first + i], err)) < 0)
@@ -1881,11 +1875,11 @@ static int begin_load(struct importer *imp, enum hk_load_mode mode, int64_t byte
     }
     if (!*initial)
         return hk_irepo_load_indexes_restore(imp->db, NULL, err);
-    bool owned = false;
-    /* SQLite: a rollback journal while the load is the only connection (hk_db_load_journal) */
-    if ((rc = hk_db_load_journal(imp->db, true, &imp->rollback_journal, err)) < 0)
-        return rc;
-    if ((rc = hk_irepo_load_indexes_drop(imp->db, err)) < 0 ||
+    bool owned = false, locked = false;
+    /* the load lock before any drop: a migrate meanwhile (hk_store_migrate builds missing load
+       indexes unless a load holds it) would build them again under the load */
+    if ((rc = hk_db_load_lock(imp->db, &locked, err)) < 0 ||
+        (rc = hk_irepo_load_indexes_drop(imp->db, err)) < 0 ||
         (rc = hk_irepo_identities_key_drop(imp->db, &owned, err)) < 0)
         return rc;
     /* Only the load that dropped identities_key may skip look-ups of keys (identity.h): it is
@@ -1933,12 +1927,6 @@ static int end_load(struct importer *imp, int rc, struct hk_err *err)
     /* identities_key is back (or, after a failure, missing for any writer or load to build):
        another load may drop it again */
     hk_db_load_unlock(imp->db);
-    /* Back to WAL. What the load committed stands either way, so a failure is not the
-       import's: the connection is then not pooled (hk_db_release), and the next connection
-       to open the file puts it back to WAL. */
-    struct hk_err ignored;
-    hk_err_clear(&ignored);
-    (void)hk_db_load_journal(imp->db, false, NULL, &ignored);
     return rc < 0 ? rc : rc2;
 }
 
@@ -2011,24 +1999,6 @@ static void part_merge(struct hk_import_result *res, const struct pbatch *b, siz
     res->customers_created += p->customers_created;
 }
 
-/* An initial load with SQLite's rollback journal only appends pages while its data merges no
-   customers. The first merge builds identities_customer and orders_customer again (they are
-   load indexes, hk_irepo_merge), and from then on every batch changes pages all over both,
-   each copied to the journal and synced at every commit: past a few million lines that costs
-   more than WAL (session 8, 10M lines with both indexes kept: 93 s against 75 s in WAL). So
-   the load goes back to WAL before its next batch. */
-static int journal_after_merges(struct importer *imp, struct hk_err *err)
-{
-    struct hk_resolver_stats st;
-    if (!imp->rollback_journal)
-        return 0;
-    hk_resolver_stats(imp->resolver, &st);
-    if (st.merges == 0)
-        return 0;
-    imp->rollback_journal = false;
-    return hk_db_load_journal(imp->db, false, NULL, err);
-}
-
 /* Applies b and queues its transaction; 0 when its COMMIT is queued. */
 static int queue_batch(struct importer *imp, struct pbatch *b, const struct batch_io *io,
                        struct hk_err *err)
@@ -2037,8 +2007,7 @@ static int queue_batch(struct importer *imp, struct pbatch *b, const struct batc
     memset(&imp->cnt, 0, sizeof imp->cnt);
     for (size_t i = 0; i < b->n; i++)
         b->outc[i] = 0;
-    if ((rc = journal_after_merges(imp, err)) < 0 ||
-        (rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
         return rc;
     rc = apply_set(imp, b->recs, b->n, io, 0, err);
     if (rc == 0)
@@ -2298,9 +2267,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
             goto done;
         }
     }
-    rc = begin_load(imp, o.load, total_bytes, &res->initial_load, err);
-    res->rollback_journal = imp->rollback_journal;
-    if (rc < 0)
+    if ((rc = begin_load(imp, o.load, total_bytes, &res->initial_load, err)) < 0)
         goto done;
     if (res->initial_load && (rc = known_orders(imp, total_bytes, err)) < 0)
         goto done;

@@ -87,8 +87,6 @@ struct hk_import_result {
     int64_t rejected;            /* rows rejected */
     bool cancelled;              /* stopped early by opts->cancel (what was committed stays) */
     bool initial_load;           /* ran as an initial load (hk_load_mode) */
-    bool rollback_journal;       /* SQLite: the load wrote with a rollback journal, not WAL
-                                    (hk_db_load_journal: it was the only connection) */
     int64_t pipeline_redos;      /* batches written again without the pipeline after a queued
                                     write failed (e.g. another writer took an id): same data */
     int64_t identity_lookups;    /* identity keys looked up in the store (hk_resolver_stats) */

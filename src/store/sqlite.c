@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -112,21 +111,10 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_timeout_ms);
-    rc = sq_exec(db, what, "PRAGMA page_size = 16384", err);
-    if (rc < 0)
-        goto fail;
-    /* WAL, unless an initial load holds the file in a rollback journal (hk_db_load_journal)
-       and is inside a transaction — nearly always, and putting WAL back needs the write lock:
-       this connection then works in the rollback journal (SQLite follows the file's mode at
-       each transaction) until the load puts WAL back at its end, instead of waiting for it. */
-    sqlite3_busy_timeout(db, 0);
-    rc = sq_exec(db, what, "PRAGMA journal_mode = WAL", err);
-    sqlite3_busy_timeout(db, busy_timeout_ms);
-    if (rc == HK_E(UNAVAILABLE))
-        hk_err_clear(err);
-    else if (rc < 0)
-        goto fail;
-    rc = sq_exec(db, what, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", err);
+    rc = sq_exec(db, what,
+                 "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
+                 " PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                 err);
     if (rc < 0)
         goto fail;
     *conn = db;
@@ -238,62 +226,6 @@ static void sq_load_unlock(void *conn, int token)
 {
     (void)conn;
     close(token);
-}
-
-/* Runs PRAGMA journal_mode = mode and tells whether the database is in it now (the pragma
-   answers with the mode in effect, the old one when it could not change). */
-static int sq_journal_mode(sqlite3 *db, const char *mode, bool *now, struct hk_err *err)
-{
-    char sql[64];
-    sqlite3_stmt *st = NULL;
-    snprintf(sql, sizeof sql, "PRAGMA journal_mode = %s", mode);
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *got = (const char *)sqlite3_column_text(st, 0);
-        *now = got && strcasecmp(got, mode) == 0;
-        rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK) {
-        char reason[256];
-        hk_strlcpy(reason, sqlite3_errmsg(db), sizeof reason);
-        rc = sqlite3_extended_errcode(db);
-        sqlite3_finalize(st);
-        return hk_store_fail(err, sq_fault(rc), "journal mode", reason);
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* hk_db_load_journal. Leaving WAL needs the only connection to the database: the attempt does
-   not wait, as another connection may be open for as long as it likes (SQLite 3.40 answers
-   "locked" at once there anyway; the busy timeout 0 makes sure of it).
-   Going back waits like any writer for the transaction of a connection that opened the file
-   meanwhile (in rollback mode) — or finds that one of them went back to WAL already. */
-static int sq_load_journal(void *conn, bool on, int busy_timeout_ms, bool *switched,
-                           struct hk_err *err)
-{
-    bool now = false;
-    int rc;
-    *switched = false;
-    if (on) {
-        sqlite3_busy_timeout(conn, 0);
-        rc = sq_journal_mode(conn, "TRUNCATE", &now, err);
-        sqlite3_busy_timeout(conn, busy_timeout_ms);
-        if (rc < 0 && rc != HK_E(UNAVAILABLE))
-            return rc;
-        if (rc < 0) /* locked: another connection has it open */
-            hk_err_clear(err);
-        if (rc < 0 || !now)
-            return 0; /* another connection has it open: stay in WAL */
-        *switched = true;
-        return sq_exec(conn, "load journal", "PRAGMA synchronous = FULL", err);
-    }
-    if ((rc = sq_journal_mode(conn, "WAL", &now, err)) < 0)
-        return rc;
-    if (!now)
-        return hk_err_set(err, HK_E(UNAVAILABLE),
-                          "journal mode: the database did not go back to WAL");
-    return sq_exec(conn, "load journal", "PRAGMA synchronous = NORMAL", err);
 }
 
 /* Rewrites $N to ?N in place, outside '...', "...", `...` and comments. */
@@ -776,7 +708,6 @@ const struct hk_store_ops hk_store_sqlite_ops = {
     .migration_unlock = sq_migration_unlock,
     .load_lock = sq_load_lock,
     .load_unlock = sq_load_unlock,
-    .load_journal = sq_load_journal,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind_int64 = sq_bind_int64,

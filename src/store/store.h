@@ -139,20 +139,6 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
 int hk_db_load_lock(struct hk_db *db, bool *got, struct hk_err *err);
 void hk_db_load_unlock(struct hk_db *db);
 /**
- * The journal of an initial load (call outside a transaction). SQLite, on: when no other
- * connection has the database open, it leaves WAL for a rollback journal (journal_mode =
- * TRUNCATE, synchronous = FULL) — a page the load adds to the file is then written once, where
- * WAL writes it to the log and the checkpoint copies it again (1M lines: 5.7-6.3 s → 4.6-5.1 s,
- * half the system time). Pages that existed before a transaction are copied to the journal
- * first, so a crash or kill -9 still rolls back to the last commit. When another connection
- * has the database open it stays in WAL (*switched false; not an error, and no wait), and a
- * connection opening it meanwhile puts it back to WAL between two transactions (every
- * connection asks for WAL), which only costs the load its speed. Off: back to WAL and
- * synchronous = NORMAL; *switched then says nothing. hk_db_release turns it off too.
- * PostgreSQL: nothing (*switched false).
- */
-int hk_db_load_journal(struct hk_db *db, bool on, bool *switched, struct hk_err *err);
-/**
  * Tells the store that a bulk load has grown the tables a lot since the last call (an importer
  * calls it, outside a transaction, each time the rows it wrote doubled). PostgreSQL analyzes
  * the import's tables, which also makes its cached generic plans be remade for their real
