@@ -1471,12 +1471,13 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 #define KEYS_BUILD_LOCK "SELECT pg_advisory_xact_lock(448646441831)"
 
 /* As the latest migrations define them (0011_identities_key, 0004_sales_index, 0005_import,
-   0001_init), largest build first (restore_pg's lanes then finish together). Those marked pg only
-   on PostgreSQL: identities_customer and orders_customer, where keeping them row by row was a fifth
-   of an initial load's server time (orders_customer 2 µs an order: customer ids come back in random
-   order); merges read them (merge), so merge_indexes_ensure builds them again before a merge.
-   On SQLite dropping them measured no better, and they stay.
-   order_items_pkey (session 5): order_items' primary key, which nothing reads (items are found
+   0001_init), largest build first (restore_pg's lanes then finish together). Those marked pg are
+   dropped only on PostgreSQL. identities_customer and orders_customer (merge): keeping them row by
+   row was a fifth of an initial load's server time on PostgreSQL (orders_customer 2 µs an order:
+   customer ids come back in random order), and on SQLite past a few million lines their pages
+   leave the page cache (session 8, 10M lines: 75 → 57 s); merges read them, so
+   merge_indexes_ensure builds them again before a merge, on both backends.
+   order_items_pkey (session 5, pg): order_items' primary key, which nothing reads (items are found
    by order_id and item_key, through the unique index that stays) and no foreign key refers to;
    its ids come from the table's sequence (hk_db_next_ids, column defaults), so none repeats
    while it is away. Kept row by row it cost ~0.7 s of the server's CPU per 1M lines (a B-tree
@@ -1729,7 +1730,7 @@ int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err 
 
 /*
  * Merges and unmerges move rows by customer (identities_customer, orders_customer). A running
- * initial load on PostgreSQL has dropped both; the first merge builds them again, inside its
+ * initial load has dropped both; the first merge builds them again, inside its
  * transaction (a rollback drops them with it, so the next merge builds them), and the rest of
  * the load keeps them up to date. One catalog query per merge otherwise.
  */

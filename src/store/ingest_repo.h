@@ -301,7 +301,7 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err);
 /** Creates the load indexes that are missing; *created (may be NULL) gets how many. */
 int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err *err);
-/** How many of the load indexes this backend drops exist now (5 on SQLite, 8 on PostgreSQL). */
+/** How many of the load indexes this backend drops exist now (7 on SQLite, 8 on PostgreSQL). */
 int hk_irepo_load_indexes_present(struct hk_db *db, int *present, struct hk_err *err);
 /** Whether the identities table holds any row. */
 int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err);
