@@ -31,10 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -96,172 +93,6 @@ static void sq_configure(void)
     (void)sqlite3_initialize();
 }
 
-/*
- * Presence locks (the journal of an initial load, hk_db_load_journal). Every connection to a
- * database file holds a shared flock on DBFILE-open, on a descriptor of its own (flock belongs
- * to the open file description, so connections of one process exclude each other too). A load
- * may leave WAL for a rollback journal only while it can make its lock exclusive: then no
- * other connection of huike's has the file open. A connection that opens the file meanwhile
- * finds the lock exclusive; it holds a shared lock on DBFILE-knock while it waits for its
- * shared lock on DBFILE-open, and the load, which tests the knock lock between its batches and
- * index builds (hk_db_load_journal_poll), goes back to WAL and shares its lock again. If the
- * load dies, its locks go with it and the first read rolls the journal back. In-memory
- * databases take no locks (nothing else can open them).
- */
-struct presence {
-    sqlite3 *db;
-    int fd;       /* DBFILE-open, shared (exclusive while the journal is the load's) */
-    char *knock;  /* DBFILE-knock */
-    bool journal; /* the load holds the file in a rollback journal */
-    pthread_t by; /* the thread that switched it (the load's, which polls) */
-    struct presence *next;
-};
-
-static pthread_mutex_t presence_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct presence *presences;
-
-/* How long an opener waits for a load to go back to WAL: a load tests the knock lock between
-   batches (well under a second) and between index builds (seconds at 10M lines). */
-#define PRESENCE_WAIT_MS (10 * 60 * 1000)
-
-static struct presence *presence_of(sqlite3 *db)
-{
-    pthread_mutex_lock(&presence_mu);
-    struct presence *p = presences;
-    while (p && p->db != db)
-        p = p->next;
-    pthread_mutex_unlock(&presence_mu);
-    return p;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Opens path + suffix (created if missing). */
-static int side_open(const char *path, const char *suffix, char **name, struct hk_err *err)
-{
-    size_t n = strlen(path) + strlen(suffix) + 1;
-    char *s = malloc(n);
-    if (!s)
-        return hk_err_set(err, HK_E(NOMEM), "presence lock: out of memory");
-    snprintf(s, n, "%s%s", path, suffix);
-    struct stat st; /* the database's permissions, as SQLite gives its -wal and -shm */
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0666) : 0600;
-    int fd = open(s, O_RDWR | O_CREAT | O_CLOEXEC, mode);
-    if (fd < 0) {
-        int e = errno;
-        free(s);
-        return hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(e));
-    }
-    if (name)
-        *name = s;
-    else
-        free(s);
-    return fd;
-}
-
-/* Takes p's shared lock, knocking while a load holds it exclusively. (Also after a failed
-   upgrade: Linux drops the shared lock of a conversion that would wait.) */
-static int presence_share(struct presence *p, struct hk_err *err)
-{
-    int knock = -1, rc = 0;
-    for (long waited = 0; flock(p->fd, LOCK_SH | LOCK_NB) != 0; waited += 2) {
-        if (errno != EWOULDBLOCK) {
-            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
-            break;
-        }
-        if (knock < 0 && ((knock = open(p->knock, O_RDWR | O_CLOEXEC)) < 0 ||
-                          flock(knock, LOCK_SH) != 0)) { /* the load only tests it */
-            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
-            break;
-        }
-        if (waited >= PRESENCE_WAIT_MS) {
-            rc = hk_err_set(err, HK_E(UNAVAILABLE),
-                            "database busy: an initial load did not give it back in time");
-            break;
-        }
-        sleep_ms(2);
-    }
-    if (knock >= 0)
-        close(knock);
-    return rc;
-}
-
-/* p->journal changes under presence_mu (journal_held_here reads it from other threads). */
-static void set_journal(struct presence *p, bool on)
-{
-    pthread_mutex_lock(&presence_mu);
-    p->journal = on;
-    p->by = pthread_self();
-    pthread_mutex_unlock(&presence_mu);
-}
-
-/* Whether this thread holds the file named by knock in a load's journal: a connection it
-   opened would wait for a load that cannot yield while its thread waits. (Another thread's
-   connection waits like another process's.) */
-static bool journal_held_here(const char *knock)
-{
-    bool held = false;
-    pthread_mutex_lock(&presence_mu);
-    for (struct presence *p = presences; p && !held; p = p->next)
-        held = p->journal && pthread_equal(p->by, pthread_self()) && strcmp(p->knock, knock) == 0;
-    pthread_mutex_unlock(&presence_mu);
-    return held;
-}
-
-static int presence_take(sqlite3 *db, struct hk_err *err)
-{
-    const char *path = sqlite3_db_filename(db, "main");
-    if (!path || !*path)
-        return 0;
-    struct presence *p = calloc(1, sizeof(*p));
-    if (!p)
-        return hk_err_set(err, HK_E(NOMEM), "presence lock: out of memory");
-    p->db = db;
-    int rc = 0, kfd = -1;
-    if ((p->fd = side_open(path, "-open", NULL, err)) < 0 ||
-        (kfd = side_open(path, "-knock", &p->knock, err)) < 0 ||
-        (journal_held_here(p->knock) &&
-         (rc = hk_err_set(err, HK_E(UNAVAILABLE),
-                          "database busy: this thread is loading it (initial load)")) < 0) ||
-        (rc = presence_share(p, err)) < 0) {
-        rc = p->fd < 0 ? p->fd : kfd < 0 ? kfd : rc;
-        if (kfd >= 0)
-            close(kfd);
-        if (p->fd >= 0)
-            close(p->fd);
-        free(p->knock);
-        free(p);
-        return rc;
-    }
-    close(kfd);
-    pthread_mutex_lock(&presence_mu);
-    p->next = presences;
-    presences = p;
-    pthread_mutex_unlock(&presence_mu);
-    return 0;
-}
-
-static void presence_drop(sqlite3 *db)
-{
-    pthread_mutex_lock(&presence_mu);
-    struct presence **pp = &presences;
-    while (*pp && (*pp)->db != db)
-        pp = &(*pp)->next;
-    struct presence *p = *pp;
-    if (p)
-        *pp = p->next;
-    pthread_mutex_unlock(&presence_mu);
-    if (!p)
-        return;
-    close(p->fd);
-    free(p->knock);
-    free(p);
-}
-
 static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct hk_err *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -280,8 +111,6 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_timeout_ms);
-    if ((rc = presence_take(db, err)) < 0)
-        goto fail;
     rc = sq_exec(db, what,
                  "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
                  " PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -292,14 +121,12 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     return 0;
 
 fail:
-    presence_drop(db);
     sqlite3_close(db);
     return rc;
 }
 
 static void sq_disconnect(void *conn)
 {
-    presence_drop(conn);
     sqlite3_close(conn);
 }
 
@@ -399,100 +226,6 @@ static void sq_load_unlock(void *conn, int token)
 {
     (void)conn;
     close(token);
-}
-
-/* Runs PRAGMA journal_mode = mode and tells whether the database is in it now (the pragma
-   answers with the mode in effect, the old one when it could not change). */
-static int sq_journal_mode(sqlite3 *db, const char *mode, bool *now, struct hk_err *err)
-{
-    char sql[64];
-    sqlite3_stmt *st = NULL;
-    snprintf(sql, sizeof sql, "PRAGMA journal_mode = %s", mode);
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *got = (const char *)sqlite3_column_text(st, 0);
-        *now = got && strcasecmp(got, mode) == 0;
-        rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_OK) {
-        char reason[256];
-        hk_strlcpy(reason, sqlite3_errmsg(db), sizeof reason);
-        rc = sqlite3_extended_errcode(db);
-        sqlite3_finalize(st);
-        return hk_store_fail(err, sq_fault(rc), "journal mode", reason);
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* Back to WAL and the shared presence lock (the end of a load's journal, or someone knocked). */
-static int journal_end(sqlite3 *conn, struct presence *p, struct hk_err *err)
-{
-    bool now = false;
-    int rc = sq_journal_mode(conn, "WAL", &now, err);
-    if (rc == 0 && !now)
-        rc =
-            hk_err_set(err, HK_E(UNAVAILABLE), "journal mode: the database did not go back to WAL");
-    if (rc == 0)
-        rc = sq_exec(conn, "load journal", "PRAGMA synchronous = NORMAL", err);
-    if (rc == 0) {
-        set_journal(p, false);
-        /* a conversion: it waits for nobody (only an exclusive lock could hold it up, and
-           nobody else can have one while this is held) */
-        if (flock(p->fd, LOCK_SH) != 0)
-            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
-    }
-    return rc;
-}
-
-/* hk_db_load_journal: see "Presence locks" above. */
-static int sq_load_journal(void *conn, bool on, int busy_timeout_ms, bool *switched,
-                           struct hk_err *err)
-{
-    struct presence *p = presence_of(conn);
-    bool now = false;
-    int rc;
-    *switched = false;
-    if (!p)
-        return 0; /* in memory */
-    if (!on)
-        return p->journal ? journal_end(conn, p, err) : 0;
-    if (flock(p->fd, LOCK_EX | LOCK_NB) != 0) /* another connection has the file open */
-        return presence_share(p, err);        /* stay in WAL */
-    sqlite3_busy_timeout(conn, 0);
-    rc = sq_journal_mode(conn, "TRUNCATE", &now, err);
-    sqlite3_busy_timeout(conn, busy_timeout_ms);
-    if (rc == 0 && now) {
-        set_journal(p, true);
-        if ((rc = sq_exec(conn, "load journal", "PRAGMA synchronous = FULL", err)) < 0) {
-            struct hk_err ignored;
-            hk_err_clear(&ignored);
-            *switched = journal_end(conn, p, &ignored) < 0; /* still on: the caller ends it */
-            return rc;
-        }
-        *switched = true;
-        return 0;
-    }
-    (void)flock(p->fd, LOCK_SH);   /* a conversion to shared never waits here: we held it */
-    if (rc == HK_E(UNAVAILABLE)) { /* a connection not of huike's has it open */
-        hk_err_clear(err);
-        return 0;
-    }
-    return rc;
-}
-
-/* hk_db_load_journal_poll: *yielded when a connection knocked and the load went back to WAL. */
-static bool sq_load_journal_knocked(void *conn)
-{
-    struct presence *p = presence_of(conn);
-    if (!p || !p->journal)
-        return false;
-    int fd = open(p->knock, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return false; /* removed: nobody can be knocking on it */
-    bool knocked = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd); /* releases the lock if taken */
-    return knocked;
 }
 
 /* Rewrites $N to ?N in place, outside '...', "...", `...` and comments. */
@@ -975,8 +708,6 @@ const struct hk_store_ops hk_store_sqlite_ops = {
     .migration_unlock = sq_migration_unlock,
     .load_lock = sq_load_lock,
     .load_unlock = sq_load_unlock,
-    .load_journal = sq_load_journal,
-    .load_journal_knocked = sq_load_journal_knocked,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind_int64 = sq_bind_int64,

@@ -414,12 +414,6 @@ void hk_db_release(struct hk_db *db)
         db->pipe = NULL;
     }
     hk_db_load_unlock(db);
-    if (db->load_journal) { /* back to WAL; a connection that cannot be is not pooled */
-        struct hk_err e;
-        hk_err_clear(&e);
-        if (hk_db_load_journal(db, false, NULL, &e) < 0 && db->load_journal)
-            db_disconnect(db);
-    }
     if (db->bulk) { /* back to the defaults; a connection that cannot be is not pooled */
         struct hk_err e;
         hk_err_clear(&e);
@@ -456,57 +450,6 @@ void hk_db_load_unlock(struct hk_db *db)
     (void)db_sync(db, &ignored);
     db->store->ops->load_unlock(db->conn, db->load_token);
     db->load_locked = false;
-}
-
-int hk_db_load_journal(struct hk_db *db, bool on, bool *switched, struct hk_err *err)
-{
-    const struct hk_store_ops *ops = db->store->ops;
-    bool done = false;
-    int rc;
-    if (switched)
-        *switched = false;
-    if (db->in_tx)
-        return hk_err_set(err, HK_E(INVAL), "load journal: changed inside a transaction");
-    if (!ops->load_journal)
-        return 0;
-    if (db->load_journal == on) { /* nothing to change */
-        if (switched)
-            *switched = on;
-        return 0;
-    }
-    if ((rc = db_sync(db, err)) < 0)
-        return rc;
-    rc = ops->load_journal(db->conn, on, db->store->busy_timeout_ms, &done, err);
-    if (on)
-        db->load_journal = done; /* on a failure too: still on, for release to end */
-    else if (rc == 0)
-        db->load_journal = false;
-    if (switched)
-        *switched = on && rc == 0 && done;
-    return rc;
-}
-
-int hk_db_load_journal_poll(struct hk_db *db, bool *yielded, struct hk_err *err)
-{
-    const struct hk_store_ops *ops = db->store->ops;
-    bool y = false;
-    int rc = 0;
-    if (yielded)
-        *yielded = false;
-    if (!db->load_journal || !ops->load_journal_knocked)
-        return 0;
-    if (db->in_tx)
-        return hk_err_set(err, HK_E(INVAL), "load journal: polled inside a transaction");
-    /* the test alone: a batch's commit may still be in the pipeline, and waiting for it at
-       every batch would cost the overlap the journal is for */
-    if (!ops->load_journal_knocked(db->conn))
-        return 0;
-    if ((rc = hk_db_load_journal(db, false, NULL, err)) < 0)
-        return rc;
-    y = true;
-    if (yielded)
-        *yielded = y;
-    return 0;
 }
 
 enum hk_store_backend hk_db_backend(const struct hk_db *db)
