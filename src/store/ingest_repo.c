@@ -1716,10 +1716,10 @@ int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err 
     while (nswapped-- > 0) { /* put back every setting that was read */
         struct hk_err e2;
         hk_err_clear(&e2);
-        bool again = false;
         if (!read[nswapped])
             continue;
-        int rc2 = sq_pragma_swap(db, nswapped, &ignored, &again, old[nswapped], rc < 0 ? &e2 : err);
+        int rc2 = sq_pragma_swap(db, nswapped, &ignored, &read[nswapped], old[nswapped],
+                                 rc < 0 ? &e2 : err);
         if (rc == 0)
             rc = rc2;
     }
