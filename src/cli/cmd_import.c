@@ -145,6 +145,8 @@ int cmd_import(struct hk_app *app, int argc, char **argv)
        writer does ~10 % less work than with 5000 (session 4) */
     opts.batch_orders = app->cfg.import_batch > 0 ? (int)app->cfg.import_batch : 0;
     opts.no_pipeline = strcmp(app->cfg.import_pipeline, "off") == 0;
+    /* this process opens no other connection while the import runs (import.h) */
+    opts.load_journal = true;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;

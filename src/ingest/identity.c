@@ -1045,6 +1045,7 @@ int hk_resolver_resolve(struct hk_resolver *r, struct hk_db *db,
                 /* the winner keeps its own profile; what it lacks is re-read when needed */
                 hk_i64tab_del(&r->missing, winner);
                 res.merges++;
+                r->stats.merges++;
             }
             primary = follow(r, primary);
             for (size_t i = 0; i < keys->n; i++)

@@ -176,6 +176,8 @@ struct hk_resolver_stats {
     int64_t keys_found;     /* of those, keys the store holds */
     int64_t keys_skipped;   /* keys known not stored without asking (complete: cache, filter) */
     int64_t filter_keys;    /* keys in the filter of dropped keys (0: none) */
+    int64_t merges;         /* customers merged into another (in transactions that may yet
+                               roll back) */
 };
 void hk_resolver_stats(const struct hk_resolver *r, struct hk_resolver_stats *out);
 /**

@@ -76,6 +76,11 @@ struct hk_import_opts {
     bool no_pipeline;
     /* tests: the identity cache's cap in keys (hk_resolver_set_limits; 0: the default) */
     size_t identity_cache_keys;
+    /* an initial load may write with SQLite's rollback journal while no other connection has
+       the file open (hk_db_load_journal). Only for a caller that opens no other connection to
+       the store while the import runs (the CLI): one opened by the importing thread itself,
+       e.g. from the progress callback, would wait for the load to give the file back. */
+    bool load_journal;
 };
 
 struct hk_import_result {
@@ -87,6 +92,8 @@ struct hk_import_result {
     int64_t rejected;            /* rows rejected */
     bool cancelled;              /* stopped early by opts->cancel (what was committed stays) */
     bool initial_load;           /* ran as an initial load (hk_load_mode) */
+    bool rollback_journal;       /* SQLite: it began with a rollback journal, not WAL
+                                    (hk_import_opts.load_journal) */
     int64_t pipeline_redos;      /* batches written again without the pipeline after a queued
                                     write failed (e.g. another writer took an id): same data */
     int64_t identity_lookups;    /* identity keys looked up in the store (hk_resolver_stats) */

@@ -28,10 +28,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -72,10 +76,13 @@ static enum hk_store_fault sq_fault(int rc)
     }
 }
 
+static void knock_idle(sqlite3 *db);
+
 static int sq_exec(sqlite3 *db, const char *what, const char *sql, struct hk_err *err)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    knock_idle(db);
     if (rc == SQLITE_OK)
         return 0;
     rc = hk_store_fail(err, sq_fault(sqlite3_extended_errcode(db)), what,
@@ -91,6 +98,256 @@ static void sq_configure(void)
 {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* refused if already initialised: fine */
     (void)sqlite3_initialize();
+}
+
+/*
+ * Presence locks (the journal of an initial load, hk_db_load_journal). Every connection to a
+ * database file holds a shared flock on DBFILE-open, on a descriptor of its own (flock belongs
+ * to the open file description, so connections of one process exclude each other too). A load
+ * may leave WAL for a rollback journal only while it can make its lock exclusive: then no
+ * other connection of huike's has the file open. A connection that opens the file meanwhile
+ * finds the lock exclusive; it holds a shared lock on DBFILE-knock while it waits for its
+ * shared lock on DBFILE-open, and the load, which tests the knock lock between its batches and
+ * index builds (hk_db_load_poll), goes back to WAL and shares its lock again. If the
+ * load dies, its locks go with it and the first read rolls the journal back. In-memory
+ * databases take no locks (nothing else can open them).
+ *
+ * Writers knock too (writer fairness, any load, WAL or journal). A load's pipeline takes the
+ * write lock again right after each commit, and SQLite's busy handler, which sleeps between its
+ * tries, seldom finds it free: a server started during a load could wait for the whole load.
+ * So a connection's busy handler (sq_busy) holds a shared lock on DBFILE-knock, on the
+ * connection's own descriptor, from its first wait until its statement or transaction ends
+ * (knock_end, when the connection is back in autocommit), and retries every few milliseconds.
+ * A load (a connection in bulk mode, which never knocks itself) tests the lock between its
+ * transactions (hk_db_load_poll) and, while someone knocks, waits before it begins the next
+ * one, up to LOAD_YIELD_MS: the waiting writer gets the lock as soon as the load's batch in
+ * flight commits.
+ */
+struct presence {
+    sqlite3 *db;
+    int fd;        /* DBFILE-open, shared (exclusive while the journal is the load's) */
+    char *knock;   /* DBFILE-knock */
+    int kfd;       /* DBFILE-knock: shared while this connection waits for a lock */
+    int busy_ms;   /* the busy timeout */
+    bool journal;  /* the load holds the file in a rollback journal */
+    bool loader;   /* bulk mode: a load, which yields to knocks and does not knock */
+    bool knocking; /* kfd's shared lock is held (the connection's thread reads and writes it) */
+    pthread_t by;  /* the thread that switched it (the load's, which polls) */
+    struct presence *next;
+};
+
+/* Connections whose knock is held: when 0 (nearly always), nothing to release after a
+   statement. */
+static atomic_int knockers;
+
+/* How long a load waits for the writers that knock before it begins its next transaction. A
+   writer needs the lock only once the load's transaction in flight commits; the cap bounds the
+   pause when a knocking connection sits in a long transaction of its own. */
+#define LOAD_YIELD_MS 2000
+
+static pthread_mutex_t presence_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct presence *presences;
+
+/* How long an opener waits for a load to go back to WAL: a load tests the knock lock between
+   batches (well under a second) and between index builds (seconds at 10M lines). */
+#define PRESENCE_WAIT_MS (10 * 60 * 1000)
+
+static struct presence *presence_of(sqlite3 *db)
+{
+    pthread_mutex_lock(&presence_mu);
+    struct presence *p = presences;
+    while (p && p->db != db)
+        p = p->next;
+    pthread_mutex_unlock(&presence_mu);
+    return p;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Opens path + suffix (created if missing). */
+static int side_open(const char *path, const char *suffix, char **name, struct hk_err *err)
+{
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *s = malloc(n);
+    if (!s)
+        return hk_err_set(err, HK_E(NOMEM), "presence lock: out of memory");
+    snprintf(s, n, "%s%s", path, suffix);
+    struct stat st; /* the database's permissions, as SQLite gives its -wal and -shm */
+    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0666) : 0600;
+    int fd = open(s, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+    if (fd < 0) {
+        int e = errno;
+        free(s);
+        return hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(e));
+    }
+    if (name)
+        *name = s;
+    else
+        free(s);
+    return fd;
+}
+
+/* Takes p's shared lock, knocking while a load holds it exclusively. (Also after a failed
+   upgrade: Linux drops the shared lock of a conversion that would wait.) */
+static int presence_share(struct presence *p, struct hk_err *err)
+{
+    int knock = -1, rc = 0;
+    for (long waited = 0; flock(p->fd, LOCK_SH | LOCK_NB) != 0; waited += 2) {
+        if (errno != EWOULDBLOCK) {
+            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
+            break;
+        }
+        if (knock < 0 && ((knock = open(p->knock, O_RDWR | O_CLOEXEC)) < 0 ||
+                          flock(knock, LOCK_SH) != 0)) { /* the load only tests it */
+            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
+            break;
+        }
+        if (waited >= PRESENCE_WAIT_MS) {
+            rc = hk_err_set(err, HK_E(UNAVAILABLE),
+                            "database busy: an initial load did not give it back in time");
+            break;
+        }
+        sleep_ms(2);
+    }
+    if (knock >= 0)
+        close(knock);
+    return rc;
+}
+
+/* p->journal changes under presence_mu (journal_held_here reads it from other threads). */
+static void set_journal(struct presence *p, bool on)
+{
+    pthread_mutex_lock(&presence_mu);
+    p->journal = on;
+    p->by = pthread_self();
+    pthread_mutex_unlock(&presence_mu);
+}
+
+/* Whether this thread holds the file named by knock in a load's journal: a connection it
+   opened would wait for a load that cannot yield while its thread waits. (Another thread's
+   connection waits like another process's.) */
+static bool journal_held_here(const char *knock)
+{
+    bool held = false;
+    pthread_mutex_lock(&presence_mu);
+    for (struct presence *p = presences; p && !held; p = p->next)
+        held = p->journal && pthread_equal(p->by, pthread_self()) && strcmp(p->knock, knock) == 0;
+    pthread_mutex_unlock(&presence_mu);
+    return held;
+}
+
+/* Gives up p's knock, if held. */
+static void knock_end(struct presence *p)
+{
+    if (!p->knocking)
+        return;
+    (void)flock(p->kfd, LOCK_UN);
+    p->knocking = false;
+    atomic_fetch_sub(&knockers, 1);
+}
+
+/* After a statement or a transaction ended on db: its knock goes once it is back in
+   autocommit (the lock it waited for is given back by then). */
+static void knock_idle(sqlite3 *db)
+{
+    if (atomic_load_explicit(&knockers, memory_order_relaxed) == 0 || !sqlite3_get_autocommit(db))
+        return;
+    struct presence *p = presence_of(db);
+    if (p)
+        knock_end(p);
+}
+
+/* The busy handler of a file's connections (SQLite's own is sqlite3_busy_timeout's): knocks,
+   then sleeps 1, 2, 5, then 10 ms at a time until the busy timeout has passed. The short naps
+   matter: a load that yields pauses until the writer it waits for has been through. */
+static int sq_busy(void *arg, int count)
+{
+    static const int delays[] = {1, 2, 5};
+    struct presence *p = arg;
+    if (!p->knocking && !p->loader && flock(p->kfd, LOCK_SH | LOCK_NB) == 0) {
+        p->knocking = true;
+        atomic_fetch_add(&knockers, 1);
+    }
+    long waited = 0;
+    int n = (int)HK_ARRAY_LEN(delays);
+    for (int i = 0; i < count && i < n; i++)
+        waited += delays[i];
+    if (count > n)
+        waited += 10L * (count - n);
+    if (waited >= p->busy_ms) {
+        knock_end(p);
+        return 0;
+    }
+    sleep_ms(count < n ? delays[count] : 10);
+    return 1;
+}
+
+/* The busy timeout of db: sq_busy when db has a presence, SQLite's otherwise (in memory). */
+static void busy_set(sqlite3 *db, struct presence *p, int ms)
+{
+    if (p && ms > 0)
+        sqlite3_busy_handler(db, sq_busy, p);
+    else
+        sqlite3_busy_timeout(db, ms);
+}
+
+static int presence_take(sqlite3 *db, int busy_ms, struct hk_err *err)
+{
+    const char *path = sqlite3_db_filename(db, "main");
+    if (!path || !*path)
+        return 0;
+    struct presence *p = calloc(1, sizeof(*p));
+    if (!p)
+        return hk_err_set(err, HK_E(NOMEM), "presence lock: out of memory");
+    p->db = db;
+    p->kfd = -1;
+    int rc = 0, kfd = -1;
+    if ((p->fd = side_open(path, "-open", NULL, err)) < 0 ||
+        (kfd = side_open(path, "-knock", &p->knock, err)) < 0 ||
+        (journal_held_here(p->knock) &&
+         (rc = hk_err_set(err, HK_E(UNAVAILABLE),
+                          "database busy: this thread is loading it (initial load)")) < 0) ||
+        (rc = presence_share(p, err)) < 0) {
+        rc = p->fd < 0 ? p->fd : kfd < 0 ? kfd : rc;
+        if (kfd >= 0)
+            close(kfd);
+        if (p->fd >= 0)
+            close(p->fd);
+        free(p->knock);
+        free(p);
+        return rc;
+    }
+    p->kfd = kfd;
+    p->busy_ms = busy_ms;
+    pthread_mutex_lock(&presence_mu);
+    p->next = presences;
+    presences = p;
+    pthread_mutex_unlock(&presence_mu);
+    busy_set(db, p, busy_ms);
+    return 0;
+}
+
+static void presence_drop(sqlite3 *db)
+{
+    pthread_mutex_lock(&presence_mu);
+    struct presence **pp = &presences;
+    while (*pp && (*pp)->db != db)
+        pp = &(*pp)->next;
+    struct presence *p = *pp;
+    if (p)
+        *pp = p->next;
+    pthread_mutex_unlock(&presence_mu);
+    if (!p)
+        return;
+    knock_end(p);
+    close(p->kfd);
+    close(p->fd);
+    free(p->knock);
+    free(p);
 }
 
 static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct hk_err *err)
@@ -111,6 +368,8 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, busy_timeout_ms);
+    if ((rc = presence_take(db, busy_timeout_ms, err)) < 0)
+        goto fail;
     rc = sq_exec(db, what,
                  "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
                  " PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
@@ -121,12 +380,16 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     return 0;
 
 fail:
+    sqlite3_busy_handler(db, NULL, NULL);
+    presence_drop(db);
     sqlite3_close(db);
     return rc;
 }
 
 static void sq_disconnect(void *conn)
 {
+    sqlite3_busy_handler(conn, NULL, NULL); /* its argument goes with the presence */
+    presence_drop(conn);
     sqlite3_close(conn);
 }
 
@@ -226,6 +489,117 @@ static void sq_load_unlock(void *conn, int token)
 {
     (void)conn;
     close(token);
+}
+
+/* Runs PRAGMA journal_mode = mode and tells whether the database is in it now (the pragma
+   answers with the mode in effect, the old one when it could not change). */
+static int sq_journal_mode(sqlite3 *db, const char *mode, bool *now, struct hk_err *err)
+{
+    char sql[64];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof sql, "PRAGMA journal_mode = %s", mode);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *got = (const char *)sqlite3_column_text(st, 0);
+        *now = got && strcasecmp(got, mode) == 0;
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        char reason[256];
+        hk_strlcpy(reason, sqlite3_errmsg(db), sizeof reason);
+        rc = sqlite3_extended_errcode(db);
+        sqlite3_finalize(st);
+        return hk_store_fail(err, sq_fault(rc), "journal mode", reason);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Back to WAL and the shared presence lock (the end of a load's journal, or someone knocked). */
+static int journal_end(sqlite3 *conn, struct presence *p, struct hk_err *err)
+{
+    bool now = false;
+    int rc = sq_journal_mode(conn, "WAL", &now, err);
+    if (rc == 0 && !now)
+        rc =
+            hk_err_set(err, HK_E(UNAVAILABLE), "journal mode: the database did not go back to WAL");
+    if (rc == 0)
+        rc = sq_exec(conn, "load journal", "PRAGMA synchronous = NORMAL", err);
+    if (rc == 0) {
+        set_journal(p, false);
+        /* a conversion: it waits for nobody (only an exclusive lock could hold it up, and
+           nobody else can have one while this is held) */
+        if (flock(p->fd, LOCK_SH) != 0)
+            rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
+    }
+    return rc;
+}
+
+/* hk_db_load_journal: see "Presence locks" above. */
+static int sq_load_journal(void *conn, bool on, int busy_timeout_ms, bool *switched,
+                           struct hk_err *err)
+{
+    struct presence *p = presence_of(conn);
+    bool now = false;
+    int rc;
+    *switched = false;
+    if (!p)
+        return 0; /* in memory */
+    if (!on)
+        return p->journal ? journal_end(conn, p, err) : 0;
+    if (flock(p->fd, LOCK_EX | LOCK_NB) != 0) /* another connection has the file open */
+        return presence_share(p, err);        /* stay in WAL */
+    sqlite3_busy_timeout(conn, 0);
+    rc = sq_journal_mode(conn, "TRUNCATE", &now, err);
+    busy_set(conn, p, busy_timeout_ms);
+    if (rc == 0 && now) {
+        set_journal(p, true);
+        if ((rc = sq_exec(conn, "load journal", "PRAGMA synchronous = FULL", err)) < 0) {
+            struct hk_err ignored;
+            hk_err_clear(&ignored);
+            *switched = journal_end(conn, p, &ignored) < 0; /* still on: the caller ends it */
+            return rc;
+        }
+        *switched = true;
+        return 0;
+    }
+    (void)flock(p->fd, LOCK_SH);   /* a conversion to shared never waits here: we held it */
+    if (rc == HK_E(UNAVAILABLE)) { /* a connection not of huike's has it open */
+        hk_err_clear(err);
+        return 0;
+    }
+    return rc;
+}
+
+/* hk_db_load_poll: whether a connection knocks (waits to open the file, or for a lock). The
+   test takes the knock lock exclusively on a descriptor of its own and lets it go. */
+static bool sq_load_knocked(void *conn)
+{
+    struct presence *p = presence_of(conn);
+    if (!p)
+        return false;
+    int fd = open(p->knock, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return false; /* removed: nobody can be knocking on it */
+    bool knocked = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* releases the lock if taken */
+    return knocked;
+}
+
+/* hk_db_load_poll: waits until nobody knocks, up to LOAD_YIELD_MS. Runs no SQL (the pipeline's
+   writer may be using conn). */
+static void sq_load_yield(void *conn)
+{
+    for (long waited = 0; waited < LOAD_YIELD_MS && sq_load_knocked(conn); waited += 2)
+        sleep_ms(2);
+}
+
+/* hk_db_bulk: a connection in bulk mode is a load's, which yields and never knocks. */
+static void sq_load_mark(void *conn, bool on)
+{
+    struct presence *p = presence_of(conn);
+    if (p)
+        p->loader = on;
 }
 
 /* Rewrites $N to ?N in place, outside '...', "...", `...` and comments. */
@@ -369,10 +743,12 @@ static int sq_step(void *stmt, struct hk_err *err)
         s->changes =
             sqlite3_total_changes64(s->db) != s->total_before ? sqlite3_changes64(s->db) : 0;
         sqlite3_reset(s->st);
+        knock_idle(s->db);
         return HK_DONE;
     }
     hk_strlcpy(reason, sqlite3_errmsg(s->db), sizeof(reason));
     sqlite3_reset(s->st);
+    knock_idle(s->db);
     return hk_store_fail(err, sq_fault(rc), s->name, reason);
 }
 
@@ -387,6 +763,7 @@ static void sq_reset(void *stmt)
     sqlite3_reset(s->st);
     sqlite3_clear_bindings(s->st);
     s->running = false;
+    knock_idle(s->db);
 }
 
 static int sq_columns(void *stmt)
@@ -708,6 +1085,10 @@ const struct hk_store_ops hk_store_sqlite_ops = {
     .migration_unlock = sq_migration_unlock,
     .load_lock = sq_load_lock,
     .load_unlock = sq_load_unlock,
+    .load_journal = sq_load_journal,
+    .load_knocked = sq_load_knocked,
+    .load_yield = sq_load_yield,
+    .load_mark = sq_load_mark,
     .prepare = sq_prepare,
     .finalize = sq_finalize,
     .bind_int64 = sq_bind_int64,

@@ -414,6 +414,12 @@ void hk_db_release(struct hk_db *db)
         db->pipe = NULL;
     }
     hk_db_load_unlock(db);
+    if (db->load_journal) { /* back to WAL; a connection that cannot be is not pooled */
+        struct hk_err e;
+        hk_err_clear(&e);
+        if (hk_db_load_journal(db, false, NULL, &e) < 0 && db->load_journal)
+            db_disconnect(db);
+    }
     if (db->bulk) { /* back to the defaults; a connection that cannot be is not pooled */
         struct hk_err e;
         hk_err_clear(&e);
@@ -452,6 +458,56 @@ void hk_db_load_unlock(struct hk_db *db)
     db->load_locked = false;
 }
 
+int hk_db_load_journal(struct hk_db *db, bool on, bool *switched, struct hk_err *err)
+{
+    const struct hk_store_ops *ops = db->store->ops;
+    bool done = false;
+    int rc;
+    if (switched)
+        *switched = false;
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "load journal: changed inside a transaction");
+    if (!ops->load_journal)
+        return 0;
+    if (db->load_journal == on) { /* nothing to change */
+        if (switched)
+            *switched = on;
+        return 0;
+    }
+    if ((rc = db_sync(db, err)) < 0)
+        return rc;
+    rc = ops->load_journal(db->conn, on, db->store->busy_timeout_ms, &done, err);
+    if (on)
+        db->load_journal = done; /* on a failure too: still on, for release to end */
+    else if (rc == 0)
+        db->load_journal = false;
+    if (switched)
+        *switched = on && rc == 0 && done;
+    return rc;
+}
+
+int hk_db_load_poll(struct hk_db *db, bool *yielded, struct hk_err *err)
+{
+    const struct hk_store_ops *ops = db->store->ops;
+    int rc;
+    if (yielded)
+        *yielded = false;
+    if (!ops->load_knocked)
+        return 0;
+    if (db->in_tx)
+        return hk_err_set(err, HK_E(INVAL), "load poll: inside a transaction");
+    /* the test alone: a batch's commit may still be in the pipeline, and waiting for it at
+       every batch would cost the overlap the pipeline is for */
+    if (!ops->load_knocked(db->conn))
+        return 0;
+    if (db->load_journal && (rc = hk_db_load_journal(db, false, NULL, err)) < 0)
+        return rc;
+    ops->load_yield(db->conn);
+    if (yielded)
+        *yielded = true;
+    return 0;
+}
+
 enum hk_store_backend hk_db_backend(const struct hk_db *db)
 {
     return db->store->ops->backend;
@@ -471,6 +527,8 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err)
             return rc;
     }
     db->bulk = on;
+    if (ops->load_mark)
+        ops->load_mark(db->conn, on);
     /* the settings are back; then the backend's end of a bulk write (PostgreSQL: make it
        durable), whose failure is the caller's to report */
     return !on && ops->bulk_end_sql ? hk_db_exec_script(db, "bulk mode end", ops->bulk_end_sql, err)

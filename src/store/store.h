@@ -139,6 +139,29 @@ int hk_db_bulk(struct hk_db *db, bool on, struct hk_err *err);
 int hk_db_load_lock(struct hk_db *db, bool *got, struct hk_err *err);
 void hk_db_load_unlock(struct hk_db *db);
 /**
+ * The journal of an initial load (call outside a transaction). SQLite, on: when no other
+ * connection of huike's has the database file open (presence locks, sqlite.c), it leaves WAL
+ * for a rollback journal (journal_mode = TRUNCATE, synchronous = FULL): a page the load adds to
+ * the file is then written once, where WAL writes it to the log and the checkpoint copies it
+ * again inside a commit. Pages that existed before a transaction are copied to the journal
+ * first, so a crash or kill -9 still rolls back to the last commit. Otherwise it stays in WAL
+ * (*switched false, not an error, no wait). While it is on, a connection that opens the file
+ * waits for the load to give it back: call hk_db_load_poll between transactions (the
+ * load goes back to WAL there when someone is waiting). A connection opened by the thread that
+ * turned it on fails at once (HK_E(UNAVAILABLE)): it would wait for itself. Off: back to WAL
+ * and synchronous = NORMAL. hk_db_release turns it off too. PostgreSQL: nothing (*switched
+ * false).
+ */
+int hk_db_load_journal(struct hk_db *db, bool on, bool *switched, struct hk_err *err);
+/**
+ * Between two transactions of a load (a connection in bulk mode): when another connection
+ * waits for it, goes back to WAL if the load's journal is on, then waits (up to 2 s) while
+ * other connections wait for the write lock, so that they get it once the load's transaction in
+ * flight commits (*yielded true). Needs no idle pipeline. A no-op on PostgreSQL, whose
+ * writers queue for row locks, not for the database.
+ */
+int hk_db_load_poll(struct hk_db *db, bool *yielded, struct hk_err *err);
+/**
  * Tells the store that a bulk load has grown the tables a lot since the last call (an importer
  * calls it, outside a transaction, each time the rows it wrote doubled). PostgreSQL analyzes
  * the import's tables, which also makes its cached generic plans be remade for their real

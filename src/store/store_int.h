@@ -97,6 +97,17 @@ struct hk_store_ops {
     /* The load lock (hk_db_load_lock): try to take it, *token to hand back to load_unlock. */
     int (*load_lock)(void *conn, int *token, bool *got, struct hk_err *err);
     void (*load_unlock)(void *conn, int token);
+    /* hk_db_load_journal; NULL: the backend has nothing to change. on: *switched says whether
+     * the change was made (SQLite: false when another connection has the database open). */
+    int (*load_journal)(void *conn, bool on, int busy_timeout_ms, bool *switched,
+                        struct hk_err *err);
+    /* hk_db_load_poll (all three may be NULL: nobody ever knocks). load_knocked: whether
+     * another connection waits for the load, to open the file or for a lock; load_yield: waits
+     * (bounded) until none does. Neither runs SQL (the pipeline's writer may be using conn).
+     * load_mark: hk_db_bulk turned bulk mode on or off (a load's connection does not knock). */
+    bool (*load_knocked)(void *conn);
+    void (*load_yield)(void *conn);
+    void (*load_mark)(void *conn, bool on);
 
     /* Statements. name is borrowed and outlives the statement (store.c keeps it). */
     int (*prepare)(void *conn, const char *name, const char *sql, void **stmt, struct hk_err *err);
@@ -188,7 +199,8 @@ struct hk_db {
     /* hk_irepo_identities_key_ensure found or built identities_key in the open transaction;
        forgotten when it ends or rolls back to a savepoint (the build may be undone). */
     bool keys_ensured;
-    bool load_locked; /* holds the load lock (hk_db_load_lock) with load_token */
+    bool load_locked;  /* holds the load lock (hk_db_load_lock) with load_token */
+    bool load_journal; /* hk_db_load_journal(db, true) switched the journal */
     int load_token;
     /* Customers and orders the open transaction wrote (hk_db_touch_*), turned into change-log
      * rows by hk_db_commit (changes.c); forgotten when the transaction ends. touch_all: too many

@@ -93,8 +93,9 @@ static void drop_target(struct tdb *t, const char *target, const char *pg_name)
         pg_admin(t, sql);
         return;
     }
-    static const char *const suffix[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t j = 0; j < 4; j++) {
+    static const char *const suffix[] = {"",          "-wal",  "-shm",  "-journal",
+                                         "-loadlock", "-open", "-knock"};
+    for (size_t j = 0; j < sizeof(suffix) / sizeof(suffix[0]); j++) {
         char p[700];
         snprintf(p, sizeof p, "%s%s", target, suffix[j]);
         unlink(p);

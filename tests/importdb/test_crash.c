@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
@@ -55,6 +57,36 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Through a raw connection (not the store's: no presence lock, no migrate, no WAL request):
+   the orders committed, and the file's journal mode as a new connection sees it ("wal", or
+   "delete" for a file in a rollback journal). */
+static int64_t raw_count(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM orders", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static const char *raw_text(sqlite3 *db, const char *sql)
+{
+    static char out[64];
+    sqlite3_stmt *st = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return out;
+}
+
+static const char *raw_journal_mode(sqlite3 *db)
+{
+    return raw_text(db, "PRAGMA journal_mode");
 }
 
 struct summary {
@@ -99,25 +131,64 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     const char *gen_argv[] = {gen, lines, file, "7", NULL};
     assert_int_equal(run(gen_argv), 0);
 
-    /* 1. import and kill -9 once a few batches are committed */
+    /* 1. import and kill -9 once a few batches are committed. SQLite: the test's store is
+       closed meanwhile, so the load is the file's only connection and writes with a rollback
+       journal (hk_db_load_journal); a raw connection watches (no presence lock: it does not
+       make the load go back to WAL) and the kill lands while the file is in that journal. */
     const char *imp_argv[] = {bin,    "--db",   t->target, "import", "--batch",
                               "1000", "--json", file,      NULL};
+    sqlite3 *raw = NULL;
+    if (!t->pg) {
+        hk_store_close(t->store);
+        t->store = t->ctx.store = NULL;
+    }
     pid_t pid = spawn(imp_argv);
     int status = 0;
     bool exited = false;
+    if (!t->pg) { /* once the journal is there: a connection reading the file in WAL before the
+                     load's switch would keep it in WAL */
+        char journal[700];
+        snprintf(journal, sizeof journal, "%s-journal", t->target);
+        for (int i = 0; i < 3000 && access(journal, F_OK) != 0; i++)
+            sleep_ms(10);
+        assert_int_equal(access(journal, F_OK), 0);
+        assert_int_equal(sqlite3_open_v2(t->target, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        sqlite3_busy_timeout(raw, 5000);
+    }
     for (int i = 0; i < 30000 && !exited; i++) {
-        if (q_int(t->store, "SELECT count(*) FROM orders") >= 5 * BATCH)
+        if ((raw ? raw_count(raw) : q_int(t->store, "SELECT count(*) FROM orders")) >= 5 * BATCH)
             break;
         exited = waitpid(pid, &status, WNOHANG) == pid;
         sleep_ms(10);
     }
     assert_false(exited); /* the import must not have finished yet */
+    if (raw) {            /* the file is in the load's rollback journal */
+        assert_string_equal(raw_journal_mode(raw), "delete");
+        sqlite3_close(raw);
+    }
     assert_int_equal(kill(pid, SIGKILL), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
-    /* the kill caught an initial load: its indexes are missing */
-    assert_int_equal(tdb_load_indexes(t->store), 0);
+    /* the kill caught an initial load: its indexes are missing. SQLite: the first connection
+       rolls the journal back (the file is whole), and the store's migrate at open then builds
+       the missing indexes (a kill's leftovers, migrate.c) */
+    if (!t->pg) {
+        assert_int_equal(sqlite3_open_v2(t->target, &raw, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        sqlite3_busy_timeout(raw, 5000);
+        assert_string_equal(raw_text(raw, "PRAGMA integrity_check"), "ok");
+        assert_string_equal(raw_text(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                          " AND name IN ('identities_key', 'orders_sales',"
+                                          " 'orders_customer', 'identities_customer',"
+                                          " 'customers_phone_hash', 'customers_name_hash',"
+                                          " 'order_history_order')"),
+                            "0");
+        sqlite3_close(raw);
+        t->store = t->ctx.store = tdb_open_store(t->target);
+        assert_int_equal(tdb_load_indexes(t->store), TDB_LOAD_INDEXES(t->pg));
+    } else {
+        assert_int_equal(tdb_load_indexes(t->store), 0);
+    }
 
     /* 2. only whole batches, only whole orders */
     int64_t committed = q_int(t->store, "SELECT count(*) FROM orders");
@@ -146,9 +217,14 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_string_equal(
         q_text(t->store, "SELECT max(external_no) FROM orders", maxno, sizeof maxno), want);
 
-    /* 3. run it again: it completes, with every index */
+    /* 3. run it again: it completes, with every index, and in WAL again (SQLite) */
     assert_int_equal(run(imp_argv), 0);
     assert_int_equal(tdb_load_indexes(t->store), TDB_LOAD_INDEXES(t->pg));
+    if (!t->pg) {
+        assert_int_equal(sqlite3_open_v2(t->target, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_string_equal(raw_journal_mode(raw), "wal");
+        sqlite3_close(raw);
+    }
 
     /* 4. the same as a clean import */
     char clean[640];
@@ -174,11 +250,86 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_true(a.groups_sum == b.groups_sum);
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SQLite: another process (here the test) opening the store while a CLI load holds it in a
+   rollback journal gets it back within a batch (presence locks, sqlite.c): its store opens,
+   migrates and reads at once, the load goes on in WAL, and the result is a clean import's. */
+static void store_opened_mid_load__load_gives_the_file_back(void **state)
+{
+    struct tdb *t = *state;
+    const char *bin = getenv("HUIKE_BIN"), *gen = getenv("HUIKE_GEN");
+    if (t->pg)
+        skip();
+    if (!bin || !gen)
+        fail_msg("HUIKE_BIN and HUIKE_GEN must name the huike binary and the generator");
+    char file[600], journal[700];
+    snprintf(file, sizeof file, "%s/big.csv", t->tmpdir);
+    snprintf(journal, sizeof journal, "%s-journal", t->target);
+    const char *gen_argv[] = {gen, "400000", file, "7", NULL};
+    assert_int_equal(run(gen_argv), 0);
+    const char *imp_argv[] = {bin,    "--db",   t->target, "import", "--batch",
+                              "1000", "--json", file,      NULL};
+
+    hk_store_close(t->store);
+    t->store = t->ctx.store = NULL;
+    pid_t pid = spawn(imp_argv);
+    for (int i = 0; i < 3000 && access(journal, F_OK) != 0; i++)
+        sleep_ms(10);
+    assert_int_equal(access(journal, F_OK), 0); /* the load is in its journal */
+
+    /* a store of its own, no migrate (whose write transaction would queue behind the load's):
+       its first connection waits until the load gives the file back, then reads */
+    struct hk_err err = {0};
+    struct hk_store *mid_store = NULL;
+    double t0 = now_s();
+    if (hk_store_open(t->target, NULL, &mid_store, &err) != 0)
+        fail_msg("store open: %s", err.msg);
+    int64_t mid = q_int(mid_store, "SELECT count(*) FROM orders");
+    double waited = now_s() - t0;
+    int status = 0;
+    bool exited = waitpid(pid, &status, WNOHANG) == pid;
+    hk_store_close(mid_store);
+    assert_false(exited); /* it was given back by the running load, not by its end */
+    assert_true(waited < 2.0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    t->store = t->ctx.store = tdb_open_store(t->target);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(tdb_load_indexes(t->store), TDB_LOAD_INDEXES(t->pg));
+
+    char clean[640];
+    tdb_fresh_target(t, clean, sizeof clean);
+    const char *clean_argv[] = {bin,    "--db",   clean, "import", "--batch",
+                                "1000", "--json", file,  NULL};
+    assert_int_equal(run(clean_argv), 0);
+    struct hk_store *cs = tdb_open_store(clean);
+    struct summary a, b;
+    summarize(t->store, &a);
+    summarize(cs, &b);
+    hk_store_close(cs);
+    assert_int_equal(a.orders, b.orders);
+    assert_int_equal(a.items, b.items);
+    assert_int_equal(a.customers, b.customers);
+    assert_int_equal(a.identities, b.identities);
+    assert_true(a.orders_sum == b.orders_sum);
+    assert_true(a.items_sum == b.items_sum);
+    assert_true(a.groups_sum == b.groups_sum);
+    /* given back between two batches, not at the end of the load */
+    assert_true(mid < a.orders / 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(kill9_mid_import__no_partial_order_and_rerun_completes,
                                         tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(store_opened_mid_load__load_gives_the_file_back, tdb_setup,
+                                        tdb_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,7 +126,8 @@ static void drop_targets(struct fixture *f)
             snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->pg_names[i]);
             pg_admin(f, sql);
         } else {
-            static const char *const suffix[] = {"", "-wal", "-shm", "-journal", "-loadlock"};
+            static const char *const suffix[] = {"",          "-wal",  "-shm",  "-journal",
+                                                 "-loadlock", "-open", "-knock"};
             for (size_t j = 0; j < sizeof(suffix) / sizeof(suffix[0]); j++) {
                 char p[700];
                 snprintf(p, sizeof(p), "%s%s", f->targets[i], suffix[j]);
@@ -925,6 +926,49 @@ static void store_bulk__writes_behave_alike_and_refuses_inside_a_transaction(voi
     hk_db_release(db);
 }
 
+/* The journal of an initial load (hk_db_load_journal): never inside a transaction, on either
+   backend; on PostgreSQL it changes nothing. Its SQLite behaviour is in test_load_journal.c. */
+static void store_load_journal__refused_inside_a_transaction(void **state)
+{
+    struct fixture *f = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    bool switched = true;
+
+    CHECK(hk_db_acquire(f->store, &db, &err));
+    clean(db);
+    CHECK(hk_db_begin(db, HK_TX_WRITE, &err));
+    CHECK(insert_item(db, "journal_tx", 1, &err));
+    assert_int_equal(hk_db_load_journal(db, true, &switched, &err), HK_E(INVAL));
+    assert_false(switched);
+    assert_int_equal(hk_db_load_journal(db, false, &switched, &err), HK_E(INVAL));
+    assert_true(hk_db_in_tx(db)); /* the transaction goes on */
+    CHECK(hk_db_commit(db, &err));
+    assert_int_equal(count_key(db, "journal_tx"), 1);
+    hk_db_release(db);
+}
+
+static void store_load_journal__postgres_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    bool switched = true;
+
+    if (!f->pg)
+        skip(); /* SQLite: test_load_journal.c */
+    CHECK(hk_db_acquire(f->store, &db, &err));
+    clean(db);
+    CHECK(hk_db_load_journal(db, true, &switched, &err));
+    assert_false(switched);
+    CHECK(hk_db_begin(db, HK_TX_WRITE, &err));
+    CHECK(insert_item(db, "journal_pg", 1, &err));
+    CHECK(hk_db_commit(db, &err));
+    CHECK(hk_db_load_journal(db, false, NULL, &err));
+    assert_int_equal(count_key(db, "journal_pg"), 1);
+    hk_db_release(db);
+}
+
 static void store_tx__release_rolls_back_an_open_transaction(void **state)
 {
     struct fixture *f = *state;
@@ -1118,6 +1162,8 @@ int main(void)
         cmocka_unit_test(store_tx__foreign_key_violation_is_conflict),
         cmocka_unit_test(store_tx__release_rolls_back_an_open_transaction),
         cmocka_unit_test(store_bulk__writes_behave_alike_and_refuses_inside_a_transaction),
+        cmocka_unit_test(store_load_journal__refused_inside_a_transaction),
+        cmocka_unit_test(store_load_journal__postgres_changes_nothing),
         cmocka_unit_test(store_pool__many_threads_lose_no_rows),
         cmocka_unit_test(store_pool__broken_connection_is_reconnected),
     };
