@@ -60,6 +60,7 @@
 #include "ingest/identity.h"
 #include "ingest/reader.h"
 #include "ingest/region.h"
+#include "store/changes_repo.h"
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
@@ -169,6 +170,7 @@ struct importer {
     enum hk_apply_outcome *outc; /* per record of the current set */
     bool bulk;                   /* a file import (hk_db_bulk) */
     bool rollback_journal;       /* an initial load began SQLite's (hk_db_load_journal) */
+    bool initial;                /* an initial load (hk_load_mode) */
     int64_t rows_written;        /* new orders, lines and customers committed so far */
     int64_t rows_analyzed;       /* rows_written at the last hk_db_bulk_grown */
     int64_t lookup_key;          /* shop_key of the current order look-up */
@@ -1534,6 +1536,17 @@ static void add_counts(struct hk_import_result *res, const struct counts *c)
  * One batch: all records in one transaction; if that fails, again one savepoint per record.
  * Counters go to io->res only once committed.
  */
+/* Begins a batch's transaction. An initial load's batch logs one 'all' change, not a row per
+   customer: nearly every customer it touches is new, and a follower reloads everything past
+   HK_RELOAD_OVER customers anyway (engine_svc.c); 1M lines wrote 484k rows to the log. */
+static int begin_batch(struct importer *imp, struct hk_err *err)
+{
+    int rc = hk_db_begin(imp->db, HK_TX_WRITE, err);
+    if (rc == 0 && imp->initial)
+        hk_changes_touch_all(imp->db);
+    return rc;
+}
+
 static int run_batch(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
                      const struct batch_io *io, struct hk_err *err)
 {
@@ -1547,7 +1560,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
         if (io->errors)
             hk_err_clear(&io->errors[i]);
     }
-    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+    if ((rc = begin_batch(imp, err)) < 0)
         return rc;
     rc = apply_set(imp, recs, n, io, 0, err);
     if (rc == 0 && (rc = hk_db_commit(imp->db, err)) == 0) {
@@ -1577,7 +1590,7 @@ static int run_batch(struct importer *imp, const struct hk_order_rec *const *rec
         io->res->rejected = rej0;
     }
     memset(&imp->cnt, 0, sizeof imp->cnt);
-    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+    if ((rc = begin_batch(imp, err)) < 0)
         return rc;
     /* The redo looks up the keys the rollback made the resolver forget, which needs
        identities_key (a load may have dropped it): built here, not under a record's savepoint,
@@ -2037,7 +2050,7 @@ static int queue_batch(struct importer *imp, struct pbatch *b, const struct batc
     for (size_t i = 0; i < b->n; i++)
         b->outc[i] = 0;
     load_check(imp);
-    if ((rc = hk_db_begin(imp->db, HK_TX_WRITE, err)) < 0)
+    if ((rc = begin_batch(imp, err)) < 0)
         return rc;
     rc = apply_set(imp, b->recs, b->n, io, 0, err);
     if (rc == 0)
@@ -2300,6 +2313,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     }
     rc = begin_load(imp, o.load, total_bytes, o.load_journal, &res->initial_load, err);
     res->rollback_journal = imp->rollback_journal;
+    imp->initial = res->initial_load;
     if (rc < 0)
         goto done;
     if (res->initial_load && (rc = known_orders(imp, total_bytes, err)) < 0)

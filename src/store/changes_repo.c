@@ -57,6 +57,14 @@ void hk_changes_announce(struct hk_db *db, unsigned what)
         db->announce |= what;
 }
 
+void hk_changes_touch_all(struct hk_db *db)
+{
+    if (!db->in_tx)
+        return;
+    db->touch_all = true;
+    db->ntc = db->nto = 0;
+}
+
 void hk_changes_forget(struct hk_db *db)
 {
     db->ntc = db->nto = 0;
@@ -114,13 +122,13 @@ static int flush_ids(struct hk_db *db, const char *name, const char *head, const
 /* Many customers (a bulk import's batch): their rows streamed with the bulk loader. The ids are
  * distinct, and each names a customer the transaction wrote or read, so the existence check of
  * flush_ids is not needed. */
-static int copy_customer_ids(struct hk_db *db, const int64_t *ids, size_t n, int64_t at,
-                             struct hk_err *err)
+static int copy_rows(struct hk_db *db, const int64_t *ids, size_t n, const char *kind, int64_t at,
+                     struct hk_err *err)
 {
     struct hk_copy *c = NULL;
     int rc = hk_db_copy_begin(db, "changes", "customer_id, kind, at", 3, &c, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (hk_copy_int64(c, ids[i]) < 0 || hk_copy_text(c, "customer", 8) < 0 ||
+        if (hk_copy_int64(c, ids[i]) < 0 || hk_copy_text(c, kind, strlen(kind)) < 0 ||
             hk_copy_int64(c, at) < 0)
             rc = hk_err_set(err, HK_E(INTERNAL), "changes_copy: a value cannot be written");
         else
@@ -155,12 +163,15 @@ int hk_changes_flush(struct hk_db *db, bool *wrote, struct hk_err *err)
     int64_t at = (int64_t)time(NULL);
     int rc = 0;
     if (db->touch_all) {
-        rc = log_row(db, "all", at, err);
+        static const int64_t none = 0;
+        /* a pipelined load's batch: through the bulk loader, which does not wait for the
+           pipeline's writer as a statement does */
+        rc = db->pipe ? copy_rows(db, &none, 1, "all", at, err) : log_row(db, "all", at, err);
     } else {
         size_t nc = sort_unique(db->touched_customers, db->ntc);
         size_t no = sort_unique(db->touched_orders, db->nto);
         if (nc > 4 * HK_TOUCH_CHUNK)
-            rc = copy_customer_ids(db, db->touched_customers, nc, at, err);
+            rc = copy_rows(db, db->touched_customers, nc, "customer", at, err);
         else if (nc)
             rc =
                 flush_ids(db, "changes_log_customers",

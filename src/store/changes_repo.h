@@ -48,6 +48,9 @@ int hk_changes_by_ids(struct hk_db *db, const int64_t *ids, size_t n, hk_change_
  * write transaction; written at commit like touched customers.
  */
 void hk_changes_announce(struct hk_db *db, unsigned what);
+/** The open transaction writes too many customers to name (a batch of an initial load): it
+    logs one 'all' row at commit, and followers reload everything. Outside a transaction: no-op. */
+void hk_changes_touch_all(struct hk_db *db);
 /** The smallest change id (0 when the log is empty). */
 int hk_changes_min_id(struct hk_db *db, int64_t *out, struct hk_err *err);
 /** Number of change rows with id > after_id. */

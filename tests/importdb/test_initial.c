@@ -141,6 +141,14 @@ static void initial_load__same_store_as_normal_load(void **state)
         if (q_checksum(t->store, SUMS[i][1]) != q_checksum(normal, SUMS[i][1]))
             fail_msg("%s differ between the initial and the normal load", SUMS[i][0]);
     }
+    /* the change log: an initial load's batch logs one 'all' row (followers reload everything),
+       a normal load's a row per customer it touched */
+    const char *per_customer = "SELECT count(*) FROM changes WHERE kind <> 'all'";
+    const char *all = "SELECT count(*) FROM changes WHERE kind = 'all'";
+    assert_int_equal(q_int(t->store, per_customer), 0);
+    assert_true(q_int(t->store, all) >= 12000 / 700);
+    assert_true(q_int(normal, per_customer) > 6000);
+    assert_int_equal(q_int(normal, all), 0);
     hk_store_close(normal);
 }
 

@@ -52,9 +52,11 @@ static const char *const SUMS[] = {
 };
 #define NSUMS (sizeof SUMS / sizeof SUMS[0])
 
-static void same_store(struct hk_store *a, struct hk_store *b)
+/* changes: compare the change log's size too (the last sum; not between an initial and a
+   normal load: an initial load's batch logs one 'all' row, a normal one a row per customer) */
+static void same_store(struct hk_store *a, struct hk_store *b, bool changes)
 {
-    for (size_t i = 0; i < NSUMS; i++)
+    for (size_t i = 0; i < NSUMS - (changes ? 0 : 1); i++)
         if (q_checksum(a, SUMS[i]) != q_checksum(b, SUMS[i]))
             fail_msg("differ: %s", SUMS[i]);
 }
@@ -121,8 +123,8 @@ static void pipeline__same_store_as_without(void **state)
     assert_true(q_int(t->store, "SELECT count(*) FROM orders") > 6000);
     assert_true(q_int(t->store, "SELECT count(*) FROM customer_merges") >= 1);
     assert_true(q_int(t->store, "SELECT count(*) FROM order_history") > 100);
-    same_store(t->store, plain);
-    same_store(initial, plain);
+    same_store(t->store, plain, true);
+    same_store(initial, plain, false);
     hk_store_close(plain);
     hk_store_close(initial);
 }
@@ -154,7 +156,7 @@ static void pipeline__failed_write_is_redone_exactly(void **state)
     assert_true(redos >= 1); /* the planted id made a queued insert fail */
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no = 'X-PLANTED'"),
                      1);
-    same_store(t->store, plain);
+    same_store(t->store, plain, true);
     hk_store_close(plain);
 }
 
