@@ -116,8 +116,8 @@ static void sq_configure(void)
  * write lock again right after each commit, and SQLite's busy handler, which sleeps between its
  * tries, seldom finds it free: a server started during a load could wait for the whole load.
  * So a connection's busy handler (sq_busy) holds a shared lock on DBFILE-knock, on the
- * connection's own descriptor, from its first wait until its statement or transaction ends
- * (knock_end, when the connection is back in autocommit), and retries every few milliseconds.
+ * connection's own descriptor, from its first wait until the statement that waited ends
+ * (knock_idle), and retries every few milliseconds.
  * A load (a connection in bulk mode, which never knocks itself) tests the lock between its
  * transactions (hk_db_load_poll) and, while someone knocks, waits before it begins the next
  * one, up to LOAD_YIELD_MS: the waiting writer gets the lock as soon as the load's batch in
@@ -162,27 +162,43 @@ static struct presence *presence_of(sqlite3 *db)
     return p;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-/* Opens path + suffix (created if missing). */
+/* Opens path + suffix (created if missing, with the database's permissions; read-only when
+   that is all the caller may: flock needs no more). */
 static int side_open(const char *path, const char *suffix, char **name, struct hk_err *err)
 {
     size_t n = strlen(path) + strlen(suffix) + 1;
     char *s = malloc(n);
     if (!s)
-        return hk_err_set(err, HK_E(NOMEM), "presence lock: out of memory");
+        return hk_err_set(err, HK_E(NOMEM), "lock file: out of memory");
     snprintf(s, n, "%s%s", path, suffix);
     struct stat st; /* the database's permissions, as SQLite gives its -wal and -shm */
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 0666) : 0600;
-    int fd = open(s, O_RDWR | O_CREAT | O_CLOEXEC, mode);
+    bool known = stat(path, &st) == 0;
+    mode_t mode = known ? (st.st_mode & 0666) : 0600;
+    int fd = open(s, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0 && known)
+        (void)fchmod(fd, mode); /* past the umask, as SQLite does for its own files */
+    else if (fd < 0 && errno == EEXIST)
+        fd = open(s, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EROFS))
+        fd = open(s, O_RDONLY | O_CLOEXEC); /* flock needs no write access */
     if (fd < 0) {
         int e = errno;
+        hk_err_set(err, HK_E(IO), "lock file %s: %s", s, strerror(e));
         free(s);
-        return hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(e));
+        return HK_E(IO);
     }
     if (name)
         *name = s;
@@ -196,17 +212,18 @@ static int side_open(const char *path, const char *suffix, char **name, struct h
 static int presence_share(struct presence *p, struct hk_err *err)
 {
     int knock = -1, rc = 0;
-    for (long waited = 0; flock(p->fd, LOCK_SH | LOCK_NB) != 0; waited += 2) {
+    int64_t until = now_ms() + PRESENCE_WAIT_MS;
+    while (flock(p->fd, LOCK_SH | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) {
             rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
             break;
         }
-        if (knock < 0 && ((knock = open(p->knock, O_RDWR | O_CLOEXEC)) < 0 ||
+        if (knock < 0 && ((knock = open(p->knock, O_RDONLY | O_CLOEXEC)) < 0 ||
                           flock(knock, LOCK_SH) != 0)) { /* the load only tests it */
             rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
             break;
         }
-        if (waited >= PRESENCE_WAIT_MS) {
+        if (now_ms() >= until) {
             rc = hk_err_set(err, HK_E(UNAVAILABLE),
                             "database busy: an initial load did not give it back in time");
             break;
@@ -250,11 +267,12 @@ static void knock_end(struct presence *p)
     atomic_fetch_sub(&knockers, 1);
 }
 
-/* After a statement or a transaction ended on db: its knock goes once it is back in
-   autocommit (the lock it waited for is given back by then). */
+/* After a statement (or a prepare, a rollback) ended on db: its knock goes. The lock it waited
+   for is its own by then, or it gave up; either way a load has nothing more to wait for (its
+   next BEGIN waits for a held lock like any writer). */
 static void knock_idle(sqlite3 *db)
 {
-    if (atomic_load_explicit(&knockers, memory_order_relaxed) == 0 || !sqlite3_get_autocommit(db))
+    if (atomic_load_explicit(&knockers, memory_order_relaxed) == 0)
         return;
     struct presence *p = presence_of(db);
     if (p)
@@ -380,7 +398,8 @@ static int sq_connect(const char *path, int busy_timeout_ms, void **conn, struct
     return 0;
 
 fail:
-    sqlite3_busy_handler(db, NULL, NULL);
+    if (db) /* NULL only when SQLite could not allocate it */
+        sqlite3_busy_handler(db, NULL, NULL);
     presence_drop(db);
     sqlite3_close(db);
     return rc;
@@ -423,6 +442,7 @@ static void sq_rollback(void *conn)
 {
     /* Fails only when no transaction is open (SQLite already rolled back): nothing to do. */
     sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+    knock_idle(conn);
 }
 
 static int sq_savepoint_sql(void *conn, const char *what, const char *verb, const char *name,
@@ -464,15 +484,12 @@ static void sq_migration_unlock(void *conn)
 static int sq_load_lock(void *conn, int *token, bool *got, struct hk_err *err)
 {
     const char *path = sqlite3_db_filename(conn, "main");
-    char lock[4096];
     *got = false;
     if (!path || !*path)
         return 0; /* in memory: no other connection shares it */
-    if (snprintf(lock, sizeof lock, "%s-loadlock", path) >= (int)sizeof lock)
-        return hk_err_set(err, HK_E(INVAL), "load lock: database path too long");
-    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = side_open(path, "-loadlock", NULL, err);
     if (fd < 0)
-        return hk_err_set(err, HK_E(IO), "load lock: %s", strerror(errno));
+        return fd;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(fd);
@@ -578,7 +595,7 @@ static bool sq_load_knocked(void *conn)
     struct presence *p = presence_of(conn);
     if (!p)
         return false;
-    int fd = open(p->knock, O_RDWR | O_CLOEXEC);
+    int fd = open(p->knock, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false; /* removed: nobody can be knocking on it */
     bool knocked = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
@@ -590,7 +607,8 @@ static bool sq_load_knocked(void *conn)
    writer may be using conn). */
 static void sq_load_yield(void *conn)
 {
-    for (long waited = 0; waited < LOAD_YIELD_MS && sq_load_knocked(conn); waited += 2)
+    int64_t until = now_ms() + LOAD_YIELD_MS;
+    while (sq_load_knocked(conn) && now_ms() < until)
         sleep_ms(2);
 }
 
@@ -644,6 +662,7 @@ static int sq_prepare(void *conn, const char *name, const char *sql, void **out,
     s->db = db;
     s->name = name;
     rc = sqlite3_prepare_v3(db, text, -1, SQLITE_PREPARE_PERSISTENT, &s->st, &tail);
+    knock_idle(db); /* reading the schema may have waited */
     if (rc != SQLITE_OK) {
         rc = hk_store_fail(err, sq_fault(rc), name, sqlite3_errmsg(db));
         goto fail;
@@ -1025,6 +1044,7 @@ static int sq_copy_end(void *copy, bool ok, struct hk_err *err)
         sqlite3_finalize(st);
     }
     int out = rc == SQLITE_OK ? 0 : sq_copy_fail(c, rc, err);
+    knock_idle(c->db);
     sq_copy_free(c);
     return out;
 }
@@ -1051,9 +1071,11 @@ static int sq_next_ids(void *conn, const char *table, size_t n, int64_t floor, i
         hk_strlcpy(reason, sqlite3_errmsg(conn), sizeof reason);
         rc = sqlite3_extended_errcode(conn);
         sqlite3_finalize(st);
+        knock_idle(conn);
         return hk_store_fail(err, sq_fault(rc), "next ids", reason);
     }
     sqlite3_finalize(st);
+    knock_idle(conn);
     return 0;
 }
 

@@ -215,6 +215,7 @@ static void db_disconnect(struct hk_db *db)
     db->store->ops->disconnect(db->conn);
     db->conn = NULL;
     db->bulk = false; /* a new connection starts with the defaults */
+    db->load_journal = false;
     db_tx_end(db);
 }
 
@@ -492,7 +493,7 @@ int hk_db_load_poll(struct hk_db *db, bool *yielded, struct hk_err *err)
     int rc;
     if (yielded)
         *yielded = false;
-    if (!ops->load_knocked)
+    if (!ops->load_knocked || !db->bulk) /* only a load yields */
         return 0;
     if (db->in_tx)
         return hk_err_set(err, HK_E(INVAL), "load poll: inside a transaction");
