@@ -2037,8 +2037,7 @@ static void load_check(struct importer *imp)
         if (st.merges > 0)
             (void)hk_db_load_journal(imp->db, false, NULL, &ignored);
     }
-    if (imp->bulk)
-        (void)hk_db_load_poll(imp->db, NULL, &ignored);
+    (void)hk_db_load_poll(imp->db, NULL, &ignored); /* a no-op unless in bulk mode */
 }
 
 /* Applies b and queues its transaction; 0 when its COMMIT is queued. */

@@ -119,9 +119,9 @@ static int flush_ids(struct hk_db *db, const char *name, const char *head, const
     return 0;
 }
 
-/* Many customers (a bulk import's batch): their rows streamed with the bulk loader. The ids are
- * distinct, and each names a customer the transaction wrote or read, so the existence check of
- * flush_ids is not needed. */
+/* Rows of one kind streamed with the bulk loader: many customers (a bulk import's batch), or
+ * the one 'all' row of a pipelined batch. The ids are distinct, and each names a customer the
+ * transaction wrote or read (or is 0), so the existence check of flush_ids is not needed. */
 static int copy_rows(struct hk_db *db, const int64_t *ids, size_t n, const char *kind, int64_t at,
                      struct hk_err *err)
 {

@@ -1709,7 +1709,7 @@ int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err 
             rc = sq_pragma_swap(db, nswapped, &old[nswapped], &read[nswapped],
                                 SQ_BUILD_PRAGMAS[nswapped].build, err);
         for (size_t k = 0; k < ntodo && rc == 0; k++) {
-            /* a connection waiting to open the file makes a load's journal go back to WAL (a
+            /* a load lets waiting connections in between its builds too (hk_db_load_poll; a
                failure only costs the wait: the next build polls again) */
             struct hk_err later;
             hk_err_clear(&later);

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/util.h"
 #include "store/store_int.h"
@@ -162,13 +163,6 @@ static struct presence *presence_of(sqlite3 *db)
     return p;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -212,7 +206,7 @@ static int side_open(const char *path, const char *suffix, char **name, struct h
 static int presence_share(struct presence *p, struct hk_err *err)
 {
     int knock = -1, rc = 0;
-    int64_t until = now_ms() + PRESENCE_WAIT_MS;
+    int64_t until = hk_monotonic_ms() + PRESENCE_WAIT_MS;
     while (flock(p->fd, LOCK_SH | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK) {
             rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
@@ -223,7 +217,7 @@ static int presence_share(struct presence *p, struct hk_err *err)
             rc = hk_err_set(err, HK_E(IO), "presence lock: %s", strerror(errno));
             break;
         }
-        if (now_ms() >= until) {
+        if (hk_monotonic_ms() >= until) {
             rc = hk_err_set(err, HK_E(UNAVAILABLE),
                             "database busy: an initial load did not give it back in time");
             break;
@@ -508,6 +502,21 @@ static void sq_load_unlock(void *conn, int token)
     close(token);
 }
 
+/* The end of a statement run outside the statement cache: finalizes st (may be NULL), ends a
+   knock, and turns rc (SQLITE_OK or the failing call's code) into 0 or the failure named what. */
+static int sq_raw_done(sqlite3 *db, sqlite3_stmt *st, int rc, const char *what, struct hk_err *err)
+{
+    char reason[256] = "";
+    bool failed = rc != SQLITE_OK;
+    if (failed) {
+        hk_strlcpy(reason, sqlite3_errmsg(db), sizeof reason);
+        rc = sqlite3_extended_errcode(db);
+    }
+    sqlite3_finalize(st);
+    knock_idle(db);
+    return failed ? hk_store_fail(err, sq_fault(rc), what, reason) : 0;
+}
+
 /* Runs PRAGMA journal_mode = mode and tells whether the database is in it now (the pragma
    answers with the mode in effect, the old one when it could not change). */
 static int sq_journal_mode(sqlite3 *db, const char *mode, bool *now, struct hk_err *err)
@@ -521,15 +530,7 @@ static int sq_journal_mode(sqlite3 *db, const char *mode, bool *now, struct hk_e
         *now = got && strcasecmp(got, mode) == 0;
         rc = SQLITE_OK;
     }
-    if (rc != SQLITE_OK) {
-        char reason[256];
-        hk_strlcpy(reason, sqlite3_errmsg(db), sizeof reason);
-        rc = sqlite3_extended_errcode(db);
-        sqlite3_finalize(st);
-        return hk_store_fail(err, sq_fault(rc), "journal mode", reason);
-    }
-    sqlite3_finalize(st);
-    return 0;
+    return sq_raw_done(db, st, rc, "journal mode", err);
 }
 
 /* Back to WAL and the shared presence lock (the end of a load's journal, or someone knocked). */
@@ -607,8 +608,8 @@ static bool sq_load_knocked(void *conn)
    writer may be using conn). */
 static void sq_load_yield(void *conn)
 {
-    int64_t until = now_ms() + LOAD_YIELD_MS;
-    while (sq_load_knocked(conn) && now_ms() < until)
+    int64_t until = hk_monotonic_ms() + LOAD_YIELD_MS;
+    while (sq_load_knocked(conn) && hk_monotonic_ms() < until)
         sleep_ms(2);
 }
 
@@ -1066,17 +1067,7 @@ static int sq_next_ids(void *conn, const char *table, size_t n, int64_t floor, i
             rc = SQLITE_OK;
         }
     }
-    if (rc != SQLITE_OK) {
-        char reason[256];
-        hk_strlcpy(reason, sqlite3_errmsg(conn), sizeof reason);
-        rc = sqlite3_extended_errcode(conn);
-        sqlite3_finalize(st);
-        knock_idle(conn);
-        return hk_store_fail(err, sq_fault(rc), "next ids", reason);
-    }
-    sqlite3_finalize(st);
-    knock_idle(conn);
-    return 0;
+    return sq_raw_done(conn, st, rc, "next ids", err);
 }
 
 const struct hk_store_ops hk_store_sqlite_ops = {

@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
@@ -116,6 +117,25 @@ static void summarize(struct hk_store *s, struct summary *out)
     out->groups_sum = q_checksum(s, "SELECT o.external_no, (SELECT min(v.value) FROM identities v "
                                     "WHERE v.customer_id = o.customer_id AND v.kind = 'buyer_id') "
                                     "FROM orders o ORDER BY o.external_no");
+}
+
+/* Imports file into a fresh store with the CLI, as the tests' loads do (batches of 1000), and
+   summarizes t's store into *a and the clean one into *b; returns the clean store's count of
+   load indexes. */
+static int clean_import(struct tdb *t, const char *bin, const char *file, struct summary *a,
+                        struct summary *b)
+{
+    char clean[640];
+    tdb_fresh_target(t, clean, sizeof clean);
+    const char *clean_argv[] = {bin,    "--db",   clean, "import", "--batch",
+                                "1000", "--json", file,  NULL};
+    assert_int_equal(run(clean_argv), 0);
+    struct hk_store *cs = tdb_open_store(clean);
+    summarize(t->store, a);
+    summarize(cs, b);
+    int indexes = tdb_load_indexes(cs);
+    hk_store_close(cs);
+    return indexes;
 }
 
 static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
@@ -227,17 +247,9 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     }
 
     /* 4. the same as a clean import */
-    char clean[640];
-    tdb_fresh_target(t, clean, sizeof clean);
-    const char *clean_argv[] = {bin,    "--db",   clean, "import", "--batch",
-                                "1000", "--json", file,  NULL};
-    assert_int_equal(run(clean_argv), 0);
-    struct hk_store *cs = tdb_open_store(clean);
     struct summary a, b;
-    summarize(t->store, &a);
-    summarize(cs, &b);
-    assert_int_equal(tdb_load_indexes(cs), TDB_LOAD_INDEXES(t->pg));
-    hk_store_close(cs);
+    int clean_indexes = clean_import(t, bin, file, &a, &b);
+    assert_int_equal(clean_indexes, TDB_LOAD_INDEXES(t->pg));
     assert_true(a.orders > committed);
     assert_int_equal(a.orders, b.orders);
     assert_int_equal(a.items, b.items);
@@ -248,13 +260,6 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
     assert_true(a.orders_sum == b.orders_sum);
     assert_true(a.items_sum == b.items_sum);
     assert_true(a.groups_sum == b.groups_sum);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* SQLite: another process (here the test) opening the store while a CLI load holds it in a
@@ -287,11 +292,11 @@ static void store_opened_mid_load__load_gives_the_file_back(void **state)
        its first connection waits until the load gives the file back, then reads */
     struct hk_err err = {0};
     struct hk_store *mid_store = NULL;
-    double t0 = now_s();
+    int64_t t0 = hk_monotonic_ms();
     if (hk_store_open(t->target, NULL, &mid_store, &err) != 0)
         fail_msg("store open: %s", err.msg);
     int64_t mid = q_int(mid_store, "SELECT count(*) FROM orders");
-    double waited = now_s() - t0;
+    double waited = (double)(hk_monotonic_ms() - t0) / 1000.0;
     int status = 0;
     bool exited = waitpid(pid, &status, WNOHANG) == pid;
     hk_store_close(mid_store);
@@ -302,16 +307,8 @@ static void store_opened_mid_load__load_gives_the_file_back(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(tdb_load_indexes(t->store), TDB_LOAD_INDEXES(t->pg));
 
-    char clean[640];
-    tdb_fresh_target(t, clean, sizeof clean);
-    const char *clean_argv[] = {bin,    "--db",   clean, "import", "--batch",
-                                "1000", "--json", file,  NULL};
-    assert_int_equal(run(clean_argv), 0);
-    struct hk_store *cs = tdb_open_store(clean);
     struct summary a, b;
-    summarize(t->store, &a);
-    summarize(cs, &b);
-    hk_store_close(cs);
+    (void)clean_import(t, bin, file, &a, &b);
     assert_int_equal(a.orders, b.orders);
     assert_int_equal(a.items, b.items);
     assert_int_equal(a.customers, b.customers);
