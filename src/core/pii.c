@@ -189,12 +189,16 @@ int hk_pii_open(const struct hk_keyring *kr, const unsigned char *sealed, size_t
     return 0;
 }
 
+/* The first HK_PII_HASH_HEX / 2 bytes of a 32-byte keyed BLAKE2b: a prefix of the hash stores
+   held before 0012, so migrating them needs no key (pii.h). The outlen stays 32 on purpose:
+   BLAKE2b's output length is a parameter of the hash, and outlen 16 gives other bytes. */
 void hk_pii_hash(const struct hk_keyring *kr, const char *value, size_t len, char *out)
 {
     unsigned char h[32];
+    _Static_assert(HK_PII_HASH_HEX % 2 == 0 && HK_PII_HASH_HEX / 2 <= sizeof h, "a prefix of h");
     crypto_generichash(h, sizeof h, (const unsigned char *)value, len, kr->hash_key,
                        sizeof kr->hash_key);
-    hk_hex_encode(h, sizeof h, out);
+    hk_hex_encode(h, HK_PII_HASH_HEX / 2, out);
 }
 
 bool hk_pii_is_masked(const char *s, size_t len)

@@ -64,7 +64,21 @@ size_t hk_pii_seal_pooled(const struct hk_keyring *kr, struct hk_nonce_pool *poo
  */
 int hk_pii_open(const struct hk_keyring *kr, const unsigned char *sealed, size_t sealed_len,
                 char *out, size_t size, struct hk_err *err);
-/** The look-up hash of a normalised value, as 64 hex digits into out (size >= 65). */
+/**
+ * Hex digits of a look-up hash (hk_pii_hash): 16 bytes. They are the first 16 bytes of the
+ * 32-byte keyed BLAKE2b (crypto_generichash, outlen 32, keyed with hash_key) that look-up hashes
+ * were before migration 0012 — not a BLAKE2b with outlen 16, whose bytes differ — so a stored
+ * 64-digit value becomes today's by keeping its first 32 digits, without the key
+ * (sql/0012_short_hashes.sql). 128 bits keep exact-match look-ups free of collisions in
+ * practice, at half the bytes in every row and index entry that holds one (a large part of what
+ * a bulk import writes and sorts: identities_key, customers_phone_hash).
+ */
+#define HK_PII_HASH_HEX 32
+/**
+ * The look-up hash of a normalised value, as HK_PII_HASH_HEX lower-case hex digits and a NUL
+ * into out (size >= HK_PII_HASH_HEX + 1). Stored in customers.phone_hash and name_hash and as
+ * the value of phone and recipient identities. Thread-safe.
+ */
 void hk_pii_hash(const struct hk_keyring *kr, const char *value, size_t len, char *out);
 
 #define HK_PHONE_MAX 24

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "ingest/hashtab.h"
 
 #define BLOOM_BITS_PER_KEY 48
 #define BLOOM_PROBES       16
@@ -37,14 +38,14 @@ int hk_bloom_init(struct hk_bloom *b, size_t keys)
     size_t want = (keys < 1024 ? 1024 : keys) * BLOOM_BITS_PER_KEY / 512, n = 1;
     while (n < want)
         n *= 2;
-    b->words = calloc(n * 8, sizeof(*b->words));
+    b->words = hk_big_calloc(n * 8, sizeof(*b->words));
     b->nblocks = b->words ? n : 0;
     return b->words ? 0 : HK_E(NOMEM);
 }
 
 void hk_bloom_free(struct hk_bloom *b)
 {
-    free(b->words);
+    hk_big_free(b->words, b->nblocks * 8, sizeof(*b->words));
     b->words = NULL;
     b->nblocks = 0;
 }

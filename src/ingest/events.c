@@ -355,7 +355,7 @@ static int update_profile(struct batch *b, int64_t customer, const struct hk_cus
     struct hk_erepo_profile cur;
     struct hk_erepo_profile_set set;
     unsigned char *name_enc = NULL, *phone_enc = NULL, *addr_enc = NULL;
-    char name_hash[65], phone_hash[65], phone_masked[40];
+    char name_hash[HK_PII_HASH_HEX + 1], phone_hash[HK_PII_HASH_HEX + 1], phone_masked[40];
     bool any = false;
     int rc = hk_erepo_profile_get(b->db, customer, &cur, err);
     if (rc < 0)

@@ -24,6 +24,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * n zeroed elements of size bytes, for tables probed at random: from 4 MiB up a mapping of its
+ * own, advised to use transparent huge pages. NULL on overflow or out of memory. Free with
+ * hk_big_free and the same n and size.
+ */
+void *hk_big_calloc(size_t n, size_t size);
+void hk_big_free(void *p, size_t n, size_t size);
+
 struct hk_h128 {
     uint64_t a, b;
 };
@@ -53,6 +61,11 @@ void hk_h128tab_release(struct hk_h128tab *t);
 void hk_h128tab_clear(struct hk_h128tab *t);
 /** The slot of key, or NULL (borrowed until the next put). */
 struct hk_h128_slot *hk_h128tab_get(const struct hk_h128tab *t, struct hk_h128 key);
+/**
+ * Asks the CPU to bring key's home slot into its caches, for a get or put a little later: a
+ * large table's probes are cache misses, and a few in flight at once overlap their waits.
+ */
+void hk_h128tab_prefetch(const struct hk_h128tab *t, struct hk_h128 key);
 /**
  * The slot of key, inserting it with values (v1, v2) when absent (*added says which). Returns
  * NULL on out of memory. The slot is borrowed until the next put.

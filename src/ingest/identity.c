@@ -60,6 +60,9 @@
    each rollback may be another writer's key, and costs a batch written twice. */
 #define MAX_FORGETS 8
 
+/* Key sets ahead whose cache slots prefetch asks the CPU for (a set is an order's 1-4 keys). */
+#define PREFETCH_AHEAD 2
+
 struct pend_customer {
     int64_t real_id; /* after hk_resolver_flush */
 };
@@ -204,9 +207,9 @@ static const char *take_phone(const struct hk_keyring *kr, const char *phone, bo
        record); only a different one needs hashing. */
     if (strcmp(norm, out->phone_norm) == 0)
         return out->phone_hash;
-    char h[65];
+    char h[HK_PII_HASH_HEX + 1];
     hk_pii_hash(kr, norm, nlen, h);
-    return strcmp(h, out->phone_hash) == 0 ? out->phone_hash : pool_add(out, h, 64);
+    return strcmp(h, out->phone_hash) == 0 ? out->phone_hash : pool_add(out, h, HK_PII_HASH_HEX);
 }
 
 /* Lower-cases an e-mail into the pool; NULL when not usable. */
@@ -269,9 +272,9 @@ void hk_identity_keys_from_order(const struct hk_keyring *kr, const struct hk_or
             off += len;
             joined[off++] = 0x1f;
         }
-        char h[65];
+        char h[HK_PII_HASH_HEX + 1];
         hk_pii_hash(kr, joined, off, h);
-        const char *v = pool_add(out, h, 64);
+        const char *v = pool_add(out, h, HK_PII_HASH_HEX);
         if (v)
             add_key(out, channel, "recipient", v, HK_KEY_WEAK);
     }
@@ -472,6 +475,12 @@ void hk_resolver_digest_keys(const struct hk_resolver *r, struct hk_identity_key
         keys->digest[j][1] = h.b;
     }
     keys->digest_tag = r->tag;
+}
+
+void hk_resolver_prefetch_keys(const struct hk_resolver *r, const struct hk_identity_keys *keys)
+{
+    for (size_t j = 0; keys && j < keys->n; j++)
+        hk_h128tab_prefetch(&r->ids, digest_at(r, keys, j));
 }
 
 /* The customer a (stored) customer ends up as after the merges made during this import. */
@@ -707,6 +716,8 @@ int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
 
     r->nlk = 0;
     for (size_t i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n)
+            hk_resolver_prefetch_keys(r, sets[i + PREFETCH_AHEAD]);
         for (size_t j = 0; sets[i] && j < sets[i]->n; j++) {
             const struct hk_identity_key *k = &sets[i]->k[j];
             bool added = false;
@@ -823,7 +834,7 @@ static int profile_fields(struct hk_resolver *r, const struct hk_identity_keys *
         if (!c->name_enc)
             return HK_E(NOMEM);
         if (!p->name_masked) {
-            char h[65];
+            char h[HK_PII_HASH_HEX + 1];
             hk_pii_hash(r->kr, p->name, strlen(p->name), h);
             c->name_hash = arena_str(r, h);
         } else {
@@ -1117,6 +1128,8 @@ int hk_resolver_flush(struct hk_resolver *r, struct hk_db *db, int64_t now,
         if ((rc = hk_irepo_identities_insert(db, r->pi_rows, r->npi, now, r->ids_out, err)) < 0)
             return rc;
         for (size_t j = 0; j < r->npi; j++) {
+            if (j + 4 * PREFETCH_AHEAD < r->npi)
+                hk_h128tab_prefetch(&r->ids, r->pi[j + 4 * PREFETCH_AHEAD].h);
             r->pi[j].real_id = r->ids_out[j];
             struct hk_h128_slot *s = hk_h128tab_get(&r->ids, r->pi[j].h);
             if (s) {

@@ -97,10 +97,10 @@ struct hk_identity_keys {
        (landline, foreign: kept, not an identity), 3 masked by the marketplace */
     int phone_state;
     char phone_norm[HK_PHONE_MAX + 8];
-    char phone_hash[65];   /* look-up hash of phone_norm (states 1 and 2) */
-    char phone_masked[40]; /* what roles without PII access see (states 1-3) */
-    const char *email;     /* the (first) e-mail, lower-cased, in pool; NULL when none */
-    char pool[1024];       /* normalised key values (hashes, lower-cased e-mails) */
+    char phone_hash[HK_PII_HASH_HEX + 1]; /* look-up hash of phone_norm (states 1 and 2) */
+    char phone_masked[40];                /* what roles without PII access see (states 1-3) */
+    const char *email; /* the (first) e-mail, lower-cased, in pool; NULL when none */
+    char pool[1024];   /* normalised key values (hashes, lower-cased e-mails) */
     size_t pool_used;
 };
 
@@ -211,6 +211,12 @@ void hk_resolver_digest_keys(const struct hk_resolver *r, struct hk_identity_key
 int hk_resolver_prefetch(struct hk_resolver *r, struct hk_db *db,
                          const struct hk_identity_keys *const *sets, size_t n,
                          const int64_t *customers, size_t ncust, struct hk_err *err);
+
+/**
+ * Asks the CPU to bring the cache slots of keys into its caches ahead of a resolve of them (the
+ * cache is a large table probed at random). Only a hint: nothing changes. keys may be NULL.
+ */
+void hk_resolver_prefetch_keys(const struct hk_resolver *r, const struct hk_identity_keys *keys);
 
 struct hk_resolution {
     int64_t customer_id; /* real (> 0) or provisional (< 0) until flushed */

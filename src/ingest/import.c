@@ -1479,6 +1479,10 @@ static void bulk_grown(struct importer *imp)
     (void)hk_db_bulk_grown(imp->db, &ignored);
 }
 
+/* Records ahead whose identity keys apply_set asks the CPU to bring into its caches while it
+   applies the current one (the resolver's cache is a table of up to 256 MiB, probed at random). */
+#define RESOLVE_PREFETCH_AHEAD 2
+
 /* Applies recs (records first..first+n of the batch) and flushes. */
 static int apply_set(struct importer *imp, const struct hk_order_rec *const *recs, size_t n,
                      const struct batch_io *io, size_t first, struct hk_err *err)
@@ -1490,6 +1494,8 @@ static int apply_set(struct importer *imp, const struct hk_order_rec *const *rec
     if ((rc = prefetch(imp, n, err)) < 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
+        if (i + RESOLVE_PREFETCH_AHEAD < n && !imp->preps[i + RESOLVE_PREFETCH_AHEAD].skip)
+            hk_resolver_prefetch_keys(imp->resolver, imp->preps[i + RESOLVE_PREFETCH_AHEAD].keys);
         if (imp->preps[i].skip)
             continue;
         if ((rc = apply_record(imp, &imp->preps[i], &io->outcomes[first + i], err)) < 0)

@@ -546,6 +546,7 @@ static int fill_person(struct hk_app *app, bool clear, const struct hk_cust_row 
 }
 
 /* Identities as who may see them: phone hashes become the customer's phone, e-mails masked. */
+_Static_assert(HK_CUST_HASH_MAX > HK_PII_HASH_HEX, "a stored look-up hash fits a row's buffer");
 static int fill_identities(bool clear, const struct hk_cust_row *row,
                            const struct hk_cust_identity_row *ids, size_t n,
                            struct hk_customer_profile *p, struct hk_err *err)
@@ -865,7 +866,7 @@ int hk_customers_search(struct hk_app *app, const struct hk_principal *who,
     q.match = text[0] ? (enum hk_cust_match)match : HK_CUST_MATCH_ALL;
 
     /* The look-up forms of q: the keyed hashes of the name and of the normalised phone. */
-    char name_hash[72], phone_hash[72], phone[HK_PHONE_MAX];
+    char name_hash[HK_PII_HASH_HEX + 1], phone_hash[HK_PII_HASH_HEX + 1], phone[HK_PHONE_MAX];
     if (q.match != HK_CUST_MATCH_ALL) {
         hk_pii_hash(&app->keys, text, strlen(text), name_hash);
         hk_phone_normalize(text, strlen(text), phone, sizeof phone);

@@ -49,7 +49,7 @@ struct hk_err;
 #define HK_CUST_SHORT_MAX   64   /* channel, kind, status, province, city, dates, zone names */
 #define HK_CUST_TITLE_MAX   512  /* product titles, variants */
 #define HK_CUST_SEALED_MAX  1024 /* a sealed phone or name (nonce + MAC + value) */
-#define HK_CUST_HASH_MAX    72   /* hex look-up hashes (64) */
+#define HK_CUST_HASH_MAX    72   /* hex look-up hashes (core/pii.h, HK_PII_HASH_HEX: 32) */
 #define HK_CUST_ORDERNO_MAX 128
 
 /** A customer row. Sealed values have *_len 0 when the column is NULL. */

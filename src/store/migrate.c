@@ -96,6 +96,17 @@ static int expand_macros(const struct hk_store_ops *ops, const char *sql, struct
     return rc;
 }
 
+int hk_store_migration_text(const struct hk_store_ops *ops, const char *sql, struct hk_strbuf *out)
+{
+    struct hk_strbuf mine;
+    hk_strbuf_init(&mine, 0);
+    int rc = 0;
+    if (backend_lines(ops, sql, &mine) < 0 || expand_macros(ops, mine.buf, out) < 0)
+        rc = HK_E(NOMEM);
+    hk_strbuf_release(&mine);
+    return rc;
+}
+
 /* The version recorded in db; 0 when schema_version does not exist yet. */
 static int read_version(struct hk_db *db, int *out, struct hk_err *err)
 {
@@ -141,13 +152,12 @@ static int begin_write(struct hk_db *db, struct hk_err *err)
 static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now, int *cur,
                      struct hk_err *err)
 {
-    struct hk_strbuf sql, mine;
+    struct hk_strbuf sql;
     struct hk_stmt *st;
     char what[96];
     int rc;
 
     hk_strbuf_init(&sql, 0);
-    hk_strbuf_init(&mine, 0);
     rc = begin_write(db, err);
     if (rc < 0)
         goto fail;
@@ -155,8 +165,7 @@ static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now
     rc = read_version(db, cur, err);
     if (rc < 0 || *cur >= m->version)
         goto fail; /* rolls back the empty transaction */
-    if (backend_lines(db->store->ops, m->sql, &mine) < 0 ||
-        expand_macros(db->store->ops, mine.buf, &sql) < 0) {
+    if (hk_store_migration_text(db->store->ops, m->sql, &sql) < 0) {
         rc = hk_err_set(err, HK_E(NOMEM), "migration %04d_%s: out of memory", m->version, m->name);
         goto fail;
     }
@@ -180,13 +189,11 @@ static int apply_one(struct hk_db *db, const struct hk_migration *m, int64_t now
         goto fail;
     *cur = m->version;
     hk_strbuf_release(&sql);
-    hk_strbuf_release(&mine);
     return 0;
 
 fail:
     hk_db_rollback(db);
     hk_strbuf_release(&sql);
-    hk_strbuf_release(&mine);
     return rc;
 }
 

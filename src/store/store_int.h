@@ -245,6 +245,14 @@ void hk_changes_forget(struct hk_db *db);
 /** Runs a parameterless multi-statement script on db (migrations). */
 int hk_db_exec_script(struct hk_db *db, const char *what, const char *sql, struct hk_err *err);
 
+struct hk_strbuf;
+/**
+ * Appends to out a migration's text (sql: hk_migrations[i].sql) as ops' backend runs it: the
+ * lines meant for that backend (the `-- @sqlite` / `-- @postgres` sections) with @ID@ and @BLOB@
+ * expanded (migrate.c). Returns 0 or HK_E(NOMEM). Tests build older schemas with it.
+ */
+int hk_store_migration_text(const struct hk_store_ops *ops, const char *sql, struct hk_strbuf *out);
+
 /* ---- pipelined writes (pipe.c; store.h hk_db_pipeline) ---- */
 struct hk_pipe;
 int hk_pipe_start(struct hk_db *db, struct hk_pipe **out, struct hk_err *err);

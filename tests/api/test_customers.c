@@ -129,7 +129,8 @@ struct person {
 static int64_t add_customer(struct hk_db *db, const struct hk_keyring *kr, const struct person *p)
 {
     struct sealed name_enc, phone_enc, addr_enc;
-    char phone[HK_PHONE_MAX] = "", phone_hash[65] = "", name_hash[65] = "", masked[32] = "";
+    char phone[HK_PHONE_MAX] = "", phone_hash[HK_PII_HASH_HEX + 1] = "",
+         name_hash[HK_PII_HASH_HEX + 1] = "", masked[32] = "";
     if (p->phone) {
         hk_phone_normalize(p->phone, strlen(p->phone), phone, sizeof phone);
         hk_pii_hash(kr, phone, strlen(phone), phone_hash);
@@ -287,7 +288,7 @@ static void seed(struct fixture *f)
     add_item(db, id6, 1, lipstick, "丝绒口红", 1, 0, 0);
     add_event(db, f->alice, tb, "browse", T_2026_01_10, "{\"product_id\":\"P100\"}");
     add_event(db, f->alice, tb, "cart", T_2026_01_11, "{\"product_id\":\"P200\",\"quantity\":1}");
-    char phone_hash[65];
+    char phone_hash[HK_PII_HASH_HEX + 1];
     hk_pii_hash(&f->kr, "+8613812345678", 14, phone_hash);
     add_identity(db, f->alice, "taobao", "buyer_id", "tb_alice");
     add_identity(db, f->alice, "taobao", "nick", "Alice_Wang");

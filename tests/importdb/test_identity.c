@@ -431,7 +431,7 @@ static void digested_keys__resolve_as_undigested_and_only_in_their_resolver(void
 static void phone_key__hash_of_normalised_number_once_per_number(void **state)
 {
     struct tdb *t = *state;
-    char want1[65], want2[65];
+    char want1[HK_PII_HASH_HEX + 1], want2[HK_PII_HASH_HEX + 1];
     hk_pii_hash(&t->keys, "+8613955556666", strlen("+8613955556666"), want1);
     hk_pii_hash(&t->keys, "+8613977778888", strlen("+8613977778888"), want2);
 

@@ -117,7 +117,7 @@ static void generic_fixture__imports_with_exact_counts_and_stored_data(void **st
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities WHERE channel = 'wechat' "
                                      "AND kind = 'buyer_id' AND value = 'u1001'"),
                      1);
-    char phone_hash[65];
+    char phone_hash[HK_PII_HASH_HEX + 1];
     hk_pii_hash(&t->keys, "+8613800138001", strlen("+8613800138001"), phone_hash);
     assert_string_equal(q_text(t->store,
                                "SELECT c.phone_hash FROM customers c JOIN identities i ON "

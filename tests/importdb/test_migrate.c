@@ -1,28 +1,34 @@
 /*
- * test_migrate.c — migration 0006 on a database that was in use before it (both backends):
- * a store built up to 0005 with customers whose provinces were stored in short forms (before
- * src/ingest/region.c normalised them) is migrated to the newest schema; the short forms become
- * the official full names, full names and values that name no province stay as they are, the
- * change log asks every engine to reload, and import jobs gain items_waiting (0 for old jobs).
+ * test_migrate.c — migrations on a database that was in use before them (both backends):
+ *   0006  a store built up to 0005 with customers whose provinces were stored in short forms
+ *         (before src/ingest/region.c normalised them) is migrated to the newest schema; the
+ *         short forms become the official full names, full names and values that name no
+ *         province stay as they are, the change log asks every engine to reload, and import jobs
+ *         gain items_waiting (0 for old jobs).
+ *   0012  a store built up to 0011 with 64-digit look-up hashes (phone, name, phone and
+ *         recipient identities) keeps their first 32 digits — what hk_pii_hash gives now — and
+ *         touches no other value; search and identity resolution find the customer afterwards.
  *
- * The old schema is made by running the embedded migrations 1–5 (generated/migrations.c) the way
- * migrate.c does, then hk_store_migrate takes it from there: the real upgrade path.
+ * The old schema is made by running the embedded migrations (generated/migrations.c) up to the
+ * old version as migrate.c does (hk_store_migration_text: each backend's sections, macros
+ * expanded), then hk_store_migrate takes it from there: the real upgrade path.
  */
 #include "harness.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "core/util.h"
+#include "store/customers_repo.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
-#define OLD_VERSION 5
-
-/* Runs migrations 1..OLD_VERSION on an empty database and records them. */
-static void build_old_schema(struct hk_store *s)
+/* Runs migrations 1..old_version on an empty database and records them. */
+static void build_old_schema(struct hk_store *s, int old_version)
 {
     struct hk_err err = {0};
     struct hk_db *db = NULL;
@@ -33,21 +39,12 @@ static void build_old_schema(struct hk_store *s)
                           " name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
                           &err) != 0)
         fail_msg("%s", err.msg);
-    for (int i = 0; i < hk_migrations_count && hk_migrations[i].version <= OLD_VERSION; i++) {
+    int last = 0;
+    for (int i = 0; i < hk_migrations_count && hk_migrations[i].version <= old_version; i++) {
         const struct hk_migration *m = &hk_migrations[i];
         struct hk_strbuf sql;
         hk_strbuf_init(&sql, 0);
-        for (const char *p = m->sql; *p;) {
-            if (strncmp(p, "@ID@", 4) == 0) {
-                hk_strbuf_adds(&sql, s->ops->id_type);
-                p += 4;
-            } else if (strncmp(p, "@BLOB@", 6) == 0) {
-                hk_strbuf_adds(&sql, s->ops->blob_type);
-                p += 6;
-            } else {
-                hk_strbuf_addch(&sql, *p++);
-            }
-        }
+        assert_int_equal(hk_store_migration_text(s->ops, m->sql, &sql), 0);
         if (hk_db_exec_script(db, m->name, sql.buf, &err) != 0)
             fail_msg("migration %d: %s", m->version, err.msg);
         hk_strbuf_release(&sql);
@@ -57,7 +54,9 @@ static void build_old_schema(struct hk_store *s)
                  m->version);
         if (hk_db_exec_script(db, "version", ins, &err) != 0)
             fail_msg("%s", err.msg);
+        last = m->version;
     }
+    assert_int_equal(last, old_version);
     assert_int_equal(hk_db_commit(db, &err), 0);
     hk_db_release(db);
 }
@@ -71,7 +70,7 @@ static void migration_0006__normalises_stored_provinces_and_adds_items_waiting(v
     struct hk_store *s = NULL;
     if (hk_store_open(target, NULL, &s, &err) != 0)
         fail_msg("open: %s", err.msg);
-    build_old_schema(s);
+    build_old_schema(s, 5);
 
     /* stored before the rule: short forms, full forms, spaces, and values that are no province */
     static const char *const cases[][2] = {
@@ -106,7 +105,7 @@ static void migration_0006__normalises_stored_provinces_and_adds_items_waiting(v
     int from = 0, to = 0;
     if (hk_store_migrate(s, TEST_NOW, &from, &to, &err) != 0)
         fail_msg("migrate: %s", err.msg);
-    assert_int_equal(from, OLD_VERSION);
+    assert_int_equal(from, 5);
     assert_true(to >= 6);
 
     for (size_t i = 0; i < n; i++) {
@@ -133,7 +132,7 @@ static void migration_0006__leaves_full_provinces_alone(void **state)
     struct hk_store *s = NULL;
     if (hk_store_open(target, NULL, &s, &err) != 0)
         fail_msg("open: %s", err.msg);
-    build_old_schema(s);
+    build_old_schema(s, 5);
     q_exec(s, "INSERT INTO customers (id, nick, province, created_at, updated_at) "
               "VALUES (1, 'a', '广东省', 1, 1), (2, 'b', '', 1, 1), (3, 'c', '海外', 1, 1)");
     if (hk_store_migrate(s, TEST_NOW, NULL, NULL, &err) != 0)
@@ -147,6 +146,175 @@ static void migration_0006__leaves_full_provinces_alone(void **state)
     hk_store_close(s);
 }
 
+/* A look-up hash as stores before 0012 hold it: the 32-byte keyed BLAKE2b, 64 hex digits. */
+static void old_hash(const struct hk_keyring *kr, const char *value, char out[65])
+{
+    unsigned char h[32];
+    crypto_generichash(h, sizeof h, (const unsigned char *)value, strlen(value), kr->hash_key,
+                       sizeof kr->hash_key);
+    hk_hex_encode(h, sizeof h, out);
+}
+
+/* The customers hk_cust_search finds for q (ids ascending into ids, at most cap); how many. */
+static size_t search(struct hk_store *s, const struct hk_cust_query *q, int64_t *ids, size_t cap)
+{
+    struct hk_err err = {0};
+    struct hk_db *db = NULL;
+    struct hk_cust_list_row *rows = calloc(cap, sizeof *rows);
+    assert_non_null(rows);
+    size_t n = 0;
+    assert_int_equal(hk_db_acquire(s, &db, &err), 0);
+    if (hk_cust_search(db, q, cap, rows, &n, &err) != 0)
+        fail_msg("search: %s", err.msg);
+    hk_db_release(db);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = rows[i].id;
+    free(rows);
+    return n;
+}
+
+static void migration_0012__keeps_the_first_32_digits_of_look_up_hashes(void **state)
+{
+    struct tdb *t = *state;
+    char target[700];
+    tdb_fresh_target(t, target, sizeof target);
+    struct hk_err err = {0};
+    struct hk_store *s = NULL;
+    if (hk_store_open(target, NULL, &s, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    build_old_schema(s, 11);
+
+    /* Customer a: phone and name hashes, a phone identity for that phone and a buyer id that
+       happens to be 64 hex digits (an account id as sent: never cut). Customer b: no phone of
+       its own, a phone identity for another number, a recipient key; its name was masked. */
+    char phone_a[65], name_a[65], phone_b[65], recipient[65], account[65];
+    old_hash(&t->keys, "+8613912345678", phone_a);
+    old_hash(&t->keys, "张三", name_a);
+    old_hash(&t->keys, "+8613700002222", phone_b);
+    old_hash(&t->keys, "recipient|139****2222|李*|广东省**", recipient);
+    old_hash(&t->keys, "not a hash, an account id", account);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO customers (nick, phone_hash, name_hash, phone_masked, created_at,"
+             " updated_at) VALUES ('old_a', '%s', '%s', '139****5678', 1, 1),"
+             " ('old_b', NULL, NULL, NULL, 1, 1)",
+             phone_a, name_a);
+    q_exec(s, sql);
+    int64_t a = q_int(s, "SELECT id FROM customers WHERE nick = 'old_a'");
+    int64_t b = q_int(s, "SELECT id FROM customers WHERE nick = 'old_b'");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO identities (customer_id, channel, kind, value, created_at) VALUES"
+             " (%lld, '*', 'phone', '%s', 1), (%lld, 'taobao', 'buyer_id', '%s', 1),"
+             " (%lld, '*', 'phone', '%s', 1), (%lld, 'pdd', 'recipient', '%s', 1)",
+             (long long)a, phone_a, (long long)a, account, (long long)b, phone_b, (long long)b,
+             recipient);
+    q_exec(s, sql);
+
+    int from = 0, to = 0;
+    if (hk_store_migrate(s, TEST_NOW, &from, &to, &err) != 0)
+        fail_msg("migrate: %s", err.msg);
+    assert_int_equal(from, 11);
+    assert_true(to >= 12);
+
+    /* the stored values are the first 32 digits of the old ones, and what hk_pii_hash gives */
+    char now_phone_a[HK_PII_HASH_HEX + 1], now_name_a[HK_PII_HASH_HEX + 1],
+        now_phone_b[HK_PII_HASH_HEX + 1], got[128];
+    hk_pii_hash(&t->keys, "+8613912345678", strlen("+8613912345678"), now_phone_a);
+    hk_pii_hash(&t->keys, "张三", strlen("张三"), now_name_a);
+    hk_pii_hash(&t->keys, "+8613700002222", strlen("+8613700002222"), now_phone_b);
+    assert_int_equal(strncmp(now_phone_a, phone_a, HK_PII_HASH_HEX), 0);
+    snprintf(sql, sizeof sql, "SELECT phone_hash FROM customers WHERE id = %lld", (long long)a);
+    assert_string_equal(q_text(s, sql, got, sizeof got), now_phone_a);
+    snprintf(sql, sizeof sql, "SELECT name_hash FROM customers WHERE id = %lld", (long long)a);
+    assert_string_equal(q_text(s, sql, got, sizeof got), now_name_a);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM customers WHERE id = %lld"
+             " AND phone_hash IS NULL AND name_hash IS NULL",
+             (long long)b);
+    assert_int_equal(q_int(s, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT value FROM identities WHERE kind = 'phone' AND customer_id = %lld",
+             (long long)a);
+    assert_string_equal(q_text(s, sql, got, sizeof got), now_phone_a);
+    snprintf(sql, sizeof sql,
+             "SELECT value FROM identities WHERE kind = 'phone' AND customer_id = %lld",
+             (long long)b);
+    assert_string_equal(q_text(s, sql, got, sizeof got), now_phone_b);
+    q_text(s, "SELECT value FROM identities WHERE kind = 'recipient'", got, sizeof got);
+    assert_int_equal(strlen(got), HK_PII_HASH_HEX);
+    assert_int_equal(strncmp(got, recipient, HK_PII_HASH_HEX), 0);
+    assert_string_equal(
+        q_text(s, "SELECT value FROM identities WHERE kind = 'buyer_id'", got, sizeof got),
+        account);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM identities WHERE length(value) = 64"), 1);
+
+    /* search by phone (the profile's phone, or a phone identity) and by name finds them */
+    int64_t ids[4];
+    struct hk_cust_query q = {.match = HK_CUST_MATCH_PHONE, .phone_hash = now_phone_a};
+    assert_int_equal(search(s, &q, ids, 4), 1);
+    assert_int_equal(ids[0], a);
+    q.phone_hash = now_phone_b;
+    assert_int_equal(search(s, &q, ids, 4), 1);
+    assert_int_equal(ids[0], b);
+    q = (struct hk_cust_query){.match = HK_CUST_MATCH_NAME, .name_hash = now_name_a};
+    assert_int_equal(search(s, &q, ids, 4), 1);
+    assert_int_equal(ids[0], a);
+
+    /* identity resolution: an order from a new account with a's phone joins a */
+    struct hk_ingest_ctx ctx = t->ctx;
+    ctx.store = s;
+    const char *path =
+        tdb_write(t, "phone.csv",
+                  "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
+                  "created_at,paid_at,received_at,product_id,product_title,category,quantity,"
+                  "unit_price,paid_amount,refund_amount,coupon_code\n"
+                  "Z1,zz,丙,139 1234 5678,浙江省,杭州市,jd,店,paid,2026-01-01 10:00:00,"
+                  "2026-01-01 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n");
+    struct hk_import_opts o = {0};
+    struct hk_import_result res = {0};
+    if (hk_import_files(&ctx, &path, NULL, 1, &o, &res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_int_equal(res.orders_created, 1);
+    assert_int_equal(res.customers_created, 0);
+    hk_import_result_release(&res);
+    assert_int_equal(q_int(s, "SELECT customer_id FROM orders WHERE external_no = 'Z1'"), a);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM identities WHERE kind = 'phone'"), 2);
+    hk_store_close(s);
+}
+
+/* Two keys that would become one after the cut: the migration fails and changes nothing. */
+static void migration_0012__refuses_to_join_two_keys_that_share_32_digits(void **state)
+{
+    struct tdb *t = *state;
+    char target[700];
+    tdb_fresh_target(t, target, sizeof target);
+    struct hk_err err = {0};
+    struct hk_store *s = NULL;
+    if (hk_store_open(target, NULL, &s, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    build_old_schema(s, 11);
+    char h[65], sql[512];
+    old_hash(&t->keys, "+8613912345678", h);
+    q_exec(s,
+           "INSERT INTO customers (nick, created_at, updated_at) VALUES ('a', 1, 1), ('b', 1, 1)");
+    snprintf(sql, sizeof sql,
+             "INSERT INTO identities (customer_id, channel, kind, value, created_at)"
+             " SELECT id, '*', 'phone', CASE WHEN nick = 'a' THEN '%.32s' || '%s'"
+             " ELSE '%.32s' || '%s' END, 1 FROM customers",
+             h, "00000000000000000000000000000000", h, "11111111111111111111111111111111");
+    q_exec(s, sql);
+    assert_int_equal(q_int(s, "SELECT count(DISTINCT value) FROM identities"), 2);
+
+    int rc = hk_store_migrate(s, TEST_NOW, NULL, NULL, &err);
+    assert_int_equal(rc, HK_E(CONFLICT));
+    assert_non_null(strstr(err.msg, "0012_short_hashes"));
+    int v = 0;
+    assert_int_equal(hk_store_schema_version(s, &v, &err), 0);
+    assert_int_equal(v, 11);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM identities WHERE length(value) = 64"), 2);
+    hk_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +323,10 @@ int main(void)
             tdb_teardown),
         cmocka_unit_test_setup_teardown(migration_0006__leaves_full_provinces_alone, tdb_setup,
                                         tdb_teardown),
+        cmocka_unit_test_setup_teardown(migration_0012__keeps_the_first_32_digits_of_look_up_hashes,
+                                        tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            migration_0012__refuses_to_join_two_keys_that_share_32_digits, tdb_setup, tdb_teardown),
     };
     return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
 }

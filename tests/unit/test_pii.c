@@ -3,6 +3,7 @@
  */
 #include "unit.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -85,13 +86,44 @@ static void hash__is_keyed_and_deterministic(void **state)
     struct hk_err err;
     assert_int_equal(hk_keyring_load(&a, "/x", KEY_A, &err), 0);
     assert_int_equal(hk_keyring_load(&b, "/x", KEY_B, &err), 0);
-    char h1[65], h2[65], h3[65];
+    char h1[HK_PII_HASH_HEX + 1], h2[HK_PII_HASH_HEX + 1], h3[HK_PII_HASH_HEX + 1];
     hk_pii_hash(&a, "+8613812345678", 14, h1);
     hk_pii_hash(&a, "+8613812345678", 14, h2);
     hk_pii_hash(&b, "+8613812345678", 14, h3);
     assert_string_equal(h1, h2);
     assert_string_not_equal(h1, h3);
-    assert_int_equal(strlen(h1), 64);
+    assert_int_equal(HK_PII_HASH_HEX, 32);
+    assert_int_equal(strlen(h1), HK_PII_HASH_HEX);
+    assert_int_equal(strspn(h1, "0123456789abcdef"), HK_PII_HASH_HEX);
+}
+
+/* The hash is the first 16 bytes of the 32-byte keyed BLAKE2b stores held before migration 0012
+   (which keeps their first 32 digits), not a BLAKE2b with a 16-byte output. */
+static void hash__is_the_prefix_of_the_32_byte_keyed_blake2b(void **state)
+{
+    (void)state;
+    struct hk_keyring kr;
+    struct hk_err err;
+    assert_int_equal(hk_keyring_load(&kr, "/x", KEY_A, &err), 0);
+    static const char *const values[] = {"+8613812345678", "张三", "", "recipient|138****5678"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        const char *v = values[i];
+        unsigned char full[32], short_out[16];
+        char full_hex[65], short_hex[33], got[HK_PII_HASH_HEX + 1];
+        assert_int_equal(crypto_generichash(full, sizeof full, (const unsigned char *)v, strlen(v),
+                                            kr.hash_key, sizeof kr.hash_key),
+                         0);
+        sodium_bin2hex(full_hex, sizeof full_hex, full, sizeof full);
+        hk_pii_hash(&kr, v, strlen(v), got);
+        assert_int_equal(strlen(got), 32);
+        assert_memory_equal(got, full_hex, 32);
+        assert_int_equal(crypto_generichash(short_out, sizeof short_out, (const unsigned char *)v,
+                                            strlen(v), kr.hash_key, sizeof kr.hash_key),
+                         0);
+        sodium_bin2hex(short_hex, sizeof short_hex, short_out, sizeof short_out);
+        assert_string_not_equal(got, short_hex);
+    }
+    hk_keyring_clear(&kr);
 }
 
 static void keyring__rejects_bad_hex(void **state)
@@ -178,6 +210,7 @@ int main(void)
         cmocka_unit_test(seal_open__round_trips_and_never_repeats_ciphertext),
         cmocka_unit_test(open__rejects_other_key_and_tampering),
         cmocka_unit_test(hash__is_keyed_and_deterministic),
+        cmocka_unit_test(hash__is_the_prefix_of_the_32_byte_keyed_blake2b),
         cmocka_unit_test(keyring__rejects_bad_hex),
         cmocka_unit_test(key_file__created_once_owner_only_and_reused),
         cmocka_unit_test(phone_normalize__accepts_the_ways_sellers_write_mobiles),
