@@ -198,7 +198,7 @@ static void kill9_mid_import__no_partial_order_and_rerun_completes(void **state)
         sqlite3_busy_timeout(raw, 5000);
         assert_string_equal(raw_text(raw, "PRAGMA integrity_check"), "ok");
         assert_string_equal(raw_text(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                          " AND name IN ('identities_key', 'orders_sales',"
+                                          " AND name IN ('identities_key',"
                                           " 'orders_customer', 'identities_customer',"
                                           " 'customers_phone_hash', 'customers_name_hash',"
                                           " 'order_history_order')"),
