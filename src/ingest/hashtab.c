@@ -98,12 +98,14 @@ struct hk_h128 hk_h128_of_id(const unsigned char key[16], int64_t id, const char
 
 /* ---- large zeroed blocks ------------------------------------------------------------------- */
 
-/* Blocks from HUGE_MIN up are mapped on their own and offered to the kernel for transparent huge
-   pages: a large table is probed at random, one cache miss per probe, and with 4 KiB pages
-   each miss was also a TLB miss and each first touch a page fault (10M lines into SQLite: the
-   identity cache's 256 MiB table, ~20 % of the importing thread). Whether a block is mapped
-   follows from its size alone, so hk_big_free needs no record of it. */
-#define HUGE_MIN ((size_t)4 << 20)
+/* Blocks from HK_BIG_MAPPED_MIN up are mapped on their own and offered to the kernel for
+   transparent huge pages: a large table is probed at random, one cache miss per probe, and with
+   4 KiB pages each miss was also a TLB miss and each first touch a page fault (10M lines into
+   SQLite: the identity cache's 256 MiB table, ~20 % of the importing thread). Smaller ones stay
+   on the heap: at 1M lines (a 32 MiB table) huge pages had measured a loss (session 5: faulting
+   in zeroed 2 MiB pages at each growth). Whether a block is mapped follows from its size alone,
+   so hk_big_free needs no record of it. */
+#define HUGE_MIN HK_BIG_MAPPED_MIN
 
 void *hk_big_calloc(size_t n, size_t size)
 {

@@ -62,6 +62,9 @@
 
 /* Key sets ahead whose cache slots prefetch asks the CPU for (a set is an order's 1-4 keys). */
 #define PREFETCH_AHEAD 2
+/* New identities ahead whose cache slots a flush asks for while it stores their ids (one key
+   each: about as many keys ahead as PREFETCH_AHEAD's sets hold, and a little more). */
+#define FLUSH_PREFETCH_AHEAD 8
 
 struct pend_customer {
     int64_t real_id; /* after hk_resolver_flush */
@@ -1128,8 +1131,8 @@ int hk_resolver_flush(struct hk_resolver *r, struct hk_db *db, int64_t now,
         if ((rc = hk_irepo_identities_insert(db, r->pi_rows, r->npi, now, r->ids_out, err)) < 0)
             return rc;
         for (size_t j = 0; j < r->npi; j++) {
-            if (j + 4 * PREFETCH_AHEAD < r->npi)
-                hk_h128tab_prefetch(&r->ids, r->pi[j + 4 * PREFETCH_AHEAD].h);
+            if (j + FLUSH_PREFETCH_AHEAD < r->npi)
+                hk_h128tab_prefetch(&r->ids, r->pi[j + FLUSH_PREFETCH_AHEAD].h);
             r->pi[j].real_id = r->ids_out[j];
             struct hk_h128_slot *s = hk_h128tab_get(&r->ids, r->pi[j].h);
             if (s) {

@@ -49,8 +49,9 @@ struct hk_ingest_ctx {
  * sorting, after the last: for a store that is empty or small beside the files, much cheaper
  * than inserting their random keys row by row. Nothing else changes (the same batches,
  * transactions, look-ups and results); other readers of the store find those indexes missing
- * while it runs (customer search by phone or name, the dashboard and order histories are
- * slower, never wrong), and a load that is killed leaves them to the next file import or
+ * while it runs (customer search by phone or name, merges, order histories and, on PostgreSQL,
+ * the dashboard are slower, never wrong), and a load that is killed leaves them to the next
+ * file import or
  * hk_store_migrate, which build them again.
  */
 enum hk_load_mode {

@@ -47,6 +47,7 @@
 _Static_assert(HK_CUSTOMER_TEXT_MAX == HK_CUST_TEXT_MAX, "text sizes agree");
 _Static_assert(HK_CUSTOMER_SHORT_MAX == HK_CUST_SHORT_MAX, "short text sizes agree");
 _Static_assert(HK_CUSTOMER_TITLE_MAX == HK_CUST_TITLE_MAX, "title sizes agree");
+_Static_assert(HK_CUST_HASH_MAX > HK_PII_HASH_HEX, "a stored look-up hash fits a row's buffer");
 
 #define MERGE_HOPS_MAX         16
 #define SEARCH_LIMIT_DEFAULT   50
@@ -546,7 +547,6 @@ static int fill_person(struct hk_app *app, bool clear, const struct hk_cust_row 
 }
 
 /* Identities as who may see them: phone hashes become the customer's phone, e-mails masked. */
-_Static_assert(HK_CUST_HASH_MAX > HK_PII_HASH_HEX, "a stored look-up hash fits a row's buffer");
 static int fill_identities(bool clear, const struct hk_cust_row *row,
                            const struct hk_cust_identity_row *ids, size_t n,
                            struct hk_customer_profile *p, struct hk_err *err)

@@ -1495,33 +1495,35 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
    identities_key (0011): see hk_irepo_identities_key_drop. */
 static const struct {
     const char *name, *create;
-    bool pg;
+    bool pg;          /* dropped only on PostgreSQL */
     bool merge;       /* read by merges (merge_indexes_ensure) */
     const char *drop; /* NULL: DROP INDEX IF EXISTS name */
     bool keys;        /* identities_key: dropped by hk_irepo_identities_key_drop only */
+    bool pg_only;     /* no such index on SQLite (order_items_pkey: the rowid is the key) */
 } LOAD_INDEXES[] = {
-    {"identities_key", KEY_INDEX_SQL, false, false, NULL, true},
+    {"identities_key", KEY_INDEX_SQL, false, false, NULL, true, false},
     {"orders_sales",
      "CREATE INDEX orders_sales ON orders(paid_at, status, shop_id, paid_fen,"
      " refund_fen, created_at)",
-     true, false, NULL, false},
+     true, false, NULL, false, false},
     {"order_items_pkey",
      "CREATE UNIQUE INDEX order_items_pkey ON order_items(id);"
      " ALTER TABLE order_items ADD CONSTRAINT order_items_pkey PRIMARY KEY"
      " USING INDEX order_items_pkey",
-     true, false, "ALTER TABLE order_items DROP CONSTRAINT IF EXISTS order_items_pkey", false},
+     true, false, "ALTER TABLE order_items DROP CONSTRAINT IF EXISTS order_items_pkey", false,
+     true},
     {"orders_customer", "CREATE INDEX orders_customer ON orders(customer_id)", false, true, NULL,
-     false},
+     false, false},
     {"customers_phone_hash",
      "CREATE INDEX customers_phone_hash ON customers(phone_hash) WHERE phone_hash IS NOT NULL",
-     false, false, NULL, false},
+     false, false, NULL, false, false},
     {"identities_customer", "CREATE INDEX identities_customer ON identities(customer_id)", false,
-     true, NULL, false},
+     true, NULL, false, false},
     {"customers_name_hash",
      "CREATE INDEX customers_name_hash ON customers(name_hash) WHERE name_hash IS NOT NULL", false,
-     false, NULL, false},
+     false, NULL, false, false},
     {"order_history_order", "CREATE INDEX order_history_order ON order_history(order_id)", false,
-     false, NULL, false},
+     false, NULL, false, false},
 };
 
 /* The script that builds load index i. identities_key's on PostgreSQL takes KEYS_BUILD_LOCK
@@ -1537,6 +1539,14 @@ static const char *load_index_create(struct hk_db *db, size_t i)
 static bool load_index_dropped(struct hk_db *db, size_t i)
 {
     return !LOAD_INDEXES[i].pg || hk_db_backend(db) == HK_STORE_POSTGRES;
+}
+
+/* Whether load index i exists on this backend: restore builds it when it is missing, also where
+   this backend's loads keep it (orders_sales on SQLite since session 10: a load killed under an
+   older huike left it dropped). */
+static bool load_index_here(struct hk_db *db, size_t i)
+{
+    return !LOAD_INDEXES[i].pg_only || hk_db_backend(db) == HK_STORE_POSTGRES;
 }
 
 static int index_exists(struct hk_db *db, const char *name, bool *out, struct hk_err *err)
@@ -1697,8 +1707,8 @@ int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err 
     size_t nswapped = 0;
     for (size_t i = 0; i < HK_ARRAY_LEN(LOAD_INDEXES); i++) {
         bool there = false;
-        if (!load_index_dropped(db, i))
-            continue; /* never dropped here (and order_items_pkey is no index on SQLite) */
+        if (!load_index_here(db, i))
+            continue; /* order_items_pkey is no index on SQLite */
         if ((rc = index_exists(db, LOAD_INDEXES[i].name, &there, err)) < 0)
             return rc;
         if (!there)

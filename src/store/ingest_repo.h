@@ -287,21 +287,23 @@ int hk_irepo_never_merge_blocked(struct hk_db *db, int64_t a, int64_t b, bool *b
 
 /*
  * Secondary indexes of the import tables that no statement of the importer or of identity
- * resolution reads (customers_phone_hash, customers_name_hash, orders_sales,
- * order_history_order: customer search, the dashboard, an order's history) and, on PostgreSQL
- * only, the two only merges read (identities_customer, orders_customer: hk_irepo_merge and
- * hk_irepo_unmerge build those again first when they are missing). Their keys come in random
+ * resolution reads (customers_phone_hash, customers_name_hash, order_history_order, and on
+ * PostgreSQL orders_sales — SQLite keeps it row by row: customer search, the dashboard, an
+ * order's history) and the two only merges read (identities_customer, orders_customer:
+ * hk_irepo_merge and hk_irepo_unmerge build those again first when they are missing); on
+ * PostgreSQL also order_items_pkey. Their keys come in random
  * order, so keeping them up to date row by row is much of a bulk import's cost; dropped for a
  * large load into a small store and built again afterwards by sorting (the "initial load",
  * import.c). A load killed half-way leaves them missing: restore runs again at the next file
  * import and at every hk_store_migrate. The definitions are the latest migrations' (a test
- * compares them with the schema the migrations build).
+ * compares them with the schema the migrations build). Restore builds every one of them that
+ * is missing, also orders_sales on SQLite.
  */
 /** Drops the load indexes that exist (no transaction needed; run outside a copy). */
 int hk_irepo_load_indexes_drop(struct hk_db *db, struct hk_err *err);
 /** Creates the load indexes that are missing; *created (may be NULL) gets how many. */
 int hk_irepo_load_indexes_restore(struct hk_db *db, int *created, struct hk_err *err);
-/** How many of the load indexes this backend drops exist now (7 on SQLite, 8 on PostgreSQL). */
+/** How many of the load indexes this backend drops exist now (6 on SQLite, 8 on PostgreSQL). */
 int hk_irepo_load_indexes_present(struct hk_db *db, int *present, struct hk_err *err);
 /** Whether the identities table holds any row. */
 int hk_irepo_identities_any(struct hk_db *db, bool *out, struct hk_err *err);

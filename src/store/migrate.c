@@ -227,6 +227,15 @@ int hk_store_migrate(struct hk_store *s, int64_t now, int *from, int *to, struct
         rc = hk_db_commit(db, err);
     if (rc < 0)
         goto done;
+    /* A newer huike migrated this database: this one would write what the newer one reads
+       differently (0012: look-up hashes of 32 digits, not 64), so it stops here. */
+    if (before > hk_store_latest_version()) {
+        rc = hk_err_set(err, HK_E(CONFLICT),
+                        "the database is at schema version %d, newer than this huike's %d: "
+                        "run the newer huike",
+                        before, hk_store_latest_version());
+        goto done;
+    }
 
     cur = before;
     for (int i = 0; i < hk_migrations_count; i++) {

@@ -421,6 +421,8 @@ void tdb_drop_load_indexes(struct hk_store *s)
         fail_msg("drop: %s", err.msg);
     hk_db_release(db);
     q_exec(s, "DROP INDEX IF EXISTS identities_key");
+    /* SQLite's loads keep orders_sales since session 10; a load of an older huike dropped it */
+    q_exec(s, "DROP INDEX IF EXISTS orders_sales");
     assert_int_equal(tdb_load_indexes(s), 0);
 }
 

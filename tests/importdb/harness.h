@@ -79,7 +79,8 @@ int tdb_load_indexes(struct hk_store *s);
 /** How many that is when all exist: identities_key and 5 more; 2 more on PostgreSQL
     (order_items_pkey, and orders_sales, which SQLite keeps row by row). */
 #define TDB_LOAD_INDEXES(pg) ((pg) ? 8 : 6)
-/** Drops them all, identities_key too, as a load killed half-way leaves a store. */
+/** Drops them all, identities_key and orders_sales too, as a load killed half-way leaves a
+    store (orders_sales: one of an older huike, which dropped it on SQLite too). */
 void tdb_drop_load_indexes(struct hk_store *s);
 
 /**

@@ -32,7 +32,7 @@
 #include "store/repo_util.h"
 #include "store/store.h"
 
-/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also order_items_pkey */
+/* ingest_repo.c, LOAD_INDEXES: on PostgreSQL also order_items_pkey and orders_sales */
 #define LOAD_INDEXES TDB_LOAD_INDEXES(t->pg)
 
 /* A customer named by its smallest identity (channel/kind/value), which does not depend on ids. */

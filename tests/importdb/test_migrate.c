@@ -315,6 +315,24 @@ static void migration_0012__refuses_to_join_two_keys_that_share_32_digits(void *
     hk_store_close(s);
 }
 
+static void migrate__refuses_a_database_of_a_newer_huike(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    char sql[160];
+    int v = 0;
+    assert_int_equal(hk_store_schema_version(t->store, &v, &err), 0);
+    assert_int_equal(v, hk_store_latest_version());
+    snprintf(sql, sizeof sql,
+             "INSERT INTO schema_version (version, name, applied_at) VALUES (%d, 'later', 1)",
+             v + 1);
+    q_exec(t->store, sql);
+    assert_int_equal(hk_store_migrate(t->store, TEST_NOW, NULL, NULL, &err), HK_E(CONFLICT));
+    assert_non_null(strstr(err.msg, "newer than this huike"));
+    q_exec(t->store, "DELETE FROM schema_version WHERE name = 'later'");
+    assert_int_equal(hk_store_migrate(t->store, TEST_NOW, NULL, NULL, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +345,8 @@ int main(void)
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             migration_0012__refuses_to_join_two_keys_that_share_32_digits, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(migrate__refuses_a_database_of_a_newer_huike, tdb_setup,
+                                        tdb_teardown),
     };
     return cmocka_run_group_tests_name("migrate", tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
  * test_hashtab.c — the importer's maps (ingest/hashtab.c): every key found with its values
- * through growth past the size from which tables live in mappings of their own (hk_big_calloc,
- * 4 MiB), absent keys not found, prefetch changing nothing, deletions leaving the rest findable,
- * and the large zeroed blocks themselves.
+ * through growth, absent keys not found, prefetch changing nothing, deletions leaving the rest
+ * findable, and the large zeroed blocks (hk_big_calloc) on both sides of the size from which
+ * they are mappings of their own, unmapped whole when freed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,14 +13,15 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ingest/hashtab.h"
 
-/* 300k entries: the h128 table doubles up to 512Ki slots (16 MiB), the i64 one to 512Ki (4 MiB
-   each for keys and values), so both cross the 4 MiB threshold while growing. */
+/* 300k entries: the tables double from their first size up to 512Ki slots. */
 #define N 300000
 
-static const unsigned char KEY[16] = "test-hashtab-key";
+static const unsigned char KEY[16] = "hashtab-test";
 
 static struct hk_h128 digest(long i)
 {
@@ -43,7 +44,6 @@ static void h128tab__finds_every_key_through_growth(void **state)
         assert_true(added);
     }
     assert_int_equal(t.n, N);
-    assert_true(t.cap * sizeof(*t.slots) >= (size_t)4 << 20);
     for (long i = 0; i < N; i++) {
         bool added = true;
         struct hk_h128_slot *s = hk_h128tab_put(&t, digest(i), 7, 7, &added);
@@ -77,7 +77,6 @@ static void i64tab__deletions_leave_the_rest_findable(void **state)
     hk_i64tab_init(&t);
     for (int64_t i = 1; i <= N; i++)
         assert_int_equal(hk_i64tab_set(&t, i * 7919, i), 0);
-    assert_true(t.cap * sizeof(*t.keys) >= (size_t)4 << 20);
     for (int64_t i = 1; i <= N; i += 2)
         hk_i64tab_del(&t, i * 7919);
     assert_int_equal(t.n, N / 2);
@@ -93,11 +92,20 @@ static void i64tab__deletions_leave_the_rest_findable(void **state)
     assert_int_equal(t.cap, 0);
 }
 
+/* Whether any page of [p, p + bytes) is still mapped (mincore fails on unmapped ranges). */
+static bool any_page_mapped(const void *p, size_t bytes)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char vec;
+    uintptr_t first = (uintptr_t)p & ~(page - 1), last = ((uintptr_t)p + bytes - 1) & ~(page - 1);
+    return mincore((void *)first, page, &vec) == 0 || mincore((void *)last, page, &vec) == 0;
+}
+
 static void big_calloc__zeroed_both_sides_of_the_threshold(void **state)
 {
     (void)state;
-    static const size_t counts[] = {1, 4096, ((size_t)4 << 20) / 8 - 1, ((size_t)4 << 20) / 8,
-                                    ((size_t)9 << 20) / 8};
+    static const size_t counts[] = {1, 4096, HK_BIG_MAPPED_MIN / 8 - 1, HK_BIG_MAPPED_MIN / 8,
+                                    HK_BIG_MAPPED_MIN / 8 * 3 + 5};
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
         uint64_t *p = hk_big_calloc(counts[k], sizeof(*p));
         assert_non_null(p);
@@ -108,6 +116,8 @@ static void big_calloc__zeroed_both_sides_of_the_threshold(void **state)
         assert_int_equal(any, 0);
         p[0] = p[counts[k] - 1] = 1; /* writable to its last element */
         hk_big_free(p, counts[k], sizeof(*p));
+        if (counts[k] * sizeof(*p) >= HK_BIG_MAPPED_MIN) /* a mapping: gone, to its last page */
+            assert_false(any_page_mapped(p, counts[k] * sizeof(*p)));
     }
     assert_null(hk_big_calloc(SIZE_MAX / 2, 4)); /* n * size overflows */
     hk_big_free(NULL, 1, 1);
