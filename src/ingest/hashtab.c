@@ -105,14 +105,13 @@ struct hk_h128 hk_h128_of_id(const unsigned char key[16], int64_t id, const char
    on the heap: at 1M lines (a 32 MiB table) huge pages had measured a loss (session 5: faulting
    in zeroed 2 MiB pages at each growth). Whether a block is mapped follows from its size alone,
    so hk_big_free needs no record of it. */
-#define HUGE_MIN HK_BIG_MAPPED_MIN
 
 void *hk_big_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
     size_t bytes = n * size;
-    if (bytes < HUGE_MIN)
+    if (bytes < HK_BIG_MAPPED_MIN)
         return calloc(n, size);
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
@@ -127,7 +126,7 @@ void hk_big_free(void *p, size_t n, size_t size)
 {
     if (!p)
         return;
-    if (n * size < HUGE_MIN)
+    if (n * size < HK_BIG_MAPPED_MIN)
         free(p);
     else
         munmap(p, n * size);
