@@ -51,8 +51,7 @@ struct hk_ingest_ctx {
  * transactions, look-ups and results); other readers of the store find those indexes missing
  * while it runs (customer search by phone or name, merges, order histories and, on PostgreSQL,
  * the dashboard are slower, never wrong), and a load that is killed leaves them to the next
- * file import or
- * hk_store_migrate, which build them again.
+ * file import or hk_store_migrate, which build them again.
  */
 enum hk_load_mode {
     HK_LOAD_AUTO = 0, /* initial when the files are >= 8 MiB and the store holds at most about

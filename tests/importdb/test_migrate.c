@@ -61,16 +61,24 @@ static void build_old_schema(struct hk_store *s, int old_version)
     hk_db_release(db);
 }
 
+/* A fresh database of t's backend at migration old_version. */
+static struct hk_store *old_store(struct tdb *t, int old_version)
+{
+    char target[700];
+    struct hk_err err = {0};
+    struct hk_store *s = NULL;
+    tdb_fresh_target(t, target, sizeof target);
+    if (hk_store_open(target, NULL, &s, &err) != 0)
+        fail_msg("open: %s", err.msg);
+    build_old_schema(s, old_version);
+    return s;
+}
+
 static void migration_0006__normalises_stored_provinces_and_adds_items_waiting(void **state)
 {
     struct tdb *t = *state;
-    char target[700];
-    tdb_fresh_target(t, target, sizeof target);
     struct hk_err err = {0};
-    struct hk_store *s = NULL;
-    if (hk_store_open(target, NULL, &s, &err) != 0)
-        fail_msg("open: %s", err.msg);
-    build_old_schema(s, 5);
+    struct hk_store *s = old_store(t, 5);
 
     /* stored before the rule: short forms, full forms, spaces, and values that are no province */
     static const char *const cases[][2] = {
@@ -126,13 +134,8 @@ static void migration_0006__normalises_stored_provinces_and_adds_items_waiting(v
 static void migration_0006__leaves_full_provinces_alone(void **state)
 {
     struct tdb *t = *state;
-    char target[700];
-    tdb_fresh_target(t, target, sizeof target);
     struct hk_err err = {0};
-    struct hk_store *s = NULL;
-    if (hk_store_open(target, NULL, &s, &err) != 0)
-        fail_msg("open: %s", err.msg);
-    build_old_schema(s, 5);
+    struct hk_store *s = old_store(t, 5);
     q_exec(s, "INSERT INTO customers (id, nick, province, created_at, updated_at) "
               "VALUES (1, 'a', '广东省', 1, 1), (2, 'b', '', 1, 1), (3, 'c', '海外', 1, 1)");
     if (hk_store_migrate(s, TEST_NOW, NULL, NULL, &err) != 0)
@@ -176,13 +179,8 @@ static size_t search(struct hk_store *s, const struct hk_cust_query *q, int64_t 
 static void migration_0012__keeps_the_first_32_digits_of_look_up_hashes(void **state)
 {
     struct tdb *t = *state;
-    char target[700];
-    tdb_fresh_target(t, target, sizeof target);
     struct hk_err err = {0};
-    struct hk_store *s = NULL;
-    if (hk_store_open(target, NULL, &s, &err) != 0)
-        fail_msg("open: %s", err.msg);
-    build_old_schema(s, 11);
+    struct hk_store *s = old_store(t, 11);
 
     /* Customer a: phone and name hashes, a phone identity for that phone and a buyer id that
        happens to be 64 hex digits (an account id as sent: never cut). Customer b: no phone of
@@ -286,13 +284,8 @@ static void migration_0012__keeps_the_first_32_digits_of_look_up_hashes(void **s
 static void migration_0012__refuses_to_join_two_keys_that_share_32_digits(void **state)
 {
     struct tdb *t = *state;
-    char target[700];
-    tdb_fresh_target(t, target, sizeof target);
     struct hk_err err = {0};
-    struct hk_store *s = NULL;
-    if (hk_store_open(target, NULL, &s, &err) != 0)
-        fail_msg("open: %s", err.msg);
-    build_old_schema(s, 11);
+    struct hk_store *s = old_store(t, 11);
     char h[65], sql[512];
     old_hash(&t->keys, "+8613912345678", h);
     q_exec(s,
