@@ -24,6 +24,12 @@
 # $WORK/pg, configured for the benchmark (fsync on, synchronous_commit on, full_page_writes on,
 # shared_buffers 256MB, max_wal_size 4GB), and stops it at the end.
 #
+# ROUNDS (default 3) runs every system that many times per size, round after round (never the
+# same system twice in a row), because this kind of machine changes speed by a third within an
+# hour: one run each compares hours as much as programs. The re-imports run in the first round.
+# After the rounds, a summary per size: each system's median and best time, and the ratios of
+# the medians.
+#
 # Prints, per run, wall time, lines/s, the process's CPU time (user + sys), the PostgreSQL
 # server's CPU time (its backends', when the script runs the cluster), peak RSS (/usr/bin/time)
 # and the 1-minute load average before and after (the machine may be shared: on a busy machine
@@ -36,6 +42,7 @@ sizes=${2:-1000000 10000000}
 pg=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=${WORK:-/tmp/hk-import-bench}
+rounds=${ROUNDS:-3}
 duck_ver=${DUCK_VER:-1.5.6-r.1}
 huike=$(cd "$build" && pwd)/huike
 gen=$(find "$build" -name hk_gen_generic -type f -perm -u+x | head -1)
@@ -98,7 +105,7 @@ pgconf=$(psql -X -At "$pg" -c "SELECT string_agg(name || '=' || current_setting(
 
 # ---- timing ---------------------------------------------------------------------------------
 load1() { cut -d' ' -f1 /proc/loadavg; }
-declare -A secs
+declare -A times
 # CPU seconds the cluster's finished backends used (the postmaster's reaped children), when the
 # script runs the cluster itself; "-" otherwise.
 server_cpu() {
@@ -106,7 +113,7 @@ server_cpu() {
     [ -n "$pg_started" ] && pm=$(head -1 "$(cat "$work/pg/root")/data/postmaster.pid" 2>/dev/null) &&
         awk '{ printf "%.2f", ($16 + $17) / 100 }' "/proc/$pm/stat" 2>/dev/null || echo "-"
 }
-row() { # key label lines server? cmd... — runs cmd, records secs[key], prints a table row
+row() { # key label lines server? cmd... — runs cmd, adds its time to times[key], prints a table row
     local key=$1 label=$2 n=$3 srv=$4 t0 t1 rss cpu la0 la1 s c0 c1 sc
     shift 4
     la0=$(load1)
@@ -122,12 +129,22 @@ row() { # key label lines server? cmd... — runs cmd, records secs[key], prints
     [ "$srv" = pg ] && [ "$c0" != "-" ] && sc=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.1f s", b - a }')
     read -r rss cpu < <(tail -1 "$work/rss" | awk '{ print $1, $2 + $3 }')
     s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-    secs[$key]=$s
+    times[$key]="${times[$key]:-} $s"
     awk -v l="$label" -v s="$s" -v n="$n" -v r="$rss" -v c="$cpu" -v sc="$sc" -v a="$la0" -v b="$la1" \
         'BEGIN { printf "| %-36s | %8.2f s | %9.0f | %6.1f s | %8s | %7.0f MiB | %s → %s |\n", l, s, n / s, c, sc, r / 1024, a, b }' |
         tee -a "$out"
 }
-ratio() { awk -v a="${secs[$1]}" -v b="${secs[$2]}" -v l="$3" \
+median() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+best() { tr ' ' '\n' <<<"${times[$1]}" | grep . | sort -g | head -1; }
+summary() { # key label lines
+    local m b
+    m=$(median "$1")
+    b=$(best "$1")
+    awk -v l="$2" -v m="$m" -v b="$b" -v n="$3" -v all="${times[$1]# }" \
+        'BEGIN { printf "| %-36s | %8.2f s | %9.0f | %8.2f s | %9.0f | %s |\n", l, m, n / m, b, n / b, all }' |
+        tee -a "$out"
+}
+ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" -v l="$3" \
     'BEGIN { printf "| huike %s | %.1f× |\n", l, a / b }' | tee -a "$out"; }
 
 {
@@ -146,41 +163,58 @@ for lines in $sizes; do
         tee -a "$out"
     echo "|---|---|---|---|---|---|---|" | tee -a "$out"
     cat "$csv" >/dev/null # into the page cache for every run alike
+    for k in duck sqlite3 copy hs hp; do times[$k]=""; done
 
-    rm -f "$work"/peer.duckdb*
-    row duck "DuckDB read_csv → table (file)" "$lines" - node "$duck/load.js" "$csv" "$work/peer.duckdb"
-    rm -f "$work"/peer.duckdb*
+    for round in $(seq "$rounds"); do
+        [ "$rounds" -eq 1 ] && r="" || r=" (round $round)"
+        rm -f "$work"/peer.duckdb*
+        row duck "DuckDB read_csv → table (file)$r" "$lines" - node "$duck/load.js" "$csv" "$work/peer.duckdb"
+        rm -f "$work"/peer.duckdb*
 
-    rm -f "$work"/peer.db*
-    sqlite3 "$work/peer.db" "PRAGMA journal_mode = WAL" >/dev/null
-    row sqlite3 "SQLite CLI .import --csv (WAL)" "$lines" - sqlite3 "$work/peer.db" ".import --csv $csv t"
-    rm -f "$work"/peer.db*
+        rm -f "$work"/peer.db*
+        sqlite3 "$work/peer.db" "PRAGMA journal_mode = WAL" >/dev/null
+        row sqlite3 "SQLite CLI .import --csv (WAL)$r" "$lines" - sqlite3 "$work/peer.db" ".import --csv $csv t"
+        rm -f "$work"/peer.db*
 
-    psql -X -q "$pg" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS hk_import_bench" \
-        -c "CREATE DATABASE hk_import_bench"
-    cols=$(head -1 "$csv" | tr -d '\r' | sed 's/,/ text, /g; s/$/ text/')
-    psql -X -q "$base/hk_import_bench" -c "CREATE TABLE peer_copy ($cols)"
-    row copy "PostgreSQL COPY (20 text columns)" "$lines" pg psql -X -q "$base/hk_import_bench" \
-        -c "\\copy peer_copy FROM '$csv' WITH (FORMAT csv, HEADER)"
-    psql -X -q "$base/hk_import_bench" -c "DROP TABLE peer_copy" -c "CHECKPOINT"
+        psql -X -q "$pg" -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS hk_import_bench" \
+            -c "CREATE DATABASE hk_import_bench"
+        cols=$(head -1 "$csv" | tr -d '\r' | sed 's/,/ text, /g; s/$/ text/')
+        psql -X -q "$base/hk_import_bench" -c "CREATE TABLE peer_copy ($cols)"
+        row copy "PostgreSQL COPY (20 text columns)$r" "$lines" pg psql -X -q "$base/hk_import_bench" \
+            -c "\\copy peer_copy FROM '$csv' WITH (FORMAT csv, HEADER)"
+        psql -X -q "$base/hk_import_bench" -c "DROP TABLE peer_copy" -c "CHECKPOINT"
 
-    rm -f "$work"/bench.db*
-    row hs "huike import → SQLite" "$lines" - "$huike" --db "$work/bench.db" import --json "$csv"
-    head -c 200 "$work/last.out" >"$work/import-sqlite-$lines.json"
-    row hs2 "huike re-import → SQLite (no-op)" "$lines" - "$huike" --db "$work/bench.db" import --json "$csv"
-    grep -q '"orders_created":0,"orders_updated":0' "$work/last.out" ||
-        { echo "re-import changed something: $(head -c 200 "$work/last.out")" >&2; exit 1; }
-    rm -f "$work"/bench.db*
+        rm -f "$work"/bench.db*
+        row hs "huike import → SQLite$r" "$lines" - "$huike" --db "$work/bench.db" import --json "$csv"
+        head -c 200 "$work/last.out" >"$work/import-sqlite-$lines.json"
+        if [ "$round" -eq 1 ]; then
+            row hs2 "huike re-import → SQLite (no-op)" "$lines" - "$huike" --db "$work/bench.db" import --json "$csv"
+            grep -q '"orders_created":0,"orders_updated":0' "$work/last.out" ||
+                { echo "re-import changed something: $(head -c 200 "$work/last.out")" >&2; exit 1; }
+        fi
+        rm -f "$work"/bench.db*
 
-    row hp "huike import → PostgreSQL" "$lines" pg "$huike" --db "$base/hk_import_bench" import --json "$csv"
-    head -c 200 "$work/last.out" >"$work/import-pg-$lines.json"
-    row hp2 "huike re-import → PostgreSQL (no-op)" "$lines" pg "$huike" --db "$base/hk_import_bench" import --json "$csv"
-    grep -q '"orders_created":0,"orders_updated":0' "$work/last.out" ||
-        { echo "re-import changed something: $(head -c 200 "$work/last.out")" >&2; exit 1; }
-    psql -X -q "$pg" -c "DROP DATABASE hk_import_bench WITH (FORCE)"
+        row hp "huike import → PostgreSQL$r" "$lines" pg "$huike" --db "$base/hk_import_bench" import --json "$csv"
+        head -c 200 "$work/last.out" >"$work/import-pg-$lines.json"
+        if [ "$round" -eq 1 ]; then
+            row hp2 "huike re-import → PostgreSQL (no-op)" "$lines" pg "$huike" --db "$base/hk_import_bench" import --json "$csv"
+            grep -q '"orders_created":0,"orders_updated":0' "$work/last.out" ||
+                { echo "re-import changed something: $(head -c 200 "$work/last.out")" >&2; exit 1; }
+        fi
+        psql -X -q "$pg" -c "DROP DATABASE hk_import_bench WITH (FORCE)"
+    done
 
     echo | tee -a "$out"
-    echo "| ratio (time ÷ time) | |" | tee -a "$out"
+    echo "| $lines lines, $rounds rounds | median | lines/s | best | lines/s | every run |" | tee -a "$out"
+    echo "|---|---|---|---|---|---|" | tee -a "$out"
+    summary duck "DuckDB read_csv → table (file)" "$lines"
+    summary sqlite3 "SQLite CLI .import --csv (WAL)" "$lines"
+    summary copy "PostgreSQL COPY (20 text columns)" "$lines"
+    summary hs "huike import → SQLite" "$lines"
+    summary hp "huike import → PostgreSQL" "$lines"
+
+    echo | tee -a "$out"
+    echo "| ratio (median time ÷ median time) | |" | tee -a "$out"
     echo "|---|---|" | tee -a "$out"
     ratio hs duck "→ SQLite ÷ DuckDB"
     ratio hs sqlite3 "→ SQLite ÷ SQLite CLI .import"

@@ -208,6 +208,23 @@ bool hk_pii_is_masked(const char *s, size_t len)
     return memchr(s, '*', len) != NULL;
 }
 
+/* out = a b c (lengths na, nb, nc), cut to size - 1 bytes as snprintf would: both run for every
+   new phone of an import, where snprintf cost ~800 instructions a call. */
+static void concat3(char *out, size_t size, const char *a, size_t na, const char *b, size_t nb,
+                    const char *c, size_t nc)
+{
+    if (!size)
+        return;
+    const char *part[3] = {a, b, c};
+    size_t len[3] = {na, nb, nc}, at = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = len[i] < size - 1 - at ? len[i] : size - 1 - at;
+        memcpy(out + at, part[i], n);
+        at += n;
+    }
+    out[at] = '\0';
+}
+
 int hk_phone_normalize(const char *in, size_t len, char *out, size_t size)
 {
     char digits[HK_PHONE_MAX + 8];
@@ -244,7 +261,7 @@ int hk_phone_normalize(const char *in, size_t len, char *out, size_t size)
         else if (plus)
             d = NULL; /* +<other country> */
         if (d && strlen(d) == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9') {
-            snprintf(out, size, "+86%s", d);
+            concat3(out, size, "+86", 3, d, 11, "", 0);
             return 0;
         }
     }
@@ -258,13 +275,10 @@ void hk_phone_mask(const char *phone, char *out, size_t size)
     if (strncmp(p, "+86", 3) == 0)
         p += 3;
     size_t n = strlen(p);
-    if (n == 11) {
-        snprintf(out, size, "%.3s****%s", p, p + 7);
-        return;
-    }
     if (n < 6) {
         hk_strlcpy(out, "****", size);
         return;
     }
-    snprintf(out, size, "%.3s****%s", p, p + n - 2);
+    size_t tail = n == 11 ? 4 : 2;
+    concat3(out, size, p, 3, "****", 4, p + n - tail, tail);
 }

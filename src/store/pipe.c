@@ -37,12 +37,13 @@
 
 #define PIPE_ID_BLOCK 65536
 #define PIPE_POOLS    8
+/* Copy buffers kept for the next copies: a batch's copies (one per table) while the next
+   batch's are recorded. */
+#define PIPE_SPARES 8
 
 enum pop_kind { POP_BEGIN, POP_COPY, POP_COMMIT };
 
-/* One queued operation. A copy's values: a tag byte, then the value (int64: 8 bytes; text and
-   blob: a size_t length and the bytes); ROW ends a row. */
-enum { V_INT = 1, V_TEXT, V_BLOB, V_NULL, V_ROW };
+/* One queued operation. A copy's values are in the encoding of HK_PIPE_V_* (store_int.h). */
 
 struct pop {
     struct pop *next;
@@ -54,6 +55,7 @@ struct pop {
     int ncols;
     unsigned char *buf;
     size_t len, cap;
+    size_t rows; /* a copy's rows */
 };
 
 struct id_pool {
@@ -77,6 +79,14 @@ struct hk_pipe {
     bool real_tx; /* writer side: a transaction is open on the connection */
     struct id_pool pools[PIPE_POOLS];
     size_t npools;
+    /* Buffers of copies that ran, for the next ones (under mu): a copy of a few MB grew by
+       realloc from 64 KiB each time, copying itself and faulting in new pages (1M lines:
+       ~1 % of the importing thread's instructions). */
+    struct spare {
+        unsigned char *buf;
+        size_t cap;
+    } spares[PIPE_SPARES];
+    size_t nspares;
 };
 
 /* ---- the writer ---------------------------------------------------------------------------- */
@@ -84,6 +94,9 @@ struct hk_pipe {
 static int replay_copy(struct hk_db *db, const struct pop *op, struct hk_err *err)
 {
     const struct hk_store_ops *ops = db->store->ops;
+    if (ops->copy_encoded)
+        return ops->copy_encoded(db->conn, op->table, op->columns, op->ncols, op->buf, op->len,
+                                 op->rows, err);
     void *impl = NULL;
     int rc = ops->copy_begin(db->conn, op->table, op->columns, op->ncols, &impl, err);
     if (rc < 0)
@@ -94,27 +107,27 @@ static int replay_copy(struct hk_db *db, const struct pop *op, struct hk_err *er
         int64_t v;
         size_t n;
         switch (tag) {
-        case V_INT:
+        case HK_PIPE_V_INT:
             memcpy(&v, op->buf + at, sizeof v);
             at += sizeof v;
             rc = ops->copy_int64(impl, v);
             break;
-        case V_TEXT:
-        case V_BLOB:
+        case HK_PIPE_V_TEXT:
+        case HK_PIPE_V_BLOB:
             memcpy(&n, op->buf + at, sizeof n);
             at += sizeof n;
-            rc = tag == V_TEXT ? ops->copy_text(impl, (const char *)op->buf + at, n)
-                               : ops->copy_blob(impl, op->buf + at, n);
+            rc = tag == HK_PIPE_V_TEXT ? ops->copy_text(impl, (const char *)op->buf + at, n)
+                                       : ops->copy_blob(impl, op->buf + at, n);
             at += n;
             break;
-        case V_NULL:
+        case HK_PIPE_V_NULL:
             rc = ops->copy_null(impl);
             break;
         default:
             rc = ops->copy_row(impl, err);
             break;
         }
-        if (rc < 0 && tag != V_ROW)
+        if (rc < 0 && tag != HK_PIPE_V_ROW)
             rc = hk_store_fail(err, HK_FAULT_OTHER, "copy", "a value could not be written");
     }
     struct hk_err ignored;
@@ -158,6 +171,16 @@ static void pop_free(struct pop *op)
     free(op);
 }
 
+/* Frees op, keeping its buffer for a later copy if there is room (p->mu held). */
+static void pop_recycle(struct hk_pipe *p, struct pop *op)
+{
+    if (op->buf && p->nspares < PIPE_SPARES) {
+        p->spares[p->nspares++] = (struct spare){op->buf, op->cap};
+        op->buf = NULL;
+    }
+    pop_free(op);
+}
+
 static void *writer(void *arg)
 {
     struct hk_pipe *p = arg;
@@ -189,7 +212,7 @@ static void *writer(void *arg)
             p->ferr = err;
         }
         p->ran = op->seq;
-        pop_free(op);
+        pop_recycle(p, op);
         pthread_cond_broadcast(&p->idle); /* hk_pipe_wait waits for a given op */
     }
     pthread_mutex_unlock(&p->mu);
@@ -269,6 +292,8 @@ void hk_pipe_stop(struct hk_pipe *p)
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
+    for (size_t i = 0; i < p->nspares; i++)
+        free(p->spares[i].buf);
     pthread_cond_destroy(&p->idle);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);
@@ -351,9 +376,15 @@ int hk_pipe_wait(struct hk_pipe *p, uint64_t mark, struct hk_err *err)
 int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns, int ncols,
                        void **rec, struct hk_err *err)
 {
-    (void)p;
     struct pop *op = calloc(1, sizeof(*op));
     if (op) {
+        pthread_mutex_lock(&p->mu);
+        if (p->nspares > 0) {
+            struct spare sp = p->spares[--p->nspares];
+            op->buf = sp.buf;
+            op->cap = sp.cap;
+        }
+        pthread_mutex_unlock(&p->mu);
         op->kind = POP_COPY;
         op->ncols = ncols;
         op->table = hk_strdup(table);
@@ -367,54 +398,77 @@ int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns
     return 0;
 }
 
-static int put(struct pop *op, unsigned char tag, const void *a, size_t na, const void *b,
-               size_t nb)
+/* Makes room for n more bytes in op's buffer: 0, or HK_E(NOMEM). */
+static int grow(struct pop *op, size_t n)
 {
-    size_t need = op->len + 1 + na + nb;
-    if (need > op->cap) {
-        size_t cap = op->cap ? op->cap : 64 * 1024;
-        while (cap < need)
-            cap *= 2;
-        unsigned char *q = realloc(op->buf, cap);
-        if (!q)
-            return HK_E(NOMEM);
-        op->buf = q;
-        op->cap = cap;
-    }
+    if (n > SIZE_MAX / 2 - op->len)
+        return HK_E(NOMEM);
+    size_t need = op->len + n, cap = op->cap ? op->cap : 64 * 1024;
+    while (cap < need)
+        cap *= 2;
+    unsigned char *q = realloc(op->buf, cap);
+    if (!q)
+        return HK_E(NOMEM);
+    op->buf = q;
+    op->cap = cap;
+    return 0;
+}
+
+/* A tag, then (for text and blobs) a length and n bytes at s. The values' encoding is fixed
+   here, one value at a time, so each call is a few stores (100k lines: 1.4M calls). */
+static int put_tag(struct pop *op, unsigned char tag)
+{
+    if (op->cap - op->len < 1 && grow(op, 1) < 0)
+        return HK_E(NOMEM);
     op->buf[op->len++] = tag;
-    if (na)
-        memcpy(op->buf + op->len, a, na);
-    op->len += na;
-    if (nb)
-        memcpy(op->buf + op->len, b, nb);
-    op->len += nb;
+    return 0;
+}
+
+static int put_bytes(struct pop *op, unsigned char tag, const void *s, size_t n)
+{
+    if ((op->cap - op->len < 1 + sizeof n || op->cap - op->len - 1 - sizeof n < n) &&
+        grow(op, 1 + sizeof n + n) < 0)
+        return HK_E(NOMEM);
+    op->buf[op->len] = tag;
+    memcpy(op->buf + op->len + 1, &n, sizeof n);
+    if (n)
+        memcpy(op->buf + op->len + 1 + sizeof n, s, n);
+    op->len += 1 + sizeof n + n;
     return 0;
 }
 
 int hk_pipe_copy_int64(void *rec, int64_t v)
 {
-    return put(rec, V_INT, &v, sizeof v, NULL, 0);
+    struct pop *op = rec;
+    if (op->cap - op->len < 1 + sizeof v && grow(op, 1 + sizeof v) < 0)
+        return HK_E(NOMEM);
+    op->buf[op->len] = HK_PIPE_V_INT;
+    memcpy(op->buf + op->len + 1, &v, sizeof v);
+    op->len += 1 + sizeof v;
+    return 0;
 }
 
 int hk_pipe_copy_text(void *rec, const char *s, size_t len)
 {
-    return put(rec, V_TEXT, &len, sizeof len, s, len);
+    return put_bytes(rec, HK_PIPE_V_TEXT, s, len);
 }
 
 int hk_pipe_copy_blob(void *rec, const void *p, size_t len)
 {
-    return put(rec, V_BLOB, &len, sizeof len, p, len);
+    return put_bytes(rec, HK_PIPE_V_BLOB, p, len);
 }
 
 int hk_pipe_copy_null(void *rec)
 {
-    return put(rec, V_NULL, NULL, 0, NULL, 0);
+    return put_tag(rec, HK_PIPE_V_NULL);
 }
 
 int hk_pipe_copy_row(void *rec, struct hk_err *err)
 {
-    if (put(rec, V_ROW, NULL, 0, NULL, 0) < 0)
+    struct pop *op = rec;
+    if (put_tag(op, HK_PIPE_V_ROW) < 0)
         return hk_err_set(err, HK_E(NOMEM), "copy: out of memory");
+    op->rows++;
     return 0;
 }
 

@@ -142,6 +142,11 @@ struct hk_store_ops {
     int (*copy_null)(void *copy);
     int (*copy_row)(void *copy, struct hk_err *err);
     int (*copy_end)(void *copy, bool ok, struct hk_err *err);
+    /* Optional: a whole copy at once, nrows rows of ncols values in the pipeline's encoding
+     * (HK_PIPE_V_*, below), which the backend may bind in place (buf outlives the call). The
+     * pipeline's writer uses it instead of the value-by-value ops when it is there. */
+    int (*copy_encoded)(void *conn, const char *table, const char *columns, int ncols,
+                        const unsigned char *buf, size_t len, size_t nrows, struct hk_err *err);
     /* True when next_ids gives max(id) + 1 onwards (SQLite), so a pipeline may continue the
      * ids in memory; false for a sequence (PostgreSQL), whose values it takes in blocks. */
     bool ids_are_max_plus_one;
@@ -254,6 +259,9 @@ struct hk_strbuf;
 int hk_store_migration_text(const struct hk_store_ops *ops, const char *sql, struct hk_strbuf *out);
 
 /* ---- pipelined writes (pipe.c; store.h hk_db_pipeline) ---- */
+/* A recorded copy's values, one after another: a tag byte, then the value (int64: 8 bytes;
+   text and blob: a size_t length and the bytes, unaligned); HK_PIPE_V_ROW ends a row. */
+enum { HK_PIPE_V_INT = 1, HK_PIPE_V_TEXT, HK_PIPE_V_BLOB, HK_PIPE_V_NULL, HK_PIPE_V_ROW };
 struct hk_pipe;
 int hk_pipe_start(struct hk_db *db, struct hk_pipe **out, struct hk_err *err);
 /** Waits for the queued work, rolls back what a failure left open and joins the writer. */

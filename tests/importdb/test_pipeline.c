@@ -227,6 +227,86 @@ static void store_pipeline__queues_in_order_and_a_failure_drops_the_rest(void **
     hk_db_release(db);
 }
 
+/* Copies rows id0 + 0 .. id0 + n - 1 into customers, with every kind of value: text, empty text,
+   blobs, empty blobs, NULLs, negative and large integers. */
+static void copy_value_kinds(struct hk_db *db, int64_t id0, int n)
+{
+    struct hk_err err = {0};
+    struct hk_copy *c;
+    assert_int_equal(hk_db_copy_begin(db, "customers",
+                                      "id, nick, name_enc, email, province, created_at, updated_at",
+                                      7, &c, &err),
+                     0);
+    for (int i = 0; i < n; i++) {
+        char nick[32];
+        unsigned char blob[3] = {(unsigned char)i, 0, 0xff};
+        int len = i % 5 == 0 ? 0 : snprintf(nick, sizeof nick, "买家%d", i);
+        assert_int_equal(hk_copy_int64(c, id0 + i), 0);
+        assert_int_equal(hk_copy_text(c, len ? nick : "", (size_t)len), 0);
+        if (i % 3 == 0)
+            assert_int_equal(hk_copy_null(c), 0);
+        else
+            assert_int_equal(hk_copy_blob(c, blob, i % 7 == 0 ? 0 : sizeof blob), 0);
+        if (i % 2)
+            assert_int_equal(hk_copy_null(c), 0);
+        else
+            assert_int_equal(hk_copy_text(c, "a@b.cn", 6), 0);
+        assert_int_equal(hk_copy_text(c, "浙江省", strlen("浙江省")), 0);
+        assert_int_equal(hk_copy_int64(c, i % 4 == 0 ? -i : INT64_MAX - i), 0);
+        assert_int_equal(hk_copy_int64(c, 1), 0);
+        assert_int_equal(hk_copy_row(c, &err), 0);
+    }
+    assert_int_equal(hk_db_copy_end(c, &err), 0);
+}
+
+/* Rows copied through the pipeline (bound in place from its buffer on SQLite, replayed value by
+   value on PostgreSQL) arrive as rows copied without it: several full groups of rows per INSERT
+   and a shorter last one, every kind of value. */
+static void store_pipeline__values_arrive_as_copied(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    enum { N = 70 }; /* two groups of 32 on SQLite, and 6 */
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_value_kinds(db, 1000000, N);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(hk_db_pipeline(db, true, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_value_kinds(db, 2000000, N);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(hk_db_pipeline_wait(db, hk_db_pipeline_mark(db), &err), 0);
+    assert_int_equal(hk_db_pipeline(db, false, &err), 0);
+    hk_db_release(db);
+
+#define KINDS(lo, hi)                                                                              \
+    "SELECT id - " lo ", nick, name_enc, name_enc IS NULL, length(name_enc), email, province, "    \
+    "created_at FROM customers WHERE id >= " lo " AND id < " hi " ORDER BY id"
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"), N);
+    assert_true(q_checksum(t->store, KINDS("1000000", "1000070")) ==
+                q_checksum(t->store, KINDS("2000000", "2000070")));
+#undef KINDS
+    /* and they are what was copied */
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"
+                                     " AND nick = ''"),
+                     14);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"
+                                     " AND name_enc IS NULL"),
+                     24);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"
+                                     " AND name_enc IS NOT NULL AND length(name_enc) = 0"),
+                     6);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"
+                                     " AND length(name_enc) = 3"),
+                     40);
+    assert_int_equal(q_int(t->store,
+                           "SELECT count(*) FROM customers WHERE id = 2000069"
+                           " AND nick = '买家69' AND email IS NULL AND province = '浙江省'"
+                           " AND created_at = 9223372036854775738"),
+                     1);
+}
+
 /* A COMMIT that fails (a deferred foreign key) leaves SQLite's transaction open, PostgreSQL's
    ended: either way the writer rolls it back, so the connection is usable (and holds no lock)
    once the pipeline is off. */
@@ -317,6 +397,8 @@ int main(void)
                                         tdb_teardown),
         cmocka_unit_test_setup_teardown(
             store_pipeline__queues_in_order_and_a_failure_drops_the_rest, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(store_pipeline__values_arrive_as_copied, tdb_setup,
+                                        tdb_teardown),
         cmocka_unit_test_setup_teardown(store_pipeline__a_failed_commit_leaves_no_transaction_open,
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(store_pipeline__ids_and_bulk_grown_with_no_free_connection,

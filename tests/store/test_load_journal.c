@@ -222,9 +222,12 @@ static void load_journal__alone_switches_to_rollback_and_off_back_to_wal(void **
     db = acquire(f);
     assert_int_equal(header_version(f), 2);
     assert_int_equal(scalar(db, "synchronous", "PRAGMA synchronous"), 1); /* NORMAL */
+    /* as Debian's SQLite has it by default: the journal turns it off and back on */
+    assert_int_equal(scalar(db, "secure_delete_on", "PRAGMA secure_delete = 1"), 1);
 
     CHECK(hk_db_load_journal(db, true, &switched, &err));
     assert_true(switched);
+    assert_int_equal(scalar(db, "secure_delete", "PRAGMA secure_delete"), 0);
     assert_int_equal(header_version(f), 1);
     raw_journal_mode(f, mode, sizeof(mode));
     assert_string_equal(mode, "delete");
@@ -241,6 +244,7 @@ static void load_journal__alone_switches_to_rollback_and_off_back_to_wal(void **
     raw_journal_mode(f, mode, sizeof(mode));
     assert_string_equal(mode, "wal");
     assert_int_equal(scalar(db, "synchronous", "PRAGMA synchronous"), 1); /* NORMAL */
+    assert_int_equal(scalar(db, "secure_delete", "PRAGMA secure_delete"), 1);
     assert_int_equal(count_prefix(db, "rollback"), 50);
     insert_items(db, "wal_again", 5);
     assert_true(wal_file_exists(f));

@@ -202,6 +202,11 @@ static void phone_mask__shows_first_three_and_last_four(void **state)
     assert_string_equal(out, "075****78");
     hk_phone_mask("1234", out, sizeof out);
     assert_string_equal(out, "****");
+    char small[6]; /* cut as snprintf cuts */
+    hk_phone_mask("+8613812345678", small, sizeof small);
+    assert_string_equal(small, "138**");
+    assert_int_equal(hk_phone_normalize("13812345678", 11, small, sizeof small), 0);
+    assert_string_equal(small, "+8613");
 }
 
 int main(void)
