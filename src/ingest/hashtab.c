@@ -117,11 +117,7 @@ void *hk_big_calloc(size_t n, size_t size)
     if (p == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    if (bytes >= HK_BIG_HUGE_MIN)
-        (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP the pages stay small */
-#endif
-#ifdef MADV_POPULATE_WRITE
-    (void)madvise(p, bytes, MADV_POPULATE_WRITE); /* a hint too: before Linux 5.14, EINVAL */
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without THP the pages stay small */
 #endif
     return p;
 }

@@ -24,15 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** The size from which hk_big_calloc maps a block of its own, its pages faulted in (1 MiB). */
-#define HK_BIG_MAPPED_MIN ((size_t)1 << 20)
-/** The size from which such a mapping is advised to use transparent huge pages (64 MiB). */
-#define HK_BIG_HUGE_MIN ((size_t)64 << 20)
+/** The size from which hk_big_calloc maps a block of its own (64 MiB). */
+#define HK_BIG_MAPPED_MIN ((size_t)64 << 20)
 /**
  * n zeroed elements of size bytes, for tables probed at random: from HK_BIG_MAPPED_MIN up a
- * mapping of its own whose pages are faulted in writable at once, from HK_BIG_HUGE_MIN up
- * advised to use transparent huge pages. NULL on overflow or out of memory. Free with
- * hk_big_free and the same n and size.
+ * mapping of its own, advised to use transparent huge pages. NULL on overflow or out of memory.
+ * Free with hk_big_free and the same n and size.
  */
 void *hk_big_calloc(size_t n, size_t size);
 void hk_big_free(void *p, size_t n, size_t size);
