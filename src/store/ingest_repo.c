@@ -199,12 +199,12 @@ static int copy_rows(struct hk_db *db, const struct copy_spec *spec, size_t n, c
 static int put_text(struct hk_copy *c, const char *s)
 {
     s = s ? s : "";
-    return hk_copy_text(c, s, strlen(s));
+    return hk_copy_cstr(c, s);
 }
 
 static int put_opt_text(struct hk_copy *c, const char *s)
 {
-    return s && *s ? hk_copy_text(c, s, strlen(s)) : hk_copy_null(c);
+    return s && *s ? hk_copy_cstr(c, s) : hk_copy_null(c);
 }
 
 static void prefetch_text(const char *s)

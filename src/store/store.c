@@ -1070,6 +1070,17 @@ int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
                                      : c->db->store->ops->copy_text(c->impl, s, len));
 }
 
+int hk_copy_cstr(struct hk_copy *c, const char *s)
+{
+    if (!copy_open(c))
+        return HK_E(INVAL);
+    if (!s)
+        return hk_copy_null(c);
+    size_t len = strlen(s);
+    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
+                                     : c->db->store->ops->copy_text(c->impl, s, len));
+}
+
 int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
 {
     if (!copy_open(c))

@@ -247,6 +247,8 @@ int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, i
 int hk_copy_int64(struct hk_copy *c, int64_t v);
 /** s == NULL writes NULL; HK_E(INVAL) for text holding a NUL byte. */
 int hk_copy_text(struct hk_copy *c, const char *s, size_t len);
+/** hk_copy_text of a C string (s == NULL writes NULL), which holds no NUL to look for. */
+int hk_copy_cstr(struct hk_copy *c, const char *s);
 /** p == NULL writes NULL; an empty blob is not NULL. */
 int hk_copy_blob(struct hk_copy *c, const void *p, size_t len);
 int hk_copy_null(struct hk_copy *c);

@@ -53,7 +53,9 @@ static void bulk__text_null_and_blob_values_round_trip(void **state)
             assert_int_equal(hk_copy_blob(c, bin, 0), 0); /* empty, not NULL */
         else
             assert_int_equal(hk_copy_blob(c, NULL, 0), 0);
-        assert_int_equal(hk_copy_text(c, i % NTRICKY == 2 ? NULL : masked, strlen(masked)), 0);
+        const char *phone = i % NTRICKY == 2 ? NULL : masked; /* C strings every other row */
+        assert_int_equal(i % 2 ? hk_copy_cstr(c, phone) : hk_copy_text(c, phone, strlen(masked)),
+                         0);
         memset(masked, 'x', sizeof masked - 1);
         assert_int_equal(hk_copy_int64(c, -(int64_t)i), 0);
         assert_int_equal(hk_copy_int64(c, INT64_MAX - (int64_t)i), 0);
