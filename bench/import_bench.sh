@@ -43,6 +43,7 @@ pg=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 work=${WORK:-/tmp/hk-import-bench}
 rounds=${ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ROUNDS must be a whole number from 1" >&2; exit 2; }
 duck_ver=${DUCK_VER:-1.5.6-r.1}
 huike=$(cd "$build" && pwd)/huike
 gen=$(find "$build" -name hk_gen_generic -type f -perm -u+x | head -1)

@@ -81,10 +81,12 @@ struct hk_pipe {
     size_t npools;
     /* Buffers of copies that ran, for the next ones (under mu): a copy of a few MB grew by
        realloc from 64 KiB each time, copying itself and faulting in new pages (1M lines:
-       ~1 % of the importing thread's instructions). */
+       ~1 % of the importing thread's instructions). A copy takes the buffer last used for its
+       table, else the largest. */
     struct spare {
         unsigned char *buf;
         size_t cap;
+        char table[32]; /* the table it was used for (cut: only compared) */
     } spares[PIPE_SPARES];
     size_t nspares;
 };
@@ -175,7 +177,10 @@ static void pop_free(struct pop *op)
 static void pop_recycle(struct hk_pipe *p, struct pop *op)
 {
     if (op->buf && p->nspares < PIPE_SPARES) {
-        p->spares[p->nspares++] = (struct spare){op->buf, op->cap};
+        struct spare *sp = &p->spares[p->nspares++];
+        sp->buf = op->buf;
+        sp->cap = op->cap;
+        hk_strlcpy(sp->table, op->table ? op->table : "", sizeof sp->table);
         op->buf = NULL;
     }
     pop_free(op);
@@ -379,10 +384,19 @@ int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns
     struct pop *op = calloc(1, sizeof(*op));
     if (op) {
         pthread_mutex_lock(&p->mu);
-        if (p->nspares > 0) {
-            struct spare sp = p->spares[--p->nspares];
-            op->buf = sp.buf;
-            op->cap = sp.cap;
+        size_t pick = p->nspares;
+        for (size_t i = 0; i < p->nspares; i++) {
+            if (strncmp(p->spares[i].table, table, sizeof p->spares[i].table - 1) == 0) {
+                pick = i;
+                break;
+            }
+            if (pick == p->nspares || p->spares[i].cap > p->spares[pick].cap)
+                pick = i;
+        }
+        if (pick < p->nspares) {
+            op->buf = p->spares[pick].buf;
+            op->cap = p->spares[pick].cap;
+            p->spares[pick] = p->spares[--p->nspares];
         }
         pthread_mutex_unlock(&p->mu);
         op->kind = POP_COPY;

@@ -554,10 +554,11 @@ static int sq_pragma_int(sqlite3 *db, const char *name, int *out, struct hk_err 
 /*
  * Freed space on the load's pages is not zeroed. Debian builds SQLite with SECURE_DELETE, so by
  * default every page a B-tree insert splits or rebuilds is first cleared to its end: 3.7 % of
- * the writer's instructions in an initial load (callgrind, 100k lines), where nothing is deleted
- * (cells only move between pages, and stay in the file). The connection's setting comes back
- * when the journal ends, before anyone else can open the file. Best effort: a failure costs
- * speed only.
+ * the writer's instructions in an initial load (callgrind, 100k lines). A load frees little:
+ * cells moved by page splits (still in the file), the dropped load indexes' pages (entries of
+ * rows that stay) and the old cells of the few rows it updates; huike promises no secure
+ * deletion (upstream SQLite's default is off too). The connection's setting comes back when the
+ * journal ends, before anyone else can open the file. Best effort: a failure costs speed only.
  */
 static void secure_delete_off(sqlite3 *conn, struct presence *p)
 {
@@ -573,18 +574,23 @@ static void secure_delete_off(sqlite3 *conn, struct presence *p)
 static int journal_end(sqlite3 *conn, struct presence *p, struct hk_err *err)
 {
     bool now = false;
-    int rc = sq_journal_mode(conn, "WAL", &now, err);
+    int rc = 0;
+    if (p->secure_delete >= 0) { /* first: a failure leaves the journal as it was */
+        char sql[48];            /* 2 is FAST, which "= 2" would read as true (1) */
+        snprintf(sql, sizeof sql, "PRAGMA secure_delete = %s",
+                 p->secure_delete == 2 ? "FAST"
+                 : p->secure_delete    ? "1"
+                                       : "0");
+        if ((rc = sq_exec(conn, "load journal", sql, err)) == 0)
+            p->secure_delete = -1;
+    }
+    if (rc == 0)
+        rc = sq_journal_mode(conn, "WAL", &now, err);
     if (rc == 0 && !now)
         rc =
             hk_err_set(err, HK_E(UNAVAILABLE), "journal mode: the database did not go back to WAL");
     if (rc == 0)
         rc = sq_exec(conn, "load journal", "PRAGMA synchronous = NORMAL", err);
-    if (rc == 0 && p->secure_delete >= 0) {
-        char sql[48];
-        snprintf(sql, sizeof sql, "PRAGMA secure_delete = %d", p->secure_delete);
-        if ((rc = sq_exec(conn, "load journal", sql, err)) == 0)
-            p->secure_delete = -1;
-    }
     if (rc == 0) {
         set_journal(p, false);
         /* a conversion: it waits for nobody (only an exclusive lock could hold it up, and
@@ -976,8 +982,9 @@ static void sq_copy_free(struct sq_copy *c)
     free(c);
 }
 
-static int sq_copy_begin(void *conn, const char *table, const char *columns, int ncols, void **out,
-                         struct hk_err *err)
+/* A copy into table; slots: with room for a group's values (not needed by copy_encoded). */
+static int sq_copy_new(void *conn, const char *table, const char *columns, int ncols, bool slots,
+                       void **out, struct hk_err *err)
 {
     struct sq_copy *c = calloc(1, sizeof(*c));
     size_t size = strlen(table) + strlen(columns) + 48;
@@ -986,10 +993,10 @@ static int sq_copy_begin(void *conn, const char *table, const char *columns, int
     if (c) {
         c->head = malloc(size);
         c->row = malloc((size_t)ncols * 2 + 2);
-        c->vals = calloc((size_t)group * (size_t)ncols, sizeof *c->vals);
+        c->vals = slots ? calloc((size_t)group * (size_t)ncols, sizeof *c->vals) : NULL;
         c->group_rows = group;
     }
-    if (!c || !c->head || !c->row || !c->vals) {
+    if (!c || !c->head || !c->row || (slots && !c->vals)) {
         sq_copy_free(c);
         return hk_store_fail(err, HK_FAULT_NOMEM, "copy", "out of memory");
     }
@@ -1007,6 +1014,12 @@ static int sq_copy_begin(void *conn, const char *table, const char *columns, int
     c->ncols = ncols;
     *out = c;
     return 0;
+}
+
+static int sq_copy_begin(void *conn, const char *table, const char *columns, int ncols, void **out,
+                         struct hk_err *err)
+{
+    return sq_copy_new(conn, table, columns, ncols, true, out, err);
 }
 
 static struct sq_val *sq_copy_slot(void *copy)
@@ -1168,7 +1181,7 @@ static int sq_copy_encoded(void *conn, const char *table, const char *columns, i
                            const unsigned char *buf, size_t len, size_t nrows, struct hk_err *err)
 {
     void *impl;
-    int rc = sq_copy_begin(conn, table, columns, ncols, &impl, err);
+    int rc = sq_copy_new(conn, table, columns, ncols, false, &impl, err);
     if (rc < 0)
         return rc;
     struct sq_copy *c = impl;

@@ -246,6 +246,15 @@ static void load_journal__alone_switches_to_rollback_and_off_back_to_wal(void **
     assert_int_equal(scalar(db, "synchronous", "PRAGMA synchronous"), 1); /* NORMAL */
     assert_int_equal(scalar(db, "secure_delete", "PRAGMA secure_delete"), 1);
     assert_int_equal(count_prefix(db, "rollback"), 50);
+    /* FAST (2) comes back as FAST, not as on */
+    assert_int_equal(scalar(db, "secure_delete_fast", "PRAGMA secure_delete = FAST"), 2);
+    CHECK(hk_db_load_journal(db, true, &switched, &err));
+    assert_true(switched);
+    assert_int_equal(scalar(db, "secure_delete", "PRAGMA secure_delete"), 0);
+    CHECK(hk_db_load_journal(db, false, &switched, &err));
+    assert_int_equal(scalar(db, "secure_delete", "PRAGMA secure_delete"), 2);
+    raw_journal_mode(f, mode, sizeof(mode));
+    assert_string_equal(mode, "wal");
     insert_items(db, "wal_again", 5);
     assert_true(wal_file_exists(f));
     assert_int_equal(count_prefix(db, "wal_again"), 5);
