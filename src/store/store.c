@@ -1058,6 +1058,13 @@ int hk_copy_int64(struct hk_copy *c, int64_t v)
                                      : c->db->store->ops->copy_int64(c->impl, v));
 }
 
+/* Text known to hold no NUL byte. */
+static int copy_text_value(struct hk_copy *c, const char *s, size_t len)
+{
+    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
+                                     : c->db->store->ops->copy_text(c->impl, s, len));
+}
+
 int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
 {
     if (!copy_open(c))
@@ -1066,19 +1073,14 @@ int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
         return hk_copy_null(c);
     if (memchr(s, '\0', len))
         return copy_value(c, HK_E(INVAL));
-    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
-                                     : c->db->store->ops->copy_text(c->impl, s, len));
+    return copy_text_value(c, s, len);
 }
 
 int hk_copy_cstr(struct hk_copy *c, const char *s)
 {
     if (!copy_open(c))
         return HK_E(INVAL);
-    if (!s)
-        return hk_copy_null(c);
-    size_t len = strlen(s);
-    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
-                                     : c->db->store->ops->copy_text(c->impl, s, len));
+    return s ? copy_text_value(c, s, strlen(s)) : hk_copy_null(c);
 }
 
 int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
