@@ -104,23 +104,21 @@ static int replay_copy(struct hk_db *db, const struct pop *op, struct hk_err *er
     if (rc < 0)
         return rc;
     size_t at = 0;
+    struct hk_pipe_value v = {0};
     while (rc == 0 && at < op->len) {
-        unsigned char tag = op->buf[at++];
-        int64_t v;
-        size_t n;
-        switch (tag) {
+        if (!hk_pipe_value_next(op->buf, op->len, &at, &v)) {
+            rc = hk_store_fail(err, HK_FAULT_OTHER, "copy", "a recorded row is malformed");
+            break;
+        }
+        switch (v.tag) {
         case HK_PIPE_V_INT:
-            memcpy(&v, op->buf + at, sizeof v);
-            at += sizeof v;
-            rc = ops->copy_int64(impl, v);
+            rc = ops->copy_int64(impl, v.i);
             break;
         case HK_PIPE_V_TEXT:
+            rc = ops->copy_text(impl, (const char *)v.p, v.n);
+            break;
         case HK_PIPE_V_BLOB:
-            memcpy(&n, op->buf + at, sizeof n);
-            at += sizeof n;
-            rc = tag == HK_PIPE_V_TEXT ? ops->copy_text(impl, (const char *)op->buf + at, n)
-                                       : ops->copy_blob(impl, op->buf + at, n);
-            at += n;
+            rc = ops->copy_blob(impl, v.p, v.n);
             break;
         case HK_PIPE_V_NULL:
             rc = ops->copy_null(impl);
@@ -129,7 +127,7 @@ static int replay_copy(struct hk_db *db, const struct pop *op, struct hk_err *er
             rc = ops->copy_row(impl, err);
             break;
         }
-        if (rc < 0 && tag != HK_PIPE_V_ROW)
+        if (rc < 0 && v.tag != HK_PIPE_V_ROW)
             rc = hk_store_fail(err, HK_FAULT_OTHER, "copy", "a value could not be written");
     }
     struct hk_err ignored;

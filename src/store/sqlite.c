@@ -1115,14 +1115,13 @@ static int sq_copy_end(void *copy, bool ok, struct hk_err *err)
 static int sq_bind_encoded(sqlite3_stmt *st, int ncols, int rows, const unsigned char *buf,
                            size_t len, size_t *at)
 {
-    size_t p = *at;
     int idx = 0;
+    struct hk_pipe_value v = {0};
     for (int r = 0; r < rows; r++) {
         for (int col = 0;; col++) {
-            if (p >= len)
+            if (!hk_pipe_value_next(buf, len, at, &v))
                 return SQ_MALFORMED;
-            unsigned char tag = buf[p++];
-            if (tag == HK_PIPE_V_ROW) {
+            if (v.tag == HK_PIPE_V_ROW) {
                 if (col != ncols)
                     return SQ_MALFORMED;
                 break;
@@ -1130,44 +1129,21 @@ static int sq_bind_encoded(sqlite3_stmt *st, int ncols, int rows, const unsigned
             if (col == ncols)
                 return SQ_MALFORMED;
             int rc;
-            int64_t v;
-            size_t n;
-            switch (tag) {
-            case HK_PIPE_V_INT:
-                if (len - p < sizeof v)
-                    return SQ_MALFORMED;
-                memcpy(&v, buf + p, sizeof v);
-                p += sizeof v;
-                rc = sqlite3_bind_int64(st, ++idx, v);
-                break;
-            case HK_PIPE_V_TEXT:
-            case HK_PIPE_V_BLOB:
-                if (len - p < sizeof n)
-                    return SQ_MALFORMED;
-                memcpy(&n, buf + p, sizeof n);
-                p += sizeof n;
-                if (len - p < n)
-                    return SQ_MALFORMED;
-                /* empty text and blobs are not SQL NULL: never bind a null pointer */
-                if (tag == HK_PIPE_V_TEXT)
-                    rc = sqlite3_bind_text64(st, ++idx, n ? (const char *)buf + p : "", n,
-                                             SQLITE_STATIC, SQLITE_UTF8);
-                else
-                    rc = n ? sqlite3_bind_blob64(st, ++idx, buf + p, n, SQLITE_STATIC)
-                           : sqlite3_bind_zeroblob(st, ++idx, 0);
-                p += n;
-                break;
-            case HK_PIPE_V_NULL:
+            /* empty text and blobs are not SQL NULL: never bind a null pointer */
+            if (v.tag == HK_PIPE_V_INT)
+                rc = sqlite3_bind_int64(st, ++idx, v.i);
+            else if (v.tag == HK_PIPE_V_TEXT)
+                rc = sqlite3_bind_text64(st, ++idx, v.n ? (const char *)v.p : "", v.n,
+                                         SQLITE_STATIC, SQLITE_UTF8);
+            else if (v.tag == HK_PIPE_V_BLOB)
+                rc = v.n ? sqlite3_bind_blob64(st, ++idx, v.p, v.n, SQLITE_STATIC)
+                         : sqlite3_bind_zeroblob(st, ++idx, 0);
+            else
                 rc = sqlite3_bind_null(st, ++idx);
-                break;
-            default:
-                return SQ_MALFORMED;
-            }
             if (rc != SQLITE_OK)
                 return rc;
         }
     }
-    *at = p;
     return SQLITE_OK;
 }
 

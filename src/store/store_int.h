@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/store.h"
 
@@ -262,6 +263,50 @@ int hk_store_migration_text(const struct hk_store_ops *ops, const char *sql, str
 /* A recorded copy's values, one after another: a tag byte, then the value (int64: 8 bytes;
    text and blob: a size_t length and the bytes, unaligned); HK_PIPE_V_ROW ends a row. */
 enum { HK_PIPE_V_INT = 1, HK_PIPE_V_TEXT, HK_PIPE_V_BLOB, HK_PIPE_V_NULL, HK_PIPE_V_ROW };
+/* One value of a recorded copy, as hk_pipe_value_next reads it. */
+struct hk_pipe_value {
+    int tag;                /* HK_PIPE_V_* */
+    int64_t i;              /* HK_PIPE_V_INT */
+    const unsigned char *p; /* HK_PIPE_V_TEXT, HK_PIPE_V_BLOB: n bytes (inside the buffer) */
+    size_t n;
+};
+/* Reads the value at buf[*at] of a recorded copy of len bytes into v and moves *at past it;
+   false when the buffer ends inside it or its tag is unknown. The one reader of the encoding
+   pipe.c writes (the writer's replay, SQLite's copy_encoded); inline: it runs for every value. */
+static inline bool hk_pipe_value_next(const unsigned char *buf, size_t len, size_t *at,
+                                      struct hk_pipe_value *v)
+{
+    size_t p = *at;
+    if (p >= len)
+        return false;
+    v->tag = buf[p++];
+    switch (v->tag) {
+    case HK_PIPE_V_INT:
+        if (len - p < sizeof v->i)
+            return false;
+        memcpy(&v->i, buf + p, sizeof v->i);
+        p += sizeof v->i;
+        break;
+    case HK_PIPE_V_TEXT:
+    case HK_PIPE_V_BLOB:
+        if (len - p < sizeof v->n)
+            return false;
+        memcpy(&v->n, buf + p, sizeof v->n);
+        p += sizeof v->n;
+        if (len - p < v->n)
+            return false;
+        v->p = buf + p;
+        p += v->n;
+        break;
+    case HK_PIPE_V_NULL:
+    case HK_PIPE_V_ROW:
+        break;
+    default:
+        return false;
+    }
+    *at = p;
+    return true;
+}
 struct hk_pipe;
 int hk_pipe_start(struct hk_db *db, struct hk_pipe **out, struct hk_err *err);
 /** Waits for the queued work, rolls back what a failure left open and joins the writer. */
