@@ -480,13 +480,10 @@ static size_t space_before(const unsigned char *s, size_t n)
     return 0;
 }
 
-struct hk_str hk_cell_trim(struct hk_str v)
+struct hk_str hk_cell_trim_ends(struct hk_str v)
 {
     const unsigned char *s = (const unsigned char *)v.s;
     size_t b = 0, e = v.len, k;
-    /* fast path: nothing to trim */
-    if (e == 0 || (s[0] > ' ' && s[0] < 0x80 && s[e - 1] > ' ' && s[e - 1] < 0x80))
-        return v;
     while (b < e && (k = space_at(s + b, e - b)) > 0)
         b += k;
     while (e > b && (k = space_before(s + b, e - b)) > 0)

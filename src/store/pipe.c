@@ -53,9 +53,7 @@ struct pop {
     bool hook;            /* COMMIT: call the store's change hook after it */
     char *table, *columns;
     int ncols;
-    unsigned char *buf;
-    size_t len, cap;
-    size_t rows; /* a copy's rows */
+    struct hk_pipe_buf out; /* a copy's values and rows (store.c appends to it in place) */
 };
 
 struct id_pool {
@@ -97,16 +95,16 @@ static int replay_copy(struct hk_db *db, const struct pop *op, struct hk_err *er
 {
     const struct hk_store_ops *ops = db->store->ops;
     if (ops->copy_encoded)
-        return ops->copy_encoded(db->conn, op->table, op->columns, op->ncols, op->buf, op->len,
-                                 op->rows, err);
+        return ops->copy_encoded(db->conn, op->table, op->columns, op->ncols, op->out.buf,
+                                 op->out.len, op->out.rows, err);
     void *impl = NULL;
     int rc = ops->copy_begin(db->conn, op->table, op->columns, op->ncols, &impl, err);
     if (rc < 0)
         return rc;
     size_t at = 0;
     struct hk_pipe_value v = {0};
-    while (rc == 0 && at < op->len) {
-        if (!hk_pipe_value_next(op->buf, op->len, &at, &v)) {
+    while (rc == 0 && at < op->out.len) {
+        if (!hk_pipe_value_next(op->out.buf, op->out.len, &at, &v)) {
             rc = hk_store_fail(err, HK_FAULT_OTHER, "copy", "a recorded row is malformed");
             break;
         }
@@ -167,19 +165,19 @@ static void pop_free(struct pop *op)
         return;
     free(op->table);
     free(op->columns);
-    free(op->buf);
+    free(op->out.buf);
     free(op);
 }
 
 /* Frees op, keeping its buffer for a later copy if there is room (p->mu held). */
 static void pop_recycle(struct hk_pipe *p, struct pop *op)
 {
-    if (op->buf && p->nspares < PIPE_SPARES) {
+    if (op->out.buf && p->nspares < PIPE_SPARES) {
         struct spare *sp = &p->spares[p->nspares++];
-        sp->buf = op->buf;
-        sp->cap = op->cap;
+        sp->buf = op->out.buf;
+        sp->cap = op->out.cap;
         hk_strlcpy(sp->table, op->table ? op->table : "", sizeof sp->table);
-        op->buf = NULL;
+        op->out.buf = NULL;
     }
     pop_free(op);
 }
@@ -392,8 +390,8 @@ int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns
                 pick = i;
         }
         if (pick < p->nspares) {
-            op->buf = p->spares[pick].buf;
-            op->cap = p->spares[pick].cap;
+            op->out.buf = p->spares[pick].buf;
+            op->out.cap = p->spares[pick].cap;
             p->spares[pick] = p->spares[--p->nspares];
         }
         pthread_mutex_unlock(&p->mu);
@@ -410,84 +408,30 @@ int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns
     return 0;
 }
 
-/* Makes room for n more bytes in op's buffer: 0, or HK_E(NOMEM). */
-static int grow(struct pop *op, size_t n)
+struct hk_pipe_buf *hk_pipe_copy_buf(void *rec)
 {
-    if (n > SIZE_MAX / 2 - op->len)
+    return &((struct pop *)rec)->out;
+}
+
+int hk_pipe_buf_grow(struct hk_pipe_buf *b, size_t n)
+{
+    if (n > SIZE_MAX / 2 - b->len)
         return HK_E(NOMEM);
-    size_t need = op->len + n, cap = op->cap ? op->cap : 64 * 1024;
+    size_t need = b->len + n, cap = b->cap ? b->cap : 64 * 1024;
     while (cap < need)
         cap *= 2;
-    unsigned char *q = realloc(op->buf, cap);
+    unsigned char *q = realloc(b->buf, cap);
     if (!q)
         return HK_E(NOMEM);
-    op->buf = q;
-    op->cap = cap;
-    return 0;
-}
-
-/* A tag, then (for text and blobs) a length and n bytes at s. The values' encoding is fixed
-   here, one value at a time, so each call is a few stores (100k lines: 1.4M calls). */
-static int put_tag(struct pop *op, unsigned char tag)
-{
-    if (op->cap - op->len < 1 && grow(op, 1) < 0)
-        return HK_E(NOMEM);
-    op->buf[op->len++] = tag;
-    return 0;
-}
-
-static int put_bytes(struct pop *op, unsigned char tag, const void *s, size_t n)
-{
-    if ((op->cap - op->len < 1 + sizeof n || op->cap - op->len - 1 - sizeof n < n) &&
-        grow(op, 1 + sizeof n + n) < 0)
-        return HK_E(NOMEM);
-    op->buf[op->len] = tag;
-    memcpy(op->buf + op->len + 1, &n, sizeof n);
-    if (n)
-        memcpy(op->buf + op->len + 1 + sizeof n, s, n);
-    op->len += 1 + sizeof n + n;
-    return 0;
-}
-
-int hk_pipe_copy_int64(void *rec, int64_t v)
-{
-    struct pop *op = rec;
-    if (op->cap - op->len < 1 + sizeof v && grow(op, 1 + sizeof v) < 0)
-        return HK_E(NOMEM);
-    op->buf[op->len] = HK_PIPE_V_INT;
-    memcpy(op->buf + op->len + 1, &v, sizeof v);
-    op->len += 1 + sizeof v;
-    return 0;
-}
-
-int hk_pipe_copy_text(void *rec, const char *s, size_t len)
-{
-    return put_bytes(rec, HK_PIPE_V_TEXT, s, len);
-}
-
-int hk_pipe_copy_blob(void *rec, const void *p, size_t len)
-{
-    return put_bytes(rec, HK_PIPE_V_BLOB, p, len);
-}
-
-int hk_pipe_copy_null(void *rec)
-{
-    return put_tag(rec, HK_PIPE_V_NULL);
-}
-
-int hk_pipe_copy_row(void *rec, struct hk_err *err)
-{
-    struct pop *op = rec;
-    if (put_tag(op, HK_PIPE_V_ROW) < 0)
-        return hk_err_set(err, HK_E(NOMEM), "copy: out of memory");
-    op->rows++;
+    b->buf = q;
+    b->cap = cap;
     return 0;
 }
 
 int hk_pipe_copy_end(struct hk_pipe *p, void *rec, bool ok, struct hk_err *err)
 {
     struct pop *op = rec;
-    if (!ok || !op->len) {
+    if (!ok || !op->out.len) {
         pop_free(op);
         return 0;
     }

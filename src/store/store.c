@@ -129,7 +129,7 @@ static void db_abandon_copy(struct hk_db *db)
         return;
     struct hk_err e;
     hk_err_clear(&e);
-    if (c->impl && c->recorded)
+    if (c->impl && c->rb)
         (void)hk_pipe_copy_end(db->pipe, c->impl, false, &e);
     else if (c->impl)
         (void)db->store->ops->copy_end(c->impl, false, &e);
@@ -1019,15 +1019,15 @@ int hk_db_copy_begin(struct hk_db *db, const char *table, const char *columns, i
         return hk_err_set(err, HK_E(NOMEM), "copy: out of memory");
     c->db = db;
     c->ncols = ncols;
-    c->recorded = db->pipe != NULL;
     int rc = db_failed(
-        db, c->recorded
-                ? hk_pipe_copy_begin(db->pipe, table, columns, ncols, &c->impl, err)
-                : db->store->ops->copy_begin(db->conn, table, columns, ncols, &c->impl, err));
+        db, db->pipe ? hk_pipe_copy_begin(db->pipe, table, columns, ncols, &c->impl, err)
+                     : db->store->ops->copy_begin(db->conn, table, columns, ncols, &c->impl, err));
     if (rc < 0) {
         free(c);
         return rc;
     }
+    if (db->pipe)
+        c->rb = hk_pipe_copy_buf(c->impl);
     db->copy = c;
     *out = c;
     return 0;
@@ -1054,15 +1054,15 @@ int hk_copy_int64(struct hk_copy *c, int64_t v)
 {
     if (!copy_open(c))
         return HK_E(INVAL);
-    return copy_value(c, c->recorded ? hk_pipe_copy_int64(c->impl, v)
-                                     : c->db->store->ops->copy_int64(c->impl, v));
+    return copy_value(c, c->rb ? hk_pipe_put_int(c->rb, v)
+                               : c->db->store->ops->copy_int64(c->impl, v));
 }
 
 /* Text known to hold no NUL byte. */
 static int copy_text_value(struct hk_copy *c, const char *s, size_t len)
 {
-    return copy_value(c, c->recorded ? hk_pipe_copy_text(c->impl, s, len)
-                                     : c->db->store->ops->copy_text(c->impl, s, len));
+    return copy_value(c, c->rb ? hk_pipe_put_bytes(c->rb, HK_PIPE_V_TEXT, s, len)
+                               : c->db->store->ops->copy_text(c->impl, s, len));
 }
 
 int hk_copy_text(struct hk_copy *c, const char *s, size_t len)
@@ -1091,16 +1091,16 @@ int hk_copy_blob(struct hk_copy *c, const void *p, size_t len)
         return copy_value(c, HK_E(INVAL));
     if (!p)
         return hk_copy_null(c);
-    return copy_value(c, c->recorded ? hk_pipe_copy_blob(c->impl, p, len)
-                                     : c->db->store->ops->copy_blob(c->impl, p, len));
+    return copy_value(c, c->rb ? hk_pipe_put_bytes(c->rb, HK_PIPE_V_BLOB, p, len)
+                               : c->db->store->ops->copy_blob(c->impl, p, len));
 }
 
 int hk_copy_null(struct hk_copy *c)
 {
     if (!copy_open(c))
         return HK_E(INVAL);
-    return copy_value(c, c->recorded ? hk_pipe_copy_null(c->impl)
-                                     : c->db->store->ops->copy_null(c->impl));
+    return copy_value(c, c->rb ? hk_pipe_put_tag(c->rb, HK_PIPE_V_NULL)
+                               : c->db->store->ops->copy_null(c->impl));
 }
 
 int hk_copy_row(struct hk_copy *c, struct hk_err *err)
@@ -1114,8 +1114,14 @@ int hk_copy_row(struct hk_copy *c, struct hk_err *err)
                           c->col);
     }
     c->col = 0;
-    int rc =
-        c->recorded ? hk_pipe_copy_row(c->impl, err) : c->db->store->ops->copy_row(c->impl, err);
+    int rc;
+    if (c->rb) {
+        rc = hk_pipe_put_tag(c->rb, HK_PIPE_V_ROW);
+        if (rc < 0)
+            hk_err_set(err, rc, "copy: out of memory");
+    } else {
+        rc = c->db->store->ops->copy_row(c->impl, err);
+    }
     if (rc < 0) {
         c->failed = true;
         db_failed(c->db, rc);
@@ -1131,8 +1137,8 @@ int hk_db_copy_end(struct hk_copy *c, struct hk_err *err)
     int rc = 0;
     if (c->impl) {
         bool ok = !c->failed && c->col == 0;
-        rc = c->recorded ? hk_pipe_copy_end(db->pipe, c->impl, ok, err)
-                         : db->store->ops->copy_end(c->impl, ok, err);
+        rc = c->rb ? hk_pipe_copy_end(db->pipe, c->impl, ok, err)
+                   : db->store->ops->copy_end(c->impl, ok, err);
         if (rc == 0 && !ok)
             rc = tx_aborted(err, "copy");
         db_failed(db, rc);

@@ -173,6 +173,70 @@ static void csv_next__finds_cell_ends_at_every_offset(void **state)
     }
 }
 
+/* The same in the middle of a long text, where unquoted cells are copied sixteen and eight
+   bytes a step: every cell length from 0 to 40 before each line end and a comma, a NUL at every
+   offset, and cells that are wholly ASCII or wholly Chinese; the text before and after each
+   record is a long run of plain cells. */
+static void csv_next__finds_cell_ends_at_every_offset_in_long_text(void **state)
+{
+    (void)state;
+    static const char *const stops[] = {",", "\n", "\r\n", "\r"};
+    static const char ascii[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+    static const char *const pad = "p0,p1,p2,p3,p4,p5,p6,p7,p8,p9,pa,pb,pc,pd,pe,pf,pg,ph\n";
+    struct hk_strbuf text, want;
+    hk_strbuf_init(&text, 0);
+    hk_strbuf_init(&want, 0);
+    long line = 1;
+    for (int chinese = 0; chinese < 2; chinese++) {
+        for (size_t k = 0; k <= 40; k++) {
+            char cell[256];
+            size_t n = 0;
+            for (size_t i = 0; i < k; i++) {
+                if (chinese && n + 3 <= k) {
+                    memcpy(cell + n, "中", 3);
+                    n += 3;
+                } else if (n < k) {
+                    cell[n++] = ascii[i % (sizeof ascii - 1)];
+                }
+            }
+            cell[n] = '\0';
+            for (size_t s = 0; s < sizeof stops / sizeof stops[0]; s++) {
+                hk_strbuf_addf(&text, "%s", pad);
+                hk_strbuf_addf(
+                    &want, "L%ld:p0|p1|p2|p3|p4|p5|p6|p7|p8|p9|pa|pb|pc|pd|pe|pf|pg|ph\n", line++);
+                hk_strbuf_addf(&text, "x,%s%sz,%s\n", cell, stops[s], cell);
+                if (s == 0) {
+                    hk_strbuf_addf(&want, "L%ld:x|%s|z|%s\n", line++, cell, cell);
+                } else {
+                    hk_strbuf_addf(&want, "L%ld:x|%s\n", line++, cell);
+                    hk_strbuf_addf(&want, "L%ld:z|%s\n", line++, cell);
+                }
+            }
+        }
+    }
+    hk_strbuf_addf(&text, "%s", pad);
+    hk_strbuf_addf(&want, "L%ld:p0|p1|p2|p3|p4|p5|p6|p7|p8|p9|pa|pb|pc|pd|pe|pf|pg|ph\n", line++);
+    char *got = render(text.buf, text.len, NULL);
+    assert_string_equal(got, want.buf);
+    free(got);
+
+    /* A NUL at every offset of a long cell flags that record only. */
+    for (size_t k = 0; k < 40; k++) {
+        hk_strbuf_reset(&text);
+        hk_strbuf_addf(&text, "%s", pad);
+        hk_strbuf_addf(&text, "x,%.*s", (int)k, ascii);
+        hk_strbuf_addch(&text, '\0');
+        hk_strbuf_addf(&text, "%s,y\n%s", ascii + k, pad);
+        got = render(text.buf, text.len, NULL);
+        assert_string_equal(got,
+                            "L1:p0|p1|p2|p3|p4|p5|p6|p7|p8|p9|pa|pb|pc|pd|pe|pf|pg|ph\nL2:!nul\n"
+                            "L3:p0|p1|p2|p3|p4|p5|p6|p7|p8|p9|pa|pb|pc|pd|pe|pf|pg|ph\n");
+        free(got);
+    }
+    hk_strbuf_release(&text);
+    hk_strbuf_release(&want);
+}
+
 static void csv_next__counts_lines_with_crlf_inside_and_outside_quotes(void **state)
 {
     (void)state;
@@ -464,6 +528,35 @@ static void utf8_valid__rejects_overlongs_surrogates_and_cut_characters(void **s
     assert_false(hk_utf8_valid((const unsigned char *)"\xE4\xB8", 2));         /* cut */
     assert_int_equal(hk_utf8_valid_prefix((const unsigned char *)"ab\xE4\xB8", 4), 4);
     assert_int_equal(hk_utf8_valid_prefix((const unsigned char *)"ab\xFF\xB8", 4), 2);
+
+    /* Three-byte characters are checked a word at a time when four bytes are left: each bad
+       sequence at every position in a run of Chinese, and E0 / ED, whose second byte has a
+       narrower range, at their edges. */
+    static const struct {
+        const char *seq;
+        bool ok;
+    } three[] = {
+        {"\xE0\xA0\x80", true},      {"\xE0\x9F\xBF", false}, {"\xED\x9F\xBF", true},
+        {"\xED\xA0\x80", false},     {"\xEF\xBF\xBF", true},  {"\xE4\xB8\xC0", false},
+        {"\xE4\x7F\x80", false},     {"\xE4\xB8", false},     {"\xF0\x90\x80\x80", true},
+        {"\xF0\x8F\xBF\xBF", false},
+    };
+    for (size_t t = 0; t < sizeof three / sizeof three[0]; t++) {
+        for (size_t before = 0; before < 6; before++) {
+            for (size_t after = 0; after < 3; after++) {
+                char buf[64];
+                size_t n = 0;
+                for (size_t i = 0; i < before; i++, n += 3)
+                    memcpy(buf + n, "中", 3);
+                size_t l = strlen(three[t].seq);
+                memcpy(buf + n, three[t].seq, l);
+                n += l;
+                for (size_t i = 0; i < after; i++, n += 3)
+                    memcpy(buf + n, "文", 3);
+                assert_int_equal(hk_utf8_valid((const unsigned char *)buf, n), three[t].ok);
+            }
+        }
+    }
 }
 
 /* ---- cell cleaning ---- */
@@ -488,6 +581,24 @@ cell_trim__drops_spaces_tabs_and_wide_spaces(void **state)
     assert_str_view(hk_cell_trim(S("  a b \t")), "a b");
     assert_str_view(hk_cell_trim(S("\xC2\xA0中文\xE3\x80\x80")), "中文");
     assert_str_view(hk_cell_trim(S(" \t ")), "");
+    /* Characters whose first or last byte is also one of a space's are kept: 一 (E4 B8 80),
+       あ (E3 81 82), 蠿 (E8 A0 BF), Ġ (C4 A0), ‘ (E2 80 98), ﹏ (EF B9 8F) */
+    assert_str_view(hk_cell_trim(S("一")), "一");
+    assert_str_view(hk_cell_trim(S("あ一")), "あ一");
+    assert_str_view(hk_cell_trim(S("\xE3\x80\x80あ一\xE3\x80\x80")), "あ一");
+    assert_str_view(hk_cell_trim(S("蠿Ġ")), "蠿Ġ");
+    assert_str_view(hk_cell_trim(S("‘x’")), "‘x’");
+    assert_str_view(hk_cell_trim(S("﹏")), "﹏");
+    assert_str_view(hk_cell_trim(S("\xE2\x80\x8B一\xE2\x80\x8B")), "一");
+    assert_str_view(hk_cell_trim(S("\xEF\xBB\xBF一\xC2\xA0")), "一");
+    assert_str_view(hk_cell_trim(S("\x01a\x7F")), "\x01a\x7F");
+    /* ... and a space is found at one end only */
+    assert_str_view(hk_cell_trim(S("中文\xE3\x80\x80")), "中文");
+    assert_str_view(hk_cell_trim(S("中\xC2\xA0")), "中");
+    assert_str_view(hk_cell_trim(S("中\xE2\x80\x8B")), "中");
+    assert_str_view(hk_cell_trim(S("中\xEF\xBB\xBF")), "中");
+    assert_str_view(hk_cell_trim(S("a\t")), "a");
+    assert_str_view(hk_cell_trim(S("\xE3\x80\x80中")), "中");
 }
 
 static void cell_clean_id__unwraps_formulas_and_a_leading_quote(void **state)
@@ -553,6 +664,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(csv_next__splits_quoted_fields_with_commas_quotes_and_breaks),
+        cmocka_unit_test(csv_next__finds_cell_ends_at_every_offset_in_long_text),
         cmocka_unit_test(csv_next__counts_lines_with_crlf_inside_and_outside_quotes),
         cmocka_unit_test(csv_next__finds_cell_ends_at_every_offset),
         cmocka_unit_test(csv_next__accepts_lf_crlf_and_lone_cr_line_ends),
