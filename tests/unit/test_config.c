@@ -141,7 +141,7 @@ static void config_set__import_settings_are_checked(void **state)
 {
     struct fixture *f = *state;
     hk_config_defaults(&f->cfg);
-    assert_int_equal(f->cfg.import_batch, 10000);
+    assert_int_equal(f->cfg.import_batch, 20000);
     assert_string_equal(f->cfg.import_pipeline, "on");
     assert_int_equal(hk_config_set(&f->cfg, "import_batch", "2000", &f->err), 0);
     assert_int_equal(f->cfg.import_batch, 2000);
