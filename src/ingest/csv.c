@@ -14,8 +14,9 @@
  *     rec   the current record, unquoted, each field NUL-terminated. Writing never outruns
  *           reading (a field's NUL stands where its delimiter was), so rec needs no more room
  *           than the record's raw length + 1 and no bounds checks either. Unquoted text is copied
- *           8 bytes a step, which may store up to 7 bytes past a field's end (overwritten by
- *           its NUL and the next field); those stores too stay behind the 8 bytes just read.
+ *           16 bytes a step (SSE2; 8 elsewhere), which may store up to 15 bytes past a field's
+ *           end (overwritten by its NUL and the next field); those stores too stay behind the
+ *           bytes just read.
  *   A record is scanned in one pass from `pos`. When the text ends before the record does, the
  *   record is moved to the front of data, the block refilled and the record scanned again from
  *   its start; that happens once per block, so its cost vanishes. Scanning never modifies data.
@@ -145,10 +146,10 @@ int hk_utf8_valid(const unsigned char *s, size_t n)
         i += ascii_run(s + i, n - i);
         if (i >= n)
             return 1;
-            /* Fast path for CJK text, a 4-byte load per character: three-byte characters
-               E1..EC / EE..EF 80..BF 80..BF (E0 and ED, whose second byte has a narrower range, go
-               the long way). Byte 0 is the lowest of the little-endian word. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* Fast path for CJK text, a 4-byte load per character: three-byte characters
+           E1..EC / EE..EF 80..BF 80..BF (E0 and ED, whose second byte has a narrower range, go
+           the long way). Byte 0 is the lowest of the little-endian word. */
         for (; i + 4 <= n; i += 3) {
             uint32_t w;
             memcpy(&w, s + i, 4);
@@ -156,6 +157,7 @@ int hk_utf8_valid(const unsigned char *s, size_t n)
                 break;
         }
 #endif
+        /* The same a byte at a time: the last character (3 bytes left) and big-endian builds. */
         while (i + 3 <= n && s[i] >= 0xE1 && s[i] <= 0xEF && s[i] != 0xED &&
                (s[i + 1] & 0xC0) == 0x80 && (s[i + 2] & 0xC0) == 0x80)
             i += 3;

@@ -134,6 +134,7 @@ static void db_abandon_copy(struct hk_db *db)
     else if (c->impl)
         (void)db->store->ops->copy_end(c->impl, false, &e);
     c->impl = NULL;
+    c->rb = NULL;
     c->failed = true;
     db->copy = NULL;
 }

@@ -168,7 +168,7 @@ struct hk_copy {
     void *impl;
     int ncols, col;         /* values per row, values given in the current row */
     bool failed;            /* a value or row failed: the transaction is aborted */
-    struct hk_pipe_buf *rb; /* the pipeline is on: values are recorded here for its writer */
+    struct hk_pipe_buf *rb; /* pipelined: impl's buffer (borrowed, valid until hk_pipe_copy_end) */
 };
 
 extern const struct hk_store_ops hk_store_sqlite_ops;
@@ -273,7 +273,8 @@ struct hk_pipe_value {
 };
 /* Reads the value at buf[*at] of a recorded copy of len bytes into v and moves *at past it;
    false when the buffer ends inside it or its tag is unknown. The one reader of the encoding
-   pipe.c writes (the writer's replay, SQLite's copy_encoded); inline: it runs for every value. */
+   hk_pipe_put_* (below) write (the writer's replay, SQLite's copy_encoded); inline: it runs
+   for every value. */
 static inline bool hk_pipe_value_next(const unsigned char *buf, size_t len, size_t *at,
                                       struct hk_pipe_value *v)
 {
@@ -366,7 +367,8 @@ uint64_t hk_pipe_mark(struct hk_pipe *p);
 int hk_pipe_wait(struct hk_pipe *p, uint64_t mark, struct hk_err *err);
 int hk_pipe_copy_begin(struct hk_pipe *p, const char *table, const char *columns, int ncols,
                        void **rec, struct hk_err *err);
-/** The buffer a recorded copy's values go to (hk_pipe_put_*). */
+/** The buffer a recorded copy's values go to (hk_pipe_put_*): rec's own, valid until
+    hk_pipe_copy_end frees rec. */
 struct hk_pipe_buf *hk_pipe_copy_buf(void *rec);
 /** Queues the recorded copy (ok) or drops it (!ok); frees rec either way. */
 int hk_pipe_copy_end(struct hk_pipe *p, void *rec, bool ok, struct hk_err *err);

@@ -173,10 +173,10 @@ static void csv_next__finds_cell_ends_at_every_offset(void **state)
     }
 }
 
-/* The same in the middle of a long text, where unquoted cells are copied sixteen and eight
-   bytes a step: every cell length from 0 to 40 before each line end and a comma, a NUL at every
-   offset, and cells that are wholly ASCII or wholly Chinese; the text before and after each
-   record is a long run of plain cells. */
+/* The same in the middle of a long text, where unquoted cells are copied sixteen bytes a step
+   (eight on machines without SSE2): every cell length from 0 to 40 before each line end and a
+   comma, a NUL at every offset, and cells that are wholly ASCII or wholly Chinese; the text
+   before and after each record is a long run of plain cells. */
 static void csv_next__finds_cell_ends_at_every_offset_in_long_text(void **state)
 {
     (void)state;
@@ -529,6 +529,23 @@ static void utf8_valid__rejects_overlongs_surrogates_and_cut_characters(void **s
     assert_int_equal(hk_utf8_valid_prefix((const unsigned char *)"ab\xE4\xB8", 4), 4);
     assert_int_equal(hk_utf8_valid_prefix((const unsigned char *)"ab\xFF\xB8", 4), 2);
 
+    /* ASCII is skipped 16 and 8 bytes a step: a bad or a good character after every length of
+       ASCII run, and a second one after it. */
+    for (size_t k = 0; k <= 40; k++) {
+        unsigned char buf[64];
+        memset(buf, 'a', k);
+        memcpy(buf + k, "\xFF", 1);
+        assert_false(hk_utf8_valid(buf, k + 1));
+        assert_int_equal(hk_utf8_valid_prefix(buf, k + 1), k);
+        memcpy(buf + k, "中", 3);
+        assert_true(hk_utf8_valid(buf, k + 3));
+        assert_int_equal(hk_utf8_valid_prefix(buf, k + 3), k + 3);
+        memset(buf + k + 3, 'b', 17);
+        buf[k + 20] = 0x80; /* a stray continuation byte after a valid run */
+        assert_false(hk_utf8_valid(buf, k + 21));
+        assert_int_equal(hk_utf8_valid_prefix(buf, k + 21), k + 20);
+    }
+
     /* Three-byte characters are checked a word at a time when four bytes are left: each bad
        sequence at every position in a run of Chinese, and E0 / ED, whose second byte has a
        narrower range, at their edges. */
@@ -599,6 +616,10 @@ cell_trim__drops_spaces_tabs_and_wide_spaces(void **state)
     assert_str_view(hk_cell_trim(S("中\xEF\xBB\xBF")), "中");
     assert_str_view(hk_cell_trim(S("a\t")), "a");
     assert_str_view(hk_cell_trim(S("\xE3\x80\x80中")), "中");
+    assert_str_view(hk_cell_trim(S("\xC2\xA0中")), "中");
+    assert_str_view(hk_cell_trim(S("\xE2\x80\x8B中")), "中");
+    assert_str_view(hk_cell_trim(S("\xEF\xBB\xBF中")), "中");
+    assert_str_view(hk_cell_trim(S(" 中")), "中");
 }
 
 static void cell_clean_id__unwraps_formulas_and_a_leading_quote(void **state)
