@@ -116,6 +116,15 @@ struct shop_entry {
     struct hk_tz *tz; /* owned; NULL: the default zone (ctx->tz) */
 };
 
+/* importer.products' v2: what a product lacks (filled by the first line that has it), and for
+   a new product of the set, its index in pprods (v2 >> PROD_INDEX_SHIFT). */
+enum {
+    PROD_NO_TITLE = 1,
+    PROD_NO_CATEGORY = 2,
+    PROD_PENDING = 4,
+    PROD_INDEX_SHIFT = 3,
+};
+
 struct importer {
     const struct hk_ingest_ctx *ctx;
     struct hk_db *db;
@@ -128,9 +137,16 @@ struct importer {
     size_t nshops, capshops;
     const char *channels[16]; /* channel keys for shop-less look-ups: -(index + 1) */
     size_t nchannels;
-    struct hk_h128tab products; /* (shop, external id) -> product id */
-    struct hk_bloom known;      /* initial loads: order numbers that may be stored (bloom.h) */
-    bool lookup_all;            /* run_batch's retry: every number looked up, known or not */
+    struct hk_h128tab products;     /* (shop, external id) -> product id, PROD_* flags (v2) */
+    struct hk_i64tab product_shops; /* file imports: shops whose products are all in products */
+    /* a file import's products first seen in this set, written by flush_all with reserved ids
+       (so the importing thread never waits for the pipeline's writer to look one up or create
+       it), and their keys in products */
+    struct hk_irepo_product *pprods;
+    struct hk_h128 *pprod_keys;
+    size_t npprods, cappprods, cappprod_keys;
+    struct hk_bloom known; /* initial loads: order numbers that may be stored (bloom.h) */
+    bool lookup_all;       /* run_batch's retry: every number looked up, known or not */
 
     /* the batch */
     struct hk_arena arena;
@@ -360,22 +376,95 @@ static int64_t channel_key(struct importer *imp, const char *channel)
     return -(int64_t)(++imp->nchannels);
 }
 
-/* The product of a line (0 when the line names neither a product id nor a sku). */
+/* The cache key of a product: its id in the shop, or its sku ("sku:" external ids). */
+static struct hk_h128 product_key(const struct importer *imp, int64_t shop, const char *pid,
+                                  const char *sku)
+{
+    return pid && *pid ? hk_h128_of_id(imp->hkey, shop, pid)
+                       : hk_h128_of_id(imp->hkey, -shop, sku); /* -shop: skus apart from ids */
+}
+
+static int64_t lacks(bool title_empty, bool category_empty)
+{
+    return (title_empty ? PROD_NO_TITLE : 0) | (category_empty ? PROD_NO_CATEGORY : 0);
+}
+
+struct shop_products {
+    struct importer *imp;
+    int64_t shop;
+};
+
+/* One stored product into the cache, under the key product_id looks it up by: an external id
+   "sku:X" is the product of sku X, or of product id "sku:X" (one row either way). */
+static int cache_product(void *arg, int64_t id, const char *ext, bool title_empty,
+                         bool category_empty)
+{
+    struct shop_products *a = arg;
+    int64_t v2 = lacks(title_empty, category_empty);
+    if (!hk_h128tab_put(&a->imp->products, product_key(a->imp, a->shop, ext, ""), id, v2, NULL))
+        return HK_E(NOMEM);
+    if (strncmp(ext, "sku:", 4) == 0 &&
+        !hk_h128tab_put(&a->imp->products, product_key(a->imp, a->shop, "", ext + 4), id, v2, NULL))
+        return HK_E(NOMEM);
+    return 0;
+}
+
+/* Gives a cached product the title / category it lacks, if the line has them: in memory for a
+   product of the set not written yet, in the store otherwise (rare: a statement, which waits
+   for the pipeline's writer). */
+static int product_fill(struct importer *imp, struct hk_h128_slot *s, const char *title,
+                        const char *category, struct hk_err *err)
+{
+    bool t = (s->v2 & PROD_NO_TITLE) && title && *title;
+    bool c = (s->v2 & PROD_NO_CATEGORY) && category && *category;
+    if (!t && !c)
+        return 0;
+    if (s->v2 & PROD_PENDING) {
+        struct hk_irepo_product *r = &imp->pprods[s->v2 >> PROD_INDEX_SHIFT];
+        if (t)
+            r->title = title;
+        if (c)
+            r->category = category;
+    } else {
+        int rc = hk_irepo_product_fill(imp->db, s->v1, t ? title : NULL, c ? category : NULL, err);
+        if (rc < 0)
+            return rc;
+    }
+    s->v2 &= ~(int64_t)((t ? PROD_NO_TITLE : 0) | (c ? PROD_NO_CATEGORY : 0));
+    return 0;
+}
+
+/*
+ * The product of a line (0 when the line names neither a product id nor a sku). A file import
+ * reads each shop's products once (one query, when the shop's first line names one) and queues
+ * the new ones for flush_all with reserved ids; looking each new product up and inserting it
+ * with statements made the importing thread wait for the pipeline's writer each time (a real
+ * export names new products all through the years). The REST ingest, a batch per request,
+ * looks up and creates each product it has not seen (hk_irepo_product_ensure).
+ */
 static int product_id(struct importer *imp, int64_t shop, const char *pid, const char *sku,
                       const char *title, const char *category, int64_t *out, struct hk_err *err)
 {
     char ext[HK_IDENTITY_VALUE_MAX + 8];
-    struct hk_h128 h;
-    if (pid && *pid) {
-        h = hk_h128_of_id(imp->hkey, shop, pid);
-    } else if (sku && *sku) {
-        h = hk_h128_of_id(imp->hkey, -shop, sku); /* -shop: sku codes apart from product ids */
-    } else {
+    int rc;
+    if (!(pid && *pid) && !(sku && *sku)) {
         *out = 0;
         return 0;
     }
+    struct hk_h128 h = product_key(imp, shop, pid, sku);
     struct hk_h128_slot *s = hk_h128tab_get(&imp->products, h);
+    int64_t loaded;
+    if (!s && imp->bulk && !hk_i64tab_get(&imp->product_shops, shop, &loaded)) {
+        struct shop_products a = {imp, shop};
+        if ((rc = hk_irepo_products_of_shop(imp->db, shop, cache_product, &a, err)) < 0)
+            return rc == HK_E(NOMEM) ? oom(err) : rc;
+        if (hk_i64tab_set(&imp->product_shops, shop, 1) < 0)
+            return oom(err);
+        s = hk_h128tab_get(&imp->products, h);
+    }
     if (s) {
+        if ((rc = product_fill(imp, s, title, category, err)) < 0)
+            return rc;
         *out = s->v1;
         return 0;
     }
@@ -384,10 +473,33 @@ static int product_id(struct importer *imp, int64_t shop, const char *pid, const
     else
         snprintf(ext, sizeof ext, "sku:%s", sku);
     int64_t id;
-    int rc = hk_irepo_product_ensure(imp->db, shop, ext, title, category, imp->ctx->now, &id, err);
-    if (rc < 0)
+    if (!imp->bulk) {
+        rc = hk_irepo_product_ensure(imp->db, shop, ext, title, category, imp->ctx->now, &id, err);
+        if (rc < 0)
+            return rc;
+        if (!hk_h128tab_put(&imp->products, h, id, 0, NULL))
+            return oom(err);
+        *out = id;
+        return 0;
+    }
+    if ((rc = hk_db_next_ids(imp->db, "products", 1, &id, err)) < 0)
         return rc;
-    if (!hk_h128tab_put(&imp->products, h, id, 0, NULL))
+    const char *ext_copy = hk_arena_strndup(&imp->arena, ext, strlen(ext));
+    if (!ext_copy ||
+        grow((void **)&imp->pprods, &imp->cappprods, imp->npprods + 1, sizeof(*imp->pprods)) < 0 ||
+        grow((void **)&imp->pprod_keys, &imp->cappprod_keys, imp->npprods + 1,
+             sizeof(*imp->pprod_keys)) < 0)
+        return oom(err);
+    size_t k = imp->npprods++;
+    imp->pprods[k] = (struct hk_irepo_product){.id = id,
+                                               .shop_id = shop,
+                                               .external_id = ext_copy,
+                                               .title = nz(title),
+                                               .category = nz(category)};
+    imp->pprod_keys[k] = h;
+    int64_t v2 = lacks(!(title && *title), !(category && *category)) | PROD_PENDING |
+                 (int64_t)k << PROD_INDEX_SHIFT;
+    if (!hk_h128tab_put(&imp->products, h, id, v2, NULL))
         return oom(err);
     *out = id;
     return 0;
@@ -614,8 +726,18 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
 {
     struct importer *imp = arg;
     int64_t made = 0;
-    int rc = hk_resolver_flush(imp->resolver, db, imp->ctx->now, &made, err);
-    if (rc < 0)
+    int rc = 0;
+    if (imp->npprods) {
+        if ((rc = hk_irepo_products_insert(db, imp->pprods, imp->npprods, imp->ctx->now, err)) < 0)
+            goto done;
+        for (size_t i = 0; i < imp->npprods; i++) { /* written: a later fill is a statement */
+            struct hk_h128_slot *s = hk_h128tab_get(&imp->products, imp->pprod_keys[i]);
+            if (s)
+                s->v2 &= PROD_NO_TITLE | PROD_NO_CATEGORY;
+        }
+        imp->npprods = 0;
+    }
+    if ((rc = hk_resolver_flush(imp->resolver, db, imp->ctx->now, &made, err)) < 0)
         goto done;
     imp->cnt.customers_created += made;
 
@@ -657,7 +779,7 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
     rc = 0;
 done:
     hk_resolver_flush_done(imp->resolver);
-    imp->nporders = imp->npitems = imp->nphist = 0;
+    imp->nporders = imp->npitems = imp->nphist = imp->npprods = 0;
     return rc;
 }
 
@@ -1518,7 +1640,8 @@ static void forget_caches(struct importer *imp)
     hk_resolver_forget(imp->resolver);
     shops_clear(imp);
     hk_h128tab_clear(&imp->products);
-    imp->nporders = imp->npitems = imp->nphist = 0;
+    hk_i64tab_clear(&imp->product_shops);
+    imp->nporders = imp->npitems = imp->nphist = imp->npprods = 0;
 }
 
 static bool fatal(int rc)
@@ -1657,6 +1780,9 @@ static void importer_free(struct importer *imp)
     shops_clear(imp);
     free(imp->shops);
     hk_h128tab_release(&imp->products);
+    hk_i64tab_release(&imp->product_shops);
+    free(imp->pprods);
+    free(imp->pprod_keys);
     hk_bloom_free(&imp->known);
     hk_arena_release(&imp->arena);
     free(imp->preps);
@@ -1690,6 +1816,7 @@ static int importer_new(const struct hk_ingest_ctx *ctx, const char *shop, const
     imp->source = source;
     hk_random_bytes(imp->hkey, sizeof imp->hkey);
     hk_h128tab_init(&imp->products);
+    hk_i64tab_init(&imp->product_shops);
     hk_h128tab_init(&imp->bmap);
     hk_i64tab_init(&imp->bbyid);
     hk_arena_init(&imp->arena, 0);

@@ -290,6 +290,11 @@ int hk_irepo_shop_timezone(struct hk_db *db, const char *channel, const char *na
     return rc < 0 ? rc : 0;
 }
 
+struct products_arg {
+    const struct hk_irepo_product *rows;
+    int64_t now;
+};
+
 /*
  * Touches every customer with a line of the product: the engine copies products.category into
  * each line when it applies a customer, so a changed category must re-apply all its buyers
@@ -310,6 +315,71 @@ static int touch_product_buyers(struct hk_db *db, int64_t product_id, struct hk_
         hk_db_touch_customer(db, hk_stmt_int64(st, 0)); /* change log: the lines' category */
     hk_stmt_reset(st);
     return rc < 0 ? rc : 0;
+}
+
+int hk_irepo_product_fill(struct hk_db *db, int64_t id, const char *title, const char *category,
+                          struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_product_fill",
+                        "UPDATE products SET"
+                        " title = CASE WHEN title = '' THEN $2 ELSE title END,"
+                        " category = CASE WHEN category = '' THEN $3 ELSE category END"
+                        " WHERE id = $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, id) < 0 || hk_stmt_bind_text_or_empty(st, 2, title) < 0 ||
+        hk_stmt_bind_text_or_empty(st, 3, category) < 0)
+        return hk_stmt_bind_failed(st, "irepo_product_fill", err);
+    if ((rc = hk_stmt_exec(st, err)) < 0)
+        return rc;
+    return category && *category ? touch_product_buyers(db, id, err) : 0;
+}
+
+int hk_irepo_products_of_shop(struct hk_db *db, int64_t shop_id, hk_irepo_product_cb cb, void *arg,
+                              struct hk_err *err)
+{
+    struct hk_stmt *st;
+    int rc = hk_db_stmt(db, "irepo_products_of_shop",
+                        "SELECT id, external_id, title = '', category = '' FROM products"
+                        " WHERE shop_id = $1",
+                        &st, err);
+    if (rc < 0)
+        return rc;
+    if (hk_stmt_bind_int64(st, 1, shop_id) < 0)
+        return hk_stmt_bind_failed(st, "irepo_products_of_shop", err);
+    while ((rc = hk_stmt_step(st, err)) == HK_ROW) {
+        if ((rc = cb(arg, hk_stmt_int64(st, 0), hk_stmt_text_or_empty(st, 1),
+                     hk_stmt_int64(st, 2) != 0, hk_stmt_int64(st, 3) != 0)) < 0)
+            break;
+    }
+    hk_stmt_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+static int put_product(struct hk_copy *c, size_t i, const void *arg)
+{
+    const struct products_arg *a = arg;
+    const struct hk_irepo_product *r = &a->rows[i];
+    int rc = 0;
+    rc |= hk_copy_int64(c, r->id);
+    rc |= hk_copy_int64(c, r->shop_id);
+    rc |= put_text(c, r->external_id);
+    rc |= put_text(c, r->title);
+    rc |= put_text(c, r->category);
+    rc |= hk_copy_int64(c, a->now);
+    return rc ? -1 : 0;
+}
+
+int hk_irepo_products_insert(struct hk_db *db, const struct hk_irepo_product *rows, size_t n,
+                             int64_t now, struct hk_err *err)
+{
+    static const struct copy_spec spec = {
+        "products", "id, shop_id, external_id, title, category, created_at", 6, put_product, NULL,
+    };
+    struct products_arg a = {rows, now};
+    return copy_rows(db, &spec, n, &a, NULL, err);
 }
 
 int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *external_id,
@@ -335,24 +405,9 @@ int hk_irepo_product_ensure(struct hk_db *db, int64_t shop_id, const char *exter
             bool fill_cat = !*hk_stmt_text_or_empty(st, 2) && category && *category;
             bool fill = (!*hk_stmt_text_or_empty(st, 1) && title && *title) || fill_cat;
             hk_stmt_reset(st);
-            if (fill) {
-                rc = hk_db_stmt(db, "irepo_product_fill",
-                                "UPDATE products SET"
-                                " title = CASE WHEN title = '' THEN $2 ELSE title END,"
-                                " category = CASE WHEN category = '' THEN $3 ELSE category END"
-                                " WHERE id = $1",
-                                &st, err);
-                if (rc < 0)
-                    return rc;
-                if (hk_stmt_bind_int64(st, 1, v) < 0 ||
-                    hk_stmt_bind_text_or_empty(st, 2, title) < 0 ||
-                    hk_stmt_bind_text_or_empty(st, 3, category) < 0)
-                    return hk_stmt_bind_failed(st, "irepo_product_fill", err);
-                if ((rc = hk_stmt_exec(st, err)) < 0)
-                    return rc;
-                if (fill_cat && (rc = touch_product_buyers(db, v, err)) < 0)
-                    return rc;
-            }
+            if (fill &&
+                (rc = hk_irepo_product_fill(db, v, title, fill_cat ? category : NULL, err)) < 0)
+                return rc;
             *id = v;
             return 0;
         }

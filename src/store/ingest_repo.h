@@ -49,6 +49,26 @@ int hk_irepo_shop_ensure(struct hk_db *db, const char *channel, const char *name
 int hk_irepo_shop_timezone(struct hk_db *db, const char *channel, const char *name, char *buf,
                            size_t size, struct hk_err *err);
 
+/* A product for hk_irepo_products_insert, its id reserved with hk_db_next_ids("products"). */
+struct hk_irepo_product {
+    int64_t id, shop_id;
+    const char *external_id, *title, *category;
+};
+/** Called for each product of a shop; a negative return stops the walk and is returned. */
+typedef int (*hk_irepo_product_cb)(void *arg, int64_t id, const char *external_id, bool title_empty,
+                                   bool category_empty);
+/** Every product of shop_id, one query (a file import reads its shops' products once). */
+int hk_irepo_products_of_shop(struct hk_db *db, int64_t shop_id, hk_irepo_product_cb cb, void *arg,
+                              struct hk_err *err);
+/** Writes new products with their reserved ids (the bulk loader, so a pipelined import does
+    not wait for its writer). */
+int hk_irepo_products_insert(struct hk_db *db, const struct hk_irepo_product *rows, size_t n,
+                             int64_t now, struct hk_err *err);
+/** Gives stored product id the title and category where it has none (NULL or "": nothing);
+    a category given marks its buyers changed (their main category may follow). */
+int hk_irepo_product_fill(struct hk_db *db, int64_t id, const char *title, const char *category,
+                          struct hk_err *err);
+
 /**
  * The id of product (shop_id, external_id), created when missing; an existing product whose
  * title or category is empty gets the given one (never overwritten otherwise).

@@ -640,6 +640,89 @@ static void taobao_2015__older_export_with_utf8_bom(void **state)
         sh_time(t, "2015-03-08 09:05:00"));
 }
 
+/* ---- products ------------------------------------------------------------------------------ */
+
+static void product_row(struct tdb *t, const char *ext, char *out, size_t size)
+{
+    char sql[160], title[64], cat[64];
+    snprintf(sql, sizeof sql, "SELECT title FROM products WHERE external_id = '%s'", ext);
+    q_text(t->store, sql, title, sizeof title);
+    snprintf(sql, sizeof sql, "SELECT category FROM products WHERE external_id = '%s'", ext);
+    q_text(t->store, sql, cat, sizeof cat);
+    snprintf(out, size, "%s|%s", title, cat);
+}
+
+/* A file import reads each shop's products once and writes new ones with the batch's bulk
+   loads; a product's empty title or category is filled by the first line that has one —
+   a line of the same batch (before the product is written), of a later batch, or of a later
+   file — and never overwritten. Batches of 3 orders (tdb_import), through the pipeline. */
+static void products__created_once_and_filled_across_batches_and_files(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    char got[160];
+    const char *f1 = tdb_write(
+        t, "products1.csv",
+        GENERIC_HEADER
+        "A1,b1,,,,,pos,店,paid,2026-07-01 09:30:00,2026-07-01 09:31:00,,P1,,,1,1.00,1.00,,\n"
+        "A2,b2,,,,,pos,店,paid,2026-07-01 09:32:00,2026-07-01 09:33:00,,P1,一号,,1,1.00,1.00,,\n"
+        "A3,b3,,,,,pos,店,paid,2026-07-01 09:34:00,2026-07-01 09:35:00,,P1,,零食,1,1.00,1.00,,\n"
+        "A4,b1,,,,,pos,店,paid,2026-07-02 09:30:00,2026-07-02 09:31:00,,P2,二号,,1,2.00,2.00,,\n"
+        "A5,b2,,,,,pos,店,paid,2026-07-02 09:32:00,2026-07-02 09:33:00,,P5,,,1,5.00,5.00,,\n"
+        "A6,b3,,,,,pos,店,paid,2026-07-02 09:34:00,2026-07-02 09:35:00,,P2,别名,饮料,1,2.00,2.00,,"
+        "\n"
+        "A7,b1,,,,,pos,店,paid,2026-07-03 09:30:00,2026-07-03 "
+        "09:31:00,,P1,另一个,其他,1,1.00,1.00,,"
+        "\n");
+    tdb_import1(t, f1, &r);
+    check_counts(&r, 7, 7, 0, 0, 7, 3, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 3);
+    product_row(t, "P1", got, sizeof got);
+    assert_string_equal(got, "一号|零食"); /* filled before it was written; never overwritten */
+    product_row(t, "P2", got, sizeof got);
+    assert_string_equal(got, "二号|饮料");
+    product_row(t, "P5", got, sizeof got);
+    assert_string_equal(got, "|");
+
+    const char *f2 = tdb_write(
+        t, "products2.csv",
+        GENERIC_HEADER
+        "B1,b4,,,,,pos,店,paid,2026-08-01 09:30:00,2026-08-01 09:31:00,,P3,三号,,1,3.00,3.00,,\n"
+        "B2,b5,,,,,pos,店,paid,2026-08-01 09:32:00,2026-08-01 09:33:00,,P3,,日用,1,3.00,3.00,,\n"
+        "B3,b6,,,,,pos,店,paid,2026-08-01 09:34:00,2026-08-01 09:35:00,,P4,,,1,4.00,4.00,,\n"
+        "B4,b4,,,,,pos,店,paid,2026-08-02 09:30:00,2026-08-02 09:31:00,,P4,四号,,1,4.00,4.00,,\n"
+        "B5,b5,,,,,pos,店,paid,2026-08-02 09:32:00,2026-08-02 09:33:00,,P5,五号,,1,5.00,5.00,,\n"
+        "B6,b6,,,,,pos,店,paid,2026-08-02 09:34:00,2026-08-02 09:35:00,,P1,,,1,1.00,1.00,,\n");
+    tdb_import1(t, f2, &r);
+    check_counts(&r, 6, 6, 0, 0, 6, 3, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 5);
+    product_row(t, "P3", got, sizeof got);
+    assert_string_equal(got, "三号|日用");
+    product_row(t, "P4", got, sizeof got); /* written in batch 1, filled in batch 2 */
+    assert_string_equal(got, "四号|");
+    product_row(t, "P5", got, sizeof got); /* from the first file, filled by the second */
+    assert_string_equal(got, "五号|");
+    product_row(t, "P1", got, sizeof got);
+    assert_string_equal(got, "一号|零食");
+
+    /* every line points at its product; importing both again adds nothing */
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items i LEFT JOIN products p ON "
+                                     "p.id = i.product_id WHERE p.id IS NULL"),
+                     0);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items i JOIN orders o ON o.id = "
+                                     "i.order_id JOIN products p ON p.id = i.product_id WHERE "
+                                     "p.external_id = 'P1'"),
+                     5);
+    const char *both[] = {f1, f2};
+    tdb_import(t, both, 2, NULL, &r);
+    check_counts(&r, 13, 0, 0, 13, 0, 0, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 5);
+    assert_int_equal(count(t, "order_items"), 13);
+}
+
 /* ---- other marketplaces ------------------------------------------------------------------- */
 
 static void douyin__masked_recipients_are_kept_masked(void **state)
@@ -1170,6 +1253,7 @@ int main(void)
         T(cli_json__prints_the_failure_of_an_excel_workbook),
         T(cli_json__says_how_many_lines_wait_for_their_orders),
         T(taobao_2015__older_export_with_utf8_bom),
+        T(products__created_once_and_filled_across_batches_and_files),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
         T(jd__gbk_export_with_buyer_accounts),
