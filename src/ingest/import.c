@@ -13,9 +13,10 @@
  *     3. apply each record in file order against that snapshot: create, or compare and update
  *        (order_history rows for status, amount and refund changes), upsert items by item key;
  *        new rows (customers, identities, orders, items, history) are queued with provisional
- *        ids, updates run at once;
- *     4. flush the queues with the store's bulk loader (customers, identities, orders, items,
- *        history; COPY on PostgreSQL).
+ *        ids, updates run at once; a file import's new products are queued too, with reserved
+ *        ids (each shop's products are read once, at its first line that names one);
+ *     4. flush the queues with the store's bulk loader (products, customers, identities,
+ *        orders, items, history; COPY on PostgreSQL).
  *   If anything fails in the database, the batch is rolled back and applied again one order at
  *   a time, each under its own savepoint: a failing order is rolled back and reported, every
  *   other order of the batch commits. The caches are dropped after any rollback.
@@ -376,12 +377,27 @@ static int64_t channel_key(struct importer *imp, const char *channel)
     return -(int64_t)(++imp->nchannels);
 }
 
-/* The cache key of a product: its id in the shop, or its sku ("sku:" external ids). */
-static struct hk_h128 product_key(const struct importer *imp, int64_t shop, const char *pid,
-                                  const char *sku)
+/* A line's product as products.external_id holds it: the product id, else "sku:" and the sku,
+   cut to cap - 1 bytes (as hk_irepo_product_ensure has always stored it). The cache is keyed
+   by it too, so a product has one key whichever way a line names it (product id "sku:X" or
+   sku X) and however long the id. */
+static const char *product_ext(const char *pid, const char *sku, char *buf, size_t cap)
 {
-    return pid && *pid ? hk_h128_of_id(imp->hkey, shop, pid)
-                       : hk_h128_of_id(imp->hkey, -shop, sku); /* -shop: skus apart from ids */
+    if (pid && *pid) {
+        size_t n = strlen(pid);
+        if (n < cap)
+            return pid;
+        memcpy(buf, pid, cap - 1);
+        buf[cap - 1] = '\0';
+        return buf;
+    }
+    snprintf(buf, cap, "sku:%s", sku);
+    return buf;
+}
+
+static struct hk_h128 product_key(const struct importer *imp, int64_t shop, const char *ext)
+{
+    return hk_h128_of_id(imp->hkey, shop, ext);
 }
 
 static int64_t lacks(bool title_empty, bool category_empty)
@@ -394,17 +410,13 @@ struct shop_products {
     int64_t shop;
 };
 
-/* One stored product into the cache, under the key product_id looks it up by: an external id
-   "sku:X" is the product of sku X, or of product id "sku:X" (one row either way). */
+/* One stored product into the cache. */
 static int cache_product(void *arg, int64_t id, const char *ext, bool title_empty,
                          bool category_empty)
 {
     struct shop_products *a = arg;
-    int64_t v2 = lacks(title_empty, category_empty);
-    if (!hk_h128tab_put(&a->imp->products, product_key(a->imp, a->shop, ext, ""), id, v2, NULL))
-        return HK_E(NOMEM);
-    if (strncmp(ext, "sku:", 4) == 0 &&
-        !hk_h128tab_put(&a->imp->products, product_key(a->imp, a->shop, "", ext + 4), id, v2, NULL))
+    if (!hk_h128tab_put(&a->imp->products, product_key(a->imp, a->shop, ext), id,
+                        lacks(title_empty, category_empty), NULL))
         return HK_E(NOMEM);
     return 0;
 }
@@ -445,13 +457,14 @@ static int product_fill(struct importer *imp, struct hk_h128_slot *s, const char
 static int product_id(struct importer *imp, int64_t shop, const char *pid, const char *sku,
                       const char *title, const char *category, int64_t *out, struct hk_err *err)
 {
-    char ext[HK_IDENTITY_VALUE_MAX + 8];
+    char buf[HK_IDENTITY_VALUE_MAX + 8];
     int rc;
     if (!(pid && *pid) && !(sku && *sku)) {
         *out = 0;
         return 0;
     }
-    struct hk_h128 h = product_key(imp, shop, pid, sku);
+    const char *ext = product_ext(pid, sku, buf, sizeof buf);
+    struct hk_h128 h = product_key(imp, shop, ext);
     struct hk_h128_slot *s = hk_h128tab_get(&imp->products, h);
     int64_t loaded;
     if (!s && imp->bulk && !hk_i64tab_get(&imp->product_shops, shop, &loaded)) {
@@ -468,10 +481,6 @@ static int product_id(struct importer *imp, int64_t shop, const char *pid, const
         *out = s->v1;
         return 0;
     }
-    if (pid && *pid)
-        snprintf(ext, sizeof ext, "%s", pid);
-    else
-        snprintf(ext, sizeof ext, "sku:%s", sku);
     int64_t id;
     if (!imp->bulk) {
         rc = hk_irepo_product_ensure(imp->db, shop, ext, title, category, imp->ctx->now, &id, err);
@@ -721,7 +730,8 @@ static int queue_history(struct importer *imp, struct border *b, const char *cha
     return 0;
 }
 
-/* Writes everything pending: customers and identities, then orders, items, history. */
+/* Writes everything pending: new products, customers and identities, then orders, items,
+   history. */
 static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
 {
     struct importer *imp = arg;
@@ -779,6 +789,11 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
     rc = 0;
 done:
     hk_resolver_flush_done(imp->resolver);
+    for (size_t i = 0; i < imp->npprods; i++) { /* not written (a failure): never filled in */
+        struct hk_h128_slot *s = hk_h128tab_get(&imp->products, imp->pprod_keys[i]);
+        if (s)
+            s->v2 &= PROD_NO_TITLE | PROD_NO_CATEGORY; /* pprods; the caller forgets the caches */
+    }
     imp->nporders = imp->npitems = imp->nphist = imp->npprods = 0;
     return rc;
 }

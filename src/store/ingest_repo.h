@@ -9,7 +9,8 @@
  *     - bulk inserts (hk_irepo_*_insert): the rows are streamed with the store's bulk loader
  *       (hk_db_copy_*: COPY on PostgreSQL, a single-row INSERT bound without copies on SQLite);
  *       ids of new customers, identities and orders are reserved first (hk_db_next_ids) and
- *       written with the rows, so ids[i] is row i's id by construction;
+ *       written with the rows, so ids[i] is row i's id by construction (a file import's new
+ *       products come with theirs, reserved when the importer first met them);
  *     - keyed look-ups of many keys at once (hk_irepo_*_find): "... WHERE key IN ($2, ...)" in
  *       chunks of 128/16/1 keys (a short chunk is padded by repeating its last key), each an
  *       index look-up per key; rows are handed to a callback as they are read.

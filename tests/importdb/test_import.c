@@ -723,6 +723,42 @@ static void products__created_once_and_filled_across_batches_and_files(void **st
     assert_int_equal(count(t, "order_items"), 13);
 }
 
+/* A product id longer than products.external_id keeps (stored cut, as always) is one product
+   in the batch that creates it, in later batches and in later imports, which find it by what
+   was stored; the same id in another shop is another product. */
+static void products__long_ids_and_other_shops(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    char longid[400], text[4096];
+    memset(longid, 'L', sizeof longid - 1);
+    longid[sizeof longid - 1] = '\0';
+    snprintf(text, sizeof text,
+             GENERIC_HEADER
+             "C1,c1,,,,,pos,店,paid,2026-07-01 09:30:00,2026-07-01 09:31:00,,%s,长,,1,1.00,1.00,,\n"
+             "C2,c2,,,,,pos,店,paid,2026-07-01 09:32:00,2026-07-01 09:33:00,,%s,长,,1,1.00,1.00,,\n"
+             "C3,c3,,,,,pos,店,paid,2026-07-01 09:34:00,2026-07-01 09:35:00,,P1,一,,1,1.00,1.00,,\n"
+             "C4,c1,,,,,pos,店,paid,2026-07-02 09:30:00,2026-07-02 09:31:00,,%s,长,,1,1.00,1.00,,\n"
+             "C5,c2,,,,,pos,二店,paid,2026-07-02 09:32:00,2026-07-02 09:33:00,,P1,一,,1,1.00,1.00,,"
+             "\n",
+             longid, longid, longid);
+    const char *f = tdb_write(t, "long.csv", text);
+    tdb_import1(t, f, &r);
+    check_counts(&r, 5, 5, 0, 0, 5, 3, 0); /* c2 is one customer in both shops */
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 3);
+    assert_int_equal(q_int(t->store, "SELECT count(DISTINCT shop_id) FROM products WHERE "
+                                     "external_id = 'P1'"),
+                     2);
+    tdb_import1(t, f, &r);
+    check_counts(&r, 5, 0, 0, 5, 0, 0, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 3);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items i LEFT JOIN products p ON "
+                                     "p.id = i.product_id WHERE p.id IS NULL"),
+                     0);
+}
+
 /* ---- other marketplaces ------------------------------------------------------------------- */
 
 static void douyin__masked_recipients_are_kept_masked(void **state)
@@ -1254,6 +1290,7 @@ int main(void)
         T(cli_json__says_how_many_lines_wait_for_their_orders),
         T(taobao_2015__older_export_with_utf8_bom),
         T(products__created_once_and_filled_across_batches_and_files),
+        T(products__long_ids_and_other_shops),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
         T(jd__gbk_export_with_buyer_accounts),
