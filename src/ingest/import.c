@@ -737,16 +737,9 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
     struct importer *imp = arg;
     int64_t made = 0;
     int rc = 0;
-    if (imp->npprods) {
-        if ((rc = hk_irepo_products_insert(db, imp->pprods, imp->npprods, imp->ctx->now, err)) < 0)
-            goto done;
-        for (size_t i = 0; i < imp->npprods; i++) { /* written: a later fill is a statement */
-            struct hk_h128_slot *s = hk_h128tab_get(&imp->products, imp->pprod_keys[i]);
-            if (s)
-                s->v2 &= PROD_NO_TITLE | PROD_NO_CATEGORY;
-        }
-        imp->npprods = 0;
-    }
+    if (imp->npprods &&
+        (rc = hk_irepo_products_insert(db, imp->pprods, imp->npprods, imp->ctx->now, err)) < 0)
+        goto done;
     if ((rc = hk_resolver_flush(imp->resolver, db, imp->ctx->now, &made, err)) < 0)
         goto done;
     imp->cnt.customers_created += made;
@@ -789,10 +782,12 @@ static int flush_all(void *arg, struct hk_db *db, struct hk_err *err)
     rc = 0;
 done:
     hk_resolver_flush_done(imp->resolver);
-    for (size_t i = 0; i < imp->npprods; i++) { /* not written (a failure): never filled in */
+    /* The new products are written (a later fill is a statement), or the set failed and the
+       caller forgets the caches: either way no slot may point into pprods any more. */
+    for (size_t i = 0; i < imp->npprods; i++) {
         struct hk_h128_slot *s = hk_h128tab_get(&imp->products, imp->pprod_keys[i]);
         if (s)
-            s->v2 &= PROD_NO_TITLE | PROD_NO_CATEGORY; /* pprods; the caller forgets the caches */
+            s->v2 &= PROD_NO_TITLE | PROD_NO_CATEGORY;
     }
     imp->nporders = imp->npitems = imp->nphist = imp->npprods = 0;
     return rc;
