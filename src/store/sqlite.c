@@ -1106,10 +1106,8 @@ static int sq_copy_end(void *copy, bool ok, struct hk_err *err)
     return out;
 }
 
-/* Binds the next rows rows of a pipeline's encoded copy (HK_PIPE_V_*, store_int.h), from *at on,
-   to st's parameters in place (the buffer outlives the statement's execution) and moves *at past
-   them. SQLITE_OK, a binding's failure, or SQ_MALFORMED when a row does not have ncols values
-   or the buffer ends inside one. */
+/* sq_bind_encoded's answer for a row that does not have ncols values, or a buffer that ends
+   inside one. */
 #define SQ_MALFORMED (-1)
 
 /* What a parameter of a copy's group statement holds from the group before (SQLite keeps
@@ -1129,14 +1127,16 @@ static bool sq_bound_same(const struct sq_bound *b, const struct hk_pipe_value *
     if (v->tag == HK_PIPE_V_INT)
         return b->i == v->i;
     if (v->tag == HK_PIPE_V_TEXT || v->tag == HK_PIPE_V_BLOB)
-        return b->n == v->n && (b->p == v->p || memcmp(b->p, v->p, v->n) == 0);
+        return b->n == v->n && memcmp(b->p, v->p, v->n) == 0;
     return true; /* NULL */
 }
 
 /*
- * Binds the next rows rows of a recorded copy to st. With last (the group statement: one entry
- * per parameter), a value equal to the one its parameter already holds from the group before
- * is not bound again: a copy's constant columns (shop, source, now, the empty notes, zeros,
+ * Binds the next rows rows of a pipeline's encoded copy (HK_PIPE_V_*, store_int.h), from *at on,
+ * to st's parameters in place (the buffer outlives the statement's execution) and moves *at past
+ * them. SQLITE_OK, a binding's failure, or SQ_MALFORMED. With last (the group statement: one
+ * entry per parameter), a value equal to the one its parameter already holds from the group
+ * before is not bound again: a copy's constant columns (shop, source, now, the empty notes, zeros,
  * NULLs) are about a quarter of its values, and a bind costs 70–180 instructions where the
  * comparison costs 10–20 (100k lines: binding was a fifth of the writer thread).
  */

@@ -259,6 +259,97 @@ static void copy_value_kinds(struct hk_db *db, int64_t id0, int n)
     assert_int_equal(hk_db_copy_end(c, &err), 0);
 }
 
+/* Copies n rows whose email changes kind from one group of 32 rows to the next, and whose nick
+   goes A, B, A: text "abc", a blob of the same bytes, "", an empty blob, NULL, "abc" again
+   (blobs on SQLite only: PostgreSQL's email is text). */
+static void copy_kind_changes(struct hk_db *db, int64_t id0, int n, bool blobs)
+{
+    struct hk_err err = {0};
+    struct hk_copy *c;
+    assert_int_equal(
+        hk_db_copy_begin(db, "customers", "id, nick, email, created_at, updated_at", 5, &c, &err),
+        0);
+    for (int i = 0; i < n; i++) {
+        int g = i / 32;
+        assert_int_equal(hk_copy_int64(c, id0 + i), 0);
+        assert_int_equal(hk_copy_cstr(c, g % 2 ? "B" : "A"), 0);
+        switch (g % 6) {
+        case 1:
+            assert_int_equal(blobs ? hk_copy_blob(c, "abc", 3) : hk_copy_text(c, "abd", 3), 0);
+            break;
+        case 2:
+            assert_int_equal(hk_copy_text(c, "", 0), 0);
+            break;
+        case 3:
+            assert_int_equal(blobs ? hk_copy_blob(c, "", 0) : hk_copy_text(c, "", 0), 0);
+            break;
+        case 4:
+            assert_int_equal(hk_copy_null(c), 0);
+            break;
+        default:
+            assert_int_equal(hk_copy_text(c, "abc", 3), 0);
+            break;
+        }
+        assert_int_equal(hk_copy_int64(c, g % 3), 0);
+        assert_int_equal(hk_copy_int64(c, 7), 0);
+        assert_int_equal(hk_copy_row(c, &err), 0);
+    }
+    assert_int_equal(hk_db_copy_end(c, &err), 0);
+}
+
+/* A parameter whose value is what it holds from the group before is not bound again on SQLite
+   (sqlite.c, sq_bind_encoded): values that change kind but not bytes (text and blob "abc",
+   "" and an empty blob, NULL), and values that come back after a group away, still arrive as
+   copied without the pipeline, over six groups and a tail. */
+static void store_pipeline__values_that_change_kind_between_groups(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_db *db;
+    enum { N = 6 * 32 + 5 };
+    assert_int_equal(hk_db_acquire(t->store, &db, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_kind_changes(db, 1000000, N, !t->pg);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(hk_db_pipeline(db, true, &err), 0);
+    assert_int_equal(hk_db_begin(db, HK_TX_WRITE, &err), 0);
+    copy_kind_changes(db, 2000000, N, !t->pg);
+    assert_int_equal(hk_db_commit(db, &err), 0);
+    assert_int_equal(hk_db_pipeline_wait(db, hk_db_pipeline_mark(db), &err), 0);
+    assert_int_equal(hk_db_pipeline(db, false, &err), 0);
+    hk_db_release(db);
+
+    /* SQLite: the kind and bytes of every value; PostgreSQL: its text */
+    const char *kind = t->pg ? "coalesce(email, 'NULL')" : "typeof(email) || ':' || hex(email)";
+    char q1[512], q2[512];
+    snprintf(q1, sizeof q1,
+             "SELECT id - 1000000, nick, %s, email IS NULL, length(email), created_at, updated_at"
+             " FROM customers WHERE id >= 1000000 AND id < 1000197 ORDER BY id",
+             kind);
+    snprintf(q2, sizeof q2,
+             "SELECT id - 2000000, nick, %s, email IS NULL, length(email), created_at, updated_at"
+             " FROM customers WHERE id >= 2000000 AND id < 2000197 ORDER BY id",
+             kind);
+    assert_true(q_checksum(t->store, q1) == q_checksum(t->store, q2));
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000"), N);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000 AND "
+                                     "email IS NULL"),
+                     32);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000 AND "
+                                     "email = 'abc'"),
+                     32 + 32 + 5);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000 AND "
+                                     "nick = 'B'"),
+                     3 * 32);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000 AND "
+                                     "created_at = 1"),
+                     2 * 32);
+    if (!t->pg)
+        assert_int_equal(q_int(t->store, "SELECT count(*) FROM customers WHERE id >= 2000000 "
+                                         "AND typeof(email) = 'blob'"),
+                         64);
+}
+
 /* Rows copied through the pipeline (bound in place from its buffer on SQLite, replayed value by
    value on PostgreSQL) arrive as rows copied without it: several full groups of rows per INSERT
    and a shorter last one, every kind of value. */
@@ -399,6 +490,8 @@ int main(void)
             store_pipeline__queues_in_order_and_a_failure_drops_the_rest, tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(store_pipeline__values_arrive_as_copied, tdb_setup,
                                         tdb_teardown),
+        cmocka_unit_test_setup_teardown(store_pipeline__values_that_change_kind_between_groups,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(store_pipeline__a_failed_commit_leaves_no_transaction_open,
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(store_pipeline__ids_and_bulk_grown_with_no_free_connection,
