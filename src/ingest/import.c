@@ -2117,15 +2117,26 @@ static int collect_row_errors(struct hk_reader *rd, struct hk_import_result *res
 
 /*
  * A file import writes through hk_db_pipeline: batch n is queued (BEGIN, the bulk loads,
- * COMMIT) and the writer thread runs it while this thread reads, resolves and queues batch n+1;
- * then batch n is confirmed. Two batches are in flight, so the reader keeps two generations of
- * records (hk_reader_rotate) and each batch keeps its own errors and counts (part) until it is
- * confirmed, when they join the result in file order. When a queued batch fails, the pipeline
- * is turned off (which rolls back what is open), the caches forgotten, and the unconfirmed
- * batches are redone by run_batch one after the other — its per-order fallback included — as
- * without a pipeline; then the pipeline goes on again. With opts->no_pipeline the same loop
- * writes each batch at once (write_batch_now), so both ways share reading, counting and progress.
+ * COMMIT) and the writer thread runs it while this thread reads, resolves and queues the
+ * batches after it; batch n is confirmed once batch n+PIPE_DEPTH is queued. Up to
+ * PIPE_DEPTH + 1 batches are unconfirmed at a time, so the reader keeps that many generations
+ * of records (hk_reader_rotate) and each batch keeps its own errors and counts (part) until it
+ * is confirmed, when they join the result in file order. When a queued batch fails, the
+ * pipeline is turned off (which rolls back what is open), the caches forgotten, and the
+ * unconfirmed batches are redone by run_batch one after the other, oldest first — its
+ * per-order fallback included — as without a pipeline; then the pipeline goes on again. With
+ * opts->no_pipeline the same loop writes each batch at once (write_batch_now), so both ways
+ * share reading, counting and progress.
+ *
+ * Why two batches queued and not one (session 13): with one, this thread waited for batch n
+ * as soon as it had queued n+1, so a batch that took the writer longer than the next took this
+ * thread made it wait, and one that took this thread longer left the writer idle, even when
+ * the two were even over a few batches (10M lines: this thread waited 2.5 s and the writer
+ * 3.9 s, besides 2.7 s in fdatasync, of a 29 s pipelined phase, half the batches each way).
+ * A second queued batch absorbs such swings; it costs a generation of records and copies.
  */
+#define PIPE_DEPTH   HK_READER_KEPT
+#define PIPE_BATCHES (PIPE_DEPTH + 1)
 struct pbatch {
     const struct hk_order_rec **recs;
     size_t n;
@@ -2136,6 +2147,13 @@ struct pbatch {
     int64_t rows, done_bytes; /* the file's records and bytes read up to this batch's end */
     struct counts cnt;        /* imp->cnt after applying */
     uint64_t mark;            /* the pipeline mark after its COMMIT; 0 = nothing queued */
+};
+
+/* Batches queued and not yet confirmed, oldest first (PIPE_DEPTH between two batches; one
+   more while a failure is being mended). */
+struct inflight {
+    struct pbatch *b[PIPE_BATCHES];
+    size_t n;
 };
 
 static void part_reset(struct pbatch *b)
@@ -2206,10 +2224,11 @@ static int queue_batch(struct importer *imp, struct pbatch *b, const struct batc
     return 0;
 }
 
-/* Waits for b's commit; on success its counts join b->part. */
+/* Waits for b's commit (none when it has nothing to write); on success its counts join
+   b->part. Only for a batch that was queued. */
 static int confirm_batch(struct importer *imp, struct pbatch *b, struct hk_err *err)
 {
-    int rc = hk_db_pipeline_wait(imp->db, b->mark, err);
+    int rc = b->n ? hk_db_pipeline_wait(imp->db, b->mark, err) : 0;
     if (rc < 0)
         return rc;
     count_outcomes(&b->cnt, b->outc, b->n);
@@ -2259,9 +2278,9 @@ static void batch_done(const struct file_run *fr, struct pbatch *b)
     part_reset(b);
 }
 
-/* Redoes the unconfirmed batches a and then b (either may be NULL) without the pipeline, each
-   joining the result once committed, then turns the pipeline on again. */
-static int recover(const struct file_run *fr, struct pbatch *a, struct pbatch *b,
+/* Redoes the unconfirmed batches redo[0..n) in that order without the pipeline, each joining
+   the result once committed, then turns the pipeline on again. */
+static int recover(const struct file_run *fr, struct pbatch *const *redo, size_t n,
                    const struct batch_io *io, struct hk_err *err)
 {
     struct importer *imp = fr->imp;
@@ -2271,10 +2290,7 @@ static int recover(const struct file_run *fr, struct pbatch *a, struct pbatch *b
     (void)hk_db_pipeline(imp->db, false, &ignored); /* rolls back, forgets the failure */
     forget_caches(imp);
     int rc = 0;
-    struct pbatch *redo[2] = {a, b};
-    for (int i = 0; i < 2; i++) {
-        if (!redo[i])
-            continue;
+    for (size_t i = 0; i < n; i++) {
         fr->res->pipeline_redos++;
         if ((rc = write_batch_now(imp, redo[i], io, err)) < 0)
             return rc;
@@ -2283,49 +2299,68 @@ static int recover(const struct file_run *fr, struct pbatch *a, struct pbatch *b
     return hk_db_pipeline(imp->db, true, err);
 }
 
-/* Queues cur (after the batch *prev queued before it, if any) and confirms *prev; when either
-   fails, both are redone without the pipeline. *prev becomes the batch left unconfirmed. */
-static int queue_or_recover(const struct file_run *fr, struct pbatch **prev, struct pbatch *cur,
+/* Confirms the batches of q in order, each joining the result, until one fails; redoes that
+   one, the rest and then extra (a batch that could not be queued, or NULL) without the
+   pipeline (recover). q ends empty. */
+static int confirm_all(const struct file_run *fr, struct inflight *q, struct pbatch *extra,
+                       const struct batch_io *io, struct hk_err *err)
+{
+    struct hk_err ignored;
+    struct pbatch *redo[PIPE_BATCHES + 1];
+    size_t i = 0, n = 0;
+    for (; i < q->n; i++) {
+        hk_err_clear(&ignored);
+        if (confirm_batch(fr->imp, q->b[i], &ignored) < 0)
+            break;
+        batch_done(fr, q->b[i]);
+    }
+    for (; i < q->n; i++)
+        redo[n++] = q->b[i];
+    if (extra)
+        redo[n++] = extra;
+    q->n = 0;
+    return n ? recover(fr, redo, n, io, err) : 0;
+}
+
+/* Queues cur after the batches of q and confirms the oldest of them when PIPE_DEPTH are
+   queued; when any of them fails, every unconfirmed one is redone, in order, without the
+   pipeline. A batch with nothing to write (the reader's errors only) goes through q too, so
+   that the result takes errors and counts in file order. */
+static int queue_or_recover(const struct file_run *fr, struct inflight *q, struct pbatch *cur,
                             const struct batch_io *io, struct hk_err *err)
 {
     struct importer *imp = fr->imp;
-    struct pbatch *p = *prev;
     struct hk_err ignored;
     struct batch_io cio = *io;
     cio.outcomes = cur->outc;
     cio.res = &cur->part;
     hk_err_clear(&ignored);
-    bool queued = !cur->n || queue_batch(imp, cur, &cio, &ignored) == 0;
-    hk_err_clear(&ignored);
-    bool prev_ok = !p || confirm_batch(imp, p, &ignored) == 0;
-    if (p && prev_ok)
-        batch_done(fr, p);
-    *prev = NULL;
-    if (!prev_ok || !queued) {
-        int rc = recover(fr, prev_ok ? NULL : p, cur->n ? cur : NULL, io, err);
-        if (rc < 0)
-            return rc;
-        if (!cur->n)
-            batch_done(fr, cur); /* the reader's errors only, after prev's redo */
-        return 0;
+    if (cur->n && queue_batch(imp, cur, &cio, &ignored) < 0)
+        return confirm_all(fr, q, cur, io, err);
+    if (q->n == PIPE_DEPTH) {
+        hk_err_clear(&ignored);
+        if (confirm_batch(imp, q->b[0], &ignored) < 0) {
+            q->b[q->n++] = cur;
+            return confirm_all(fr, q, NULL, io, err); /* which meets the failure again */
+        }
+        batch_done(fr, q->b[0]);
+        memmove(&q->b[0], &q->b[1], (PIPE_DEPTH - 1) * sizeof(q->b[0]));
+        q->n--;
     }
-    if (cur->n)
-        *prev = cur;
-    else
-        batch_done(fr, cur); /* nothing to write: the reader's errors only */
+    q->b[q->n++] = cur;
     return 0;
 }
 
 /*
  * Reads, applies and writes one file, with the pipeline (see struct pbatch) unless
- * fr->o->no_pipeline; B: two batches' buffers. Returns 0, or a negative HK_E code (batches
+ * fr->o->no_pipeline; B: PIPE_BATCHES batches' buffers. Returns 0, or a negative HK_E code (batches
  * committed before it stay in res).
  */
 static int import_file(const struct file_run *fr, struct pbatch *B, struct hk_err *err)
 {
     struct importer *imp = fr->imp;
     const struct batch_io io = {NULL, NULL, NULL, fr->max_errors, fr->file};
-    struct pbatch *prev = NULL; /* queued, not yet confirmed */
+    struct inflight q = {{NULL}, 0};
     int ci = 0, rc, rrc = 0;
     bool eof = false;
     struct hk_err ignored;
@@ -2336,7 +2371,7 @@ static int import_file(const struct file_run *fr, struct pbatch *B, struct hk_er
     while (!eof) {
         struct pbatch *cur = &B[ci];
         part_reset(cur);
-        hk_reader_rotate(fr->rd); /* frees the batch before prev: confirmed */
+        hk_reader_rotate(fr->rd); /* frees the records of the batch before q's: confirmed */
         while (cur->n < fr->batch_n) {
             const struct hk_order_rec *rec;
             rrc = hk_reader_next(fr->rd, &rec, err);
@@ -2355,24 +2390,18 @@ static int import_file(const struct file_run *fr, struct pbatch *B, struct hk_er
             if ((rc = write_batch_now(imp, cur, &io, err)) < 0)
                 goto done;
             batch_done(fr, cur);
-        } else if ((rc = queue_or_recover(fr, &prev, cur, &io, err)) < 0) {
+        } else if ((rc = queue_or_recover(fr, &q, cur, &io, err)) < 0) {
             goto done;
         }
-        ci ^= 1;
+        ci = (ci + 1) % PIPE_BATCHES;
         if (rrc < 0 || (fr->o->cancel && *fr->o->cancel)) {
             if (rrc >= 0)
                 fr->res->cancelled = true;
             break;
         }
     }
-    rc = 0;
-    if (prev) {
-        hk_err_clear(&ignored);
-        if (confirm_batch(imp, prev, &ignored) == 0)
-            batch_done(fr, prev);
-        else if ((rc = recover(fr, prev, NULL, &io, err)) < 0)
-            goto done;
-    }
+    if ((rc = confirm_all(fr, &q, NULL, &io, err)) < 0)
+        goto done;
     if (rrc < 0)
         rc = rrc;
 done:
@@ -2390,7 +2419,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
     struct hk_reader **rd = NULL;
     size_t *order = NULL;
     struct importer *imp = NULL;
-    struct pbatch pb[2];
+    struct pbatch pb[PIPE_BATCHES];
     memset(pb, 0, sizeof pb);
     int64_t total_bytes = 0, finished_bytes = 0, rows_before = res->rows;
     int rc = 0;
@@ -2444,7 +2473,7 @@ int hk_import_files(const struct hk_ingest_ctx *ctx, const char *const *paths,
 
     if ((rc = importer_new(ctx, o.shop, NULL, true, &imp, err)) < 0)
         goto done;
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < PIPE_BATCHES; b++) {
         pb[b].recs = calloc(batch_n, sizeof(*pb[b].recs));
         pb[b].outc = calloc(batch_n, sizeof(*pb[b].outc));
         pb[b].part.errors = calloc(max_errors, sizeof(*pb[b].part.errors));
@@ -2494,7 +2523,7 @@ done:
         res->identity_restarts += st.restarts;
     }
     importer_free(imp);
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < PIPE_BATCHES; b++) {
         free(pb[b].recs);
         free(pb[b].outc);
         free(pb[b].part.errors);

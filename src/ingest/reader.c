@@ -150,7 +150,7 @@ struct hk_reader {
     struct hk_fmt_binding bind;
     struct hk_fmt_ctx ctx;
     struct hk_arena arena;
-    struct hk_arena older; /* records kept by hk_reader_rotate */
+    struct hk_arena older[HK_READER_KEPT]; /* records kept by hk_reader_rotate, newest first */
     struct hk_order_builder ob;
 
     /* the row read but not yet consumed */
@@ -585,7 +585,8 @@ int hk_reader_open(const char *path, const char *display_name, enum hk_import_fo
         return hk_err_set(err, HK_E(NOMEM), "out of memory");
     r->fd = -1;
     hk_arena_init(&r->arena, 0);
-    hk_arena_init(&r->older, 0);
+    for (size_t i = 0; i < HK_READER_KEPT; i++)
+        hk_arena_init(&r->older[i], 0);
     hk_order_builder_init(&r->ob);
     hk_fmt_ctx_init(&r->ctx, tz);
     hk_fmt_row_init(&r->conv);
@@ -665,7 +666,8 @@ void hk_reader_close(struct hk_reader *r)
     hk_fmt_binding_release(&r->bind);
     hk_order_builder_release(&r->ob);
     hk_arena_release(&r->arena);
-    hk_arena_release(&r->older);
+    for (size_t i = 0; i < HK_READER_KEPT; i++)
+        hk_arena_release(&r->older[i]);
     free(r->gkey);
     free(r->grows);
     free(r->gerrs);
@@ -684,14 +686,17 @@ void hk_reader_recycle(struct hk_reader *r)
 {
     /* Between calls no order is being built (hk_reader_next returns only after closing one). */
     hk_arena_reset(&r->arena);
-    hk_arena_reset(&r->older);
+    for (size_t i = 0; i < HK_READER_KEPT; i++)
+        hk_arena_reset(&r->older[i]);
 }
 
 void hk_reader_rotate(struct hk_reader *r)
 {
-    /* The arenas trade places (their chunks are on the heap, so the structs move freely). */
-    struct hk_arena t = r->older;
-    r->older = r->arena;
+    /* The arenas move down the ring (their chunks are on the heap, so the structs move
+       freely); the oldest, reset, takes the next records and keeps its chunks for them. */
+    struct hk_arena t = r->older[HK_READER_KEPT - 1];
+    memmove(&r->older[1], &r->older[0], (HK_READER_KEPT - 1) * sizeof(r->older[0]));
+    r->older[0] = r->arena;
     r->arena = t;
     hk_arena_reset(&r->arena);
 }

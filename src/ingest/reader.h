@@ -64,9 +64,12 @@ int hk_reader_next(struct hk_reader *r, const struct hk_order_rec **out, struct 
 
 /** Frees the arena: every record returned so far becomes invalid. */
 void hk_reader_recycle(struct hk_reader *r);
+/** Batches of records an importer can hold besides the one it is reading (hk_reader_rotate). */
+#define HK_READER_KEPT 2
 /**
- * For an importer that holds two batches at once: the records returned before the previous
- * hk_reader_rotate become invalid; those returned since stay valid until the next one.
+ * For an importer that holds several batches at once: starts a new generation of records. The
+ * records returned before the HK_READER_KEPT-th last rotation become invalid; those returned
+ * since stay valid (with HK_READER_KEPT 2: the current batch and the two before it).
  */
 void hk_reader_rotate(struct hk_reader *r);
 

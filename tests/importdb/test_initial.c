@@ -28,6 +28,7 @@
 
 #include "ingest/events.h"
 #include "ingest/identity.h"
+#include "ingest/reader.h"
 #include "store/ingest_repo.h"
 #include "store/repo_util.h"
 #include "store/store.h"
@@ -194,7 +195,9 @@ static void initial_load__order_stored_behind_its_back_is_updated(void **state)
    handed out) and whose file ends in rejected rows: the batch is redone, and the rows read with
    and after it still count (rows, rejected, their errors). (Here the failure shows while the
    batch is queued; one that shows only when it is confirmed, with the reader's last errors in
-   an empty batch, takes import_file_piped's other branch, which no test can time.) */
+   an empty batch, takes import_file's other branch, which no test can time.) The first
+   progress report comes when the first batch is confirmed, with PIPE_DEPTH (HK_READER_KEPT)
+   batches queued after it; the planted order takes the first id of the batch after those. */
 
 #define ROW(no, day)                                                                               \
     no ",ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-0" day " 10:00:00,2026-01-0" day   \
@@ -203,38 +206,43 @@ static void initial_load__order_stored_behind_its_back_is_updated(void **state)
 static void pipeline__redone_last_batch_keeps_the_rows_read_after_it(void **state)
 {
     struct tdb *t = *state;
-    const char *file =
-        tdb_write(t, "tail.csv",
-                  "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,"
-                  "status,created_at,paid_at,received_at,product_id,product_title,"
-                  "category,quantity,unit_price,paid_amount,refund_amount,"
-                  "coupon_code\n" ROW("M1", "1") ROW("M2", "2") ROW("M3", "3") ROW("M4", "4")
-                      ROW("M5", "5") ROW("M6", "6") ROW("", "7") ROW("", "8"));
+    enum { PER_BATCH = 2, BATCHES = HK_READER_KEPT + 2 }; /* the last one fails */
+    char csv[4096] = "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,"
+                     "status,created_at,paid_at,received_at,product_id,product_title,"
+                     "category,quantity,unit_price,paid_amount,refund_amount,coupon_code\n";
+    for (int i = 1; i <= BATCHES * PER_BATCH; i++) {
+        size_t at = strlen(csv);
+        snprintf(csv + at, sizeof csv - at, ROW("M%d", "%d"), i, 1 + i % 9, 1 + i % 9);
+    }
+    size_t at = strlen(csv);
+    snprintf(csv + at, sizeof csv - at, "%s", ROW("", "7") ROW("", "8"));
+    const char *file = tdb_write(t, "tail.csv", csv);
     struct hk_ingest_ctx ctx = t->ctx;
     struct hk_err err = {0};
     struct hk_import_opts o = {0};
     struct hk_import_result res;
     memset(&res, 0, sizeof res);
-    struct tdb_plant planted = {t->store,
-                                {"INSERT INTO orders (id, shop_id, external_no, customer_id,"
-                                 " status, created_at, updated_at) SELECT 5, shop_id, 'X-PLANTED',"
-                                 " customer_id, 'paid', 1, 1 FROM orders WHERE external_no = 'M1'",
-                                 NULL},
-                                0};
+    char plant[256];
+    snprintf(plant, sizeof plant,
+             "INSERT INTO orders (id, shop_id, external_no, customer_id, status, created_at,"
+             " updated_at) SELECT %d, shop_id, 'X-PLANTED', customer_id, 'paid', 1, 1 FROM orders"
+             " WHERE external_no = 'M1'",
+             (BATCHES - 1) * PER_BATCH + 1);
+    struct tdb_plant planted = {t->store, {plant, NULL}, 0};
     o.load = HK_LOAD_INITIAL;
-    o.batch_orders = 2; /* the third batch (M5, M6) takes ids 5 and 6; the reader reports the
-                           first bad row with M6 (it ends that order), the second one after */
+    o.batch_orders = PER_BATCH; /* the reader reports the first bad row with the last order (it
+                                   ends that order), the second one after */
     o.progress = tdb_plant_progress;
     o.progress_arg = &planted;
     if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
         fail_msg("import: %s", err.msg);
     assert_true(res.pipeline_redos >= 1);
-    assert_int_equal(res.orders_created, 6);
-    assert_int_equal(res.rows, 8);
+    assert_int_equal(res.orders_created, BATCHES * PER_BATCH);
+    assert_int_equal(res.rows, BATCHES * PER_BATCH + 2);
     assert_int_equal(res.rejected, 2);
     assert_int_equal(res.nerrors, 2);
     hk_import_result_release(&res);
-    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders"), 7);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders"), BATCHES * PER_BATCH + 1);
 }
 
 /* An initial load's filter knows the numbers of the orders it created in earlier batches, so a

@@ -160,6 +160,65 @@ static void pipeline__failed_write_is_redone_exactly(void **state)
     hk_store_close(plain);
 }
 
+/* Batches of one order; the database refuses R3, slowly (a trigger that works for a moment
+   first), so the importing thread has queued the two batches after R3's by the time it waits for
+   R3's (import.c: PIPE_DEPTH batches queued behind the one confirmed). All three are redone, in
+   order, without the pipeline: every order but R3 is stored, R3 is the one rejected row, and the
+   result counts each once. */
+static void pipeline__failed_batch_with_batches_queued_after_it(void **state)
+{
+    struct tdb *t = *state;
+    if (t->pg) {
+        q_exec(t->store, "CREATE FUNCTION refuse_r3() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$ BEGIN IF NEW.external_no = 'R3' THEN PERFORM pg_sleep(0.5); "
+                         "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$");
+        q_exec(t->store, "CREATE TRIGGER refuse_r3 BEFORE INSERT ON orders FOR EACH ROW "
+                         "EXECUTE FUNCTION refuse_r3()");
+    } else {
+        q_exec(t->store, "CREATE TABLE slow (x INTEGER)");
+        q_exec(t->store, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE"
+                         " x < 200) INSERT INTO slow SELECT x FROM c");
+        q_exec(t->store, "CREATE TRIGGER refuse_r3 BEFORE INSERT ON orders WHEN NEW.external_no ="
+                         " 'R3' BEGIN SELECT RAISE(ABORT, 'refused') FROM (SELECT sum(a.x + b.x +"
+                         " c.x) AS n FROM slow a, slow b, slow c) WHERE n > 0; END");
+    }
+    char csv[2048] = "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
+                     "created_at,paid_at,received_at,product_id,product_title,category,quantity,"
+                     "unit_price,paid_amount,refund_amount,coupon_code\n";
+    for (int i = 1; i <= 6; i++) {
+        size_t at = strlen(csv);
+        snprintf(csv + at, sizeof csv - at,
+                 "R%d,r%d,,,,,taobao,店,paid,2026-03-0%d 10:00:00,,,P1,甲,,1,10.00,10.00,,\n", i, i,
+                 i);
+    }
+    const char *file = tdb_write(t, "refused.csv", csv);
+    struct hk_ingest_ctx ctx = t->ctx;
+    struct hk_err err = {0};
+    struct hk_import_opts o = {0};
+    struct hk_import_result res;
+    memset(&res, 0, sizeof res);
+    o.load = HK_LOAD_INITIAL; /* a store without orders: no look-ups wait for the writer */
+    o.batch_orders = 1;
+    if (hk_import_files(&ctx, &file, NULL, 1, &o, &res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_int_equal(res.rows, 6);
+    assert_int_equal(res.orders_created, 5);
+    assert_int_equal(res.customers_created, 5);
+    assert_int_equal(res.items_created, 5);
+    assert_int_equal(res.rejected, 1);
+    assert_int_equal((int64_t)res.nerrors, 1);
+    assert_int_equal(res.errors[0].record, 3);
+    assert_non_null(strstr(res.errors[0].message, "R3"));
+    assert_int_equal(res.pipeline_redos, 3); /* R3's batch and the two queued after it */
+    hk_import_result_release(&res);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders"), 5);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM orders WHERE external_no IN ('R1',"
+                                     " 'R2', 'R4', 'R5', 'R6')"),
+                     5);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items"), 5);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM identities WHERE value = 'r3'"), 0);
+}
+
 /* ---- the store's pipeline ------------------------------------------------------------------ */
 
 static void copy_shops(struct hk_db *db, int from, int to)
@@ -484,6 +543,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(pipeline__same_store_as_without, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(pipeline__failed_batch_with_batches_queued_after_it,
+                                        tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(pipeline__failed_write_is_redone_exactly, tdb_setup,
                                         tdb_teardown),
         cmocka_unit_test_setup_teardown(
