@@ -2228,6 +2228,8 @@ static int queue_batch(struct importer *imp, struct pbatch *b, const struct batc
    b->part. Only for a batch that was queued. */
 static int confirm_batch(struct importer *imp, struct pbatch *b, struct hk_err *err)
 {
+    if (b->n && !b->mark) /* a wait for mark 0 would succeed at once */
+        return hk_err_set(err, HK_E(INTERNAL), "import: a batch confirmed before it was queued");
     int rc = b->n ? hk_db_pipeline_wait(imp->db, b->mark, err) : 0;
     if (rc < 0)
         return rc;
@@ -2291,7 +2293,7 @@ static int recover(const struct file_run *fr, struct pbatch *const *redo, size_t
     forget_caches(imp);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        fr->res->pipeline_redos++;
+        fr->res->pipeline_redos += redo[i]->n > 0; /* an empty batch writes nothing */
         if ((rc = write_batch_now(imp, redo[i], io, err)) < 0)
             return rc;
         batch_done(fr, redo[i]);

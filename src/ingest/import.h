@@ -72,7 +72,8 @@ struct hk_import_opts {
     /* set non-zero by another thread to stop after the current batch */
     const volatile int *cancel;
     /* write each batch before reading the next, instead of pipelining (hk_db_pipeline: the
-       database writes batch n while batch n+1 is read and resolved); the results are the same */
+       database writes batch n while the batches after it are read and resolved, up to two
+       queued behind it); the results are the same */
     bool no_pipeline;
     /* tests: the identity cache's cap in keys (hk_resolver_set_limits; 0: the default) */
     size_t identity_cache_keys;

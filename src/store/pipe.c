@@ -8,7 +8,8 @@
  *   the owning thread does on the connection (statements, savepoints, rollback, scripts) first
  *   waits until the writer is idle (hk_pipe_sync), so the connection is only ever used by one
  *   thread at a time and each side sees what the other did (the mutex orders them). An import
- *   thus parses, resolves and builds batch n+1 while the database writes batch n.
+ *   thus parses, resolves and builds the next batches while the database writes batch n (the
+ *   queue's length is the caller's: import.c keeps up to two batches queued behind n).
  *
  *   Ids: a bulk load names its rows' ids (hk_db_next_ids). With the pipeline on they come from a
  *   pool per table kept here: on SQLite (ids are max(id) + 1) the first request asks the database

@@ -1066,8 +1066,9 @@ static void rest__bad_orders_rejected_good_ones_commit(void **state)
 }
 
 /* Once in one batch, then in batches of two and of one order, where the refused order's batch
-   fails in the writer with batches queued before and after it (import.c: each unconfirmed
-   batch is redone, in order). */
+   fails in the writer with batches before it and, as the timing has it, after it (import.c:
+   each unconfirmed batch is redone, in order; test_pipeline times the case of two queued
+   after it). */
 static void db_failure__only_the_failing_order_is_lost(void **state)
 {
     struct tdb *t = *state;
@@ -1099,7 +1100,7 @@ static void db_failure__only_the_failing_order_is_lost(void **state)
                                          NULL, 1, &o, &r, &err),
                          0);
         check_counts(&r, 9, 5, 0, 0, 7, 5, 1);
-        assert_true(b == 0 || r.pipeline_redos >= 1);
+        assert_true(r.pipeline_redos >= 1);
         assert_int_equal((int64_t)r.nerrors, 1);
         assert_int_equal(r.errors[0].line, 5);
         assert_non_null(strstr(r.errors[0].message, "G1003"));

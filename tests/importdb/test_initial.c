@@ -193,11 +193,11 @@ static void initial_load__order_stored_behind_its_back_is_updated(void **state)
 
 /* A pipelined load whose last batch of orders fails (another writer took an id the pipeline
    handed out) and whose file ends in rejected rows: the batch is redone, and the rows read with
-   and after it still count (rows, rejected, their errors). (Here the failure shows while the
-   batch is queued; one that shows only when it is confirmed, with the reader's last errors in
-   an empty batch, takes import_file's other branch, which no test can time.) The first
-   progress report comes when the first batch is confirmed, with PIPE_DEPTH (HK_READER_KEPT)
-   batches queued after it; the planted order takes the first id of the batch after those. */
+   and after it still count (rows, rejected, their errors). The failure shows when the batch is
+   queued or when it is confirmed (with the reader's last errors in an empty batch after it),
+   as the threads' timing has it; both end in confirm_all. The first progress report comes
+   when the first batch is confirmed, with PIPE_DEPTH (HK_READER_KEPT) batches queued after
+   it; the planted order takes the first id of the batch after those. */
 
 #define ROW(no, day)                                                                               \
     no ",ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-0" day " 10:00:00,2026-01-0" day   \

@@ -1,7 +1,7 @@
 /*
  * test_pipeline.c — file imports through the store's write pipeline (store.h hk_db_pipeline,
- * import.c "pipelined file batches"): the database writes batch n while batch n+1 is read and
- * resolved.
+ * import.c "pipelined file batches"): the database writes batch n while the batches after it
+ * are read and resolved.
  *   - The same files imported with and without the pipeline give the same store (counts and
  *     checksums of orders, lines, history, customers, identities, merges), also as an initial
  *     load, whose filter of stored order numbers skips the look-ups of new orders.
@@ -170,14 +170,14 @@ static void pipeline__failed_batch_with_batches_queued_after_it(void **state)
     struct tdb *t = *state;
     if (t->pg) {
         q_exec(t->store, "CREATE FUNCTION refuse_r3() RETURNS trigger LANGUAGE plpgsql AS "
-                         "$$ BEGIN IF NEW.external_no = 'R3' THEN PERFORM pg_sleep(0.5); "
+                         "$$ BEGIN IF NEW.external_no = 'R3' THEN PERFORM pg_sleep(1); "
                          "RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$");
         q_exec(t->store, "CREATE TRIGGER refuse_r3 BEFORE INSERT ON orders FOR EACH ROW "
                          "EXECUTE FUNCTION refuse_r3()");
     } else {
         q_exec(t->store, "CREATE TABLE slow (x INTEGER)");
         q_exec(t->store, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE"
-                         " x < 200) INSERT INTO slow SELECT x FROM c");
+                         " x < 250) INSERT INTO slow SELECT x FROM c");
         q_exec(t->store, "CREATE TRIGGER refuse_r3 BEFORE INSERT ON orders WHEN NEW.external_no ="
                          " 'R3' BEGIN SELECT RAISE(ABORT, 'refused') FROM (SELECT sum(a.x + b.x +"
                          " c.x) AS n FROM slow a, slow b, slow c) WHERE n > 0; END");
