@@ -426,10 +426,7 @@ void tdb_drop_load_indexes(struct hk_store *s)
     assert_int_equal(tdb_load_indexes(s), 0);
 }
 
-const char TDB_MERGE_CSV[] =
-    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
-    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,refund_amount,"
-    "coupon_code\n"
+const char TDB_MERGE_CSV[] = TDB_GENERIC_HEADER
     "M1,ma,甲,13900000001,浙江省,杭州市,taobao,店,paid,2026-01-01 10:00:00,2026-01-01 "
     "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
     "M2,mb,乙,13900000002,浙江省,杭州市,jd,店,paid,2026-01-02 10:00:00,2026-01-02 "

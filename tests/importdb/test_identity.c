@@ -16,22 +16,17 @@
 #include "ingest/record.h"
 #include "store/store.h"
 
-#define HEADER                                                                                     \
-    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"     \
-    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"               \
-    "refund_amount,coupon_code\n"
-
 /* Two customers: A (buyer a, phone X) and B (buyer b, no phone), each with an order. */
-static const char FIRST[] = HEADER
+static const char FIRST[] = TDB_GENERIC_HEADER
     "M1,a,阿甲,13911112222,浙江省,杭州市,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,"
     "10.00,,\n"
     "M2,b,阿乙,,,,taobao,店,paid,2026-03-02 10:00:00,,,P1,甲,,1,10.00,10.00,,\n";
 /* Buyer b shows phone X: A and B are one person. */
-static const char LINK[] = HEADER
+static const char LINK[] = TDB_GENERIC_HEADER
     "M3,b,阿乙,139 1111 2222,,,taobao,店,paid,2026-03-03 10:00:00,,,P2,乙,,1,20.00,20.00,,\n";
 /* Later: buyer b again with phone X, a new order. */
-static const char AGAIN[] =
-    HEADER "M4,b,阿乙,13911112222,,,taobao,店,paid,2026-03-04 10:00:00,,,P2,乙,,1,20.00,20.00,,\n";
+static const char AGAIN[] = TDB_GENERIC_HEADER
+    "M4,b,阿乙,13911112222,,,taobao,店,paid,2026-03-04 10:00:00,,,P2,乙,,1,20.00,20.00,,\n";
 
 static int64_t cust_of_order(struct tdb *t, const char *no)
 {
@@ -252,8 +247,8 @@ static void strong_key__new_identity_joins_its_customer(void **state)
     import_text(t, "first.csv", FIRST, &r);
     hk_import_result_release(&r);
     int64_t A = cust_of_identity(t, "a");
-    const char *csv = HEADER "M5,c,阿丙,+86-139-1111-2222,,,jd,京东店,paid,2026-03-05 "
-                             "10:00:00,,,P9,丙,,1,9.00,9.00,,\n";
+    const char *csv = TDB_GENERIC_HEADER "M5,c,阿丙,+86-139-1111-2222,,,jd,京东店,paid,2026-03-05 "
+                                         "10:00:00,,,P9,丙,,1,9.00,9.00,,\n";
     import_text(t, "c.csv", csv, &r);
     check_counts(&r, 1, 1, 0, 0, 1, 0, 0); /* no new customer */
     hk_import_result_release(&r);
@@ -271,8 +266,8 @@ static void account_keys_alone__never_merge(void **state)
     int64_t A = cust_of_identity(t, "a"), B = cust_of_identity(t, "b");
     /* M1 (A's order) re-exported naming buyer b and no phone: no strong key, no merge, and the
        order stays with its customer */
-    const char *csv =
-        HEADER "M1,b,阿乙,,,,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,10.00,,\n";
+    const char *csv = TDB_GENERIC_HEADER
+        "M1,b,阿乙,,,,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,10.00,,\n";
     import_text(t, "m1.csv", csv, &r);
     hk_import_result_release(&r);
     assert_int_equal(q_int(t->store, "SELECT count(*) FROM customer_merges"), 0);
@@ -334,7 +329,7 @@ static void profile__filled_never_overwritten(void **state)
     struct hk_import_result r;
     char buf[64];
     /* first a masked phone and no province, then the clear phone, a province, another city */
-    const char *csv = HEADER
+    const char *csv = TDB_GENERIC_HEADER
         "F1,f,阿丁,139****3333,,,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,10.00,,\n"
         "F2,f,别名,13944443333,江苏省,南京市,taobao,店,paid,2026-03-02 10:00:00,,,P1,甲,,1,"
         "10.00,10.00,,\n"

@@ -16,11 +16,6 @@
 #include "store/ingest_repo.h"
 #include "store/store.h"
 
-#define GENERIC_HEADER                                                                             \
-    "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"     \
-    "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"               \
-    "refund_amount,coupon_code\n"
-
 static int64_t count(struct tdb *t, const char *table)
 {
     char sql[128];
@@ -205,7 +200,7 @@ static void generic_fixture__reimport_creates_and_updates_nothing(void **state)
     assert_int_equal(q_int(t->store, "SELECT max(updated_at) FROM orders"), upd);
 }
 
-static const char LATER[] = GENERIC_HEADER
+static const char LATER[] = TDB_GENERIC_HEADER
     "G1001,u1001,小鹿同学,13800138001,浙江省,杭州市,wechat,回客小铺,refunded,2026-03-01 "
     "00:00:00,2026-03-01 00:05:00,2026-03-04 10:00:00,P1001,碎花连衣裙,连衣裙,1,199.00,189.00,"
     "189.00,SPRING10\n"
@@ -296,7 +291,7 @@ static void generic__same_order_twice_in_one_file_is_one_order(void **state)
 {
     struct tdb *t = *state;
     struct hk_import_result r;
-    const char *csv = GENERIC_HEADER
+    const char *csv = TDB_GENERIC_HEADER
         "D1,u1,,13900000001,,,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,10.00,,\n"
         "D2,u2,,,,,taobao,店,paid,2026-03-01 11:00:00,,,P1,甲,,1,10.00,10.00,,\n"
         "D1,u1,,13900000001,,,taobao,店,paid,2026-03-01 10:00:00,,,P1,甲,,1,10.00,10.00,,\n"
@@ -663,7 +658,7 @@ static void products__created_once_and_filled_across_batches_and_files(void **st
     char got[160];
     const char *f1 = tdb_write(
         t, "products1.csv",
-        GENERIC_HEADER
+        TDB_GENERIC_HEADER
         "A1,b1,,,,,pos,店,paid,2026-07-01 09:30:00,2026-07-01 09:31:00,,P1,,,1,1.00,1.00,,\n"
         "A2,b2,,,,,pos,店,paid,2026-07-01 09:32:00,2026-07-01 09:33:00,,P1,一号,,1,1.00,1.00,,\n"
         "A3,b3,,,,,pos,店,paid,2026-07-01 09:34:00,2026-07-01 09:35:00,,P1,,零食,1,1.00,1.00,,\n"
@@ -687,7 +682,7 @@ static void products__created_once_and_filled_across_batches_and_files(void **st
 
     const char *f2 = tdb_write(
         t, "products2.csv",
-        GENERIC_HEADER
+        TDB_GENERIC_HEADER
         "B1,b4,,,,,pos,店,paid,2026-08-01 09:30:00,2026-08-01 09:31:00,,P3,三号,,1,3.00,3.00,,\n"
         "B2,b5,,,,,pos,店,paid,2026-08-01 09:32:00,2026-08-01 09:33:00,,P3,,日用,1,3.00,3.00,,\n"
         "B3,b6,,,,,pos,店,paid,2026-08-01 09:34:00,2026-08-01 09:35:00,,P4,,,1,4.00,4.00,,\n"
@@ -734,7 +729,7 @@ static void products__long_ids_and_other_shops(void **state)
     memset(longid, 'L', sizeof longid - 1);
     longid[sizeof longid - 1] = '\0';
     snprintf(text, sizeof text,
-             GENERIC_HEADER
+             TDB_GENERIC_HEADER
              "C1,c1,,,,,pos,店,paid,2026-07-01 09:30:00,2026-07-01 09:31:00,,%s,长,,1,1.00,1.00,,\n"
              "C2,c2,,,,,pos,店,paid,2026-07-01 09:32:00,2026-07-01 09:33:00,,%s,长,,1,1.00,1.00,,\n"
              "C3,c3,,,,,pos,店,paid,2026-07-01 09:34:00,2026-07-01 09:35:00,,P1,一,,1,1.00,1.00,,\n"
@@ -1231,9 +1226,7 @@ static void generic__local_times_read_in_the_shops_time_zone(void **state)
     hk_db_release(db);
     const char *path = tdb_write(
         t, "zones.csv",
-        "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,"
-        "paid_at,received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"
-        "refund_amount,coupon_code\n"
+        TDB_GENERIC_HEADER
         "NY1,ny1,,,,,pos,纽约门店,paid,2026-07-01 09:30:00,2026-07-01T10:00:00-04:00,,P1,一,,1,"
         "1.00,1.00,,\n"
         "NY2,ny2,,,,,pos,纽约门店,paid,2026/7/1 9:30,2026-07-01 09:45,,P1,一,,1,1.00,1.00,,\n"

@@ -207,9 +207,7 @@ static void pipeline__redone_last_batch_keeps_the_rows_read_after_it(void **stat
 {
     struct tdb *t = *state;
     enum { PER_BATCH = 2, BATCHES = HK_READER_KEPT + 2 }; /* the last one fails */
-    char csv[4096] = "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,"
-                     "status,created_at,paid_at,received_at,product_id,product_title,"
-                     "category,quantity,unit_price,paid_amount,refund_amount,coupon_code\n";
+    char csv[4096] = TDB_GENERIC_HEADER;
     for (int i = 1; i <= BATCHES * PER_BATCH; i++) {
         size_t at = strlen(csv);
         snprintf(csv + at, sizeof csv - at, ROW("M%d", "%d"), i, 1 + i % 9, 1 + i % 9);
@@ -257,10 +255,7 @@ static void initial_load__order_again_in_a_later_batch_is_looked_up(void **state
 {
     struct tdb *t = *state;
     const char *file = tdb_write(
-        t, "again.csv",
-        "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"
-        "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"
-        "refund_amount,coupon_code\n" ROW("N1", "1") ROW("N2", "2") ROW("N3", "3") N1_DONE);
+        t, "again.csv", TDB_GENERIC_HEADER ROW("N1", "1") ROW("N2", "2") ROW("N3", "3") N1_DONE);
     for (int piped = 0; piped < 2; piped++) { /* each into a fresh store */
         char target[512];
         struct hk_store *st =
@@ -469,10 +464,7 @@ static void capped_cache__key_stored_behind_its_back_found_on_redo(void **state)
 {
     struct tdb *t = *state;
     char csv[16384];
-    int len = snprintf(csv, sizeof csv,
-                       "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
-                       "created_at,paid_at,received_at,product_id,product_title,category,"
-                       "quantity,unit_price,paid_amount,refund_amount,coupon_code\n");
+    int len = snprintf(csv, sizeof csv, TDB_GENERIC_HEADER);
     for (int i = 1; i <= 40; i++) /* 40 buyers, 2 keys each; U41..U80: the first 40 again */
         len += snprintf(csv + len, sizeof csv - (size_t)len,
                         "U%d,u%d,买家%d,139%08d,浙江省,杭州市,taobao,店,paid,2026-01-01 "

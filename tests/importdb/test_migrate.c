@@ -261,13 +261,10 @@ static void migration_0012__keeps_the_first_32_digits_of_look_up_hashes(void **s
     /* identity resolution: an order from a new account with a's phone joins a */
     struct hk_ingest_ctx ctx = t->ctx;
     ctx.store = s;
-    const char *path =
-        tdb_write(t, "phone.csv",
-                  "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
-                  "created_at,paid_at,received_at,product_id,product_title,category,quantity,"
-                  "unit_price,paid_amount,refund_amount,coupon_code\n"
-                  "Z1,zz,丙,139 1234 5678,浙江省,杭州市,jd,店,paid,2026-01-01 10:00:00,"
-                  "2026-01-01 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n");
+    const char *path = tdb_write(
+        t, "phone.csv",
+        TDB_GENERIC_HEADER "Z1,zz,丙,139 1234 5678,浙江省,杭州市,jd,店,paid,2026-01-01 10:00:00,"
+                           "2026-01-01 10:00:00,,P1,商品,零食,1,10.00,10.00,,\n");
     struct hk_import_opts o = {0};
     struct hk_import_result res = {0};
     if (hk_import_files(&ctx, &path, NULL, 1, &o, &res, &err) != 0)

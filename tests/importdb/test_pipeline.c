@@ -182,9 +182,7 @@ static void pipeline__failed_batch_with_batches_queued_after_it(void **state)
                          " 'R3' BEGIN SELECT RAISE(ABORT, 'refused') FROM (SELECT sum(a.x + b.x +"
                          " c.x) AS n FROM slow a, slow b, slow c) WHERE n > 0; END");
     }
-    char csv[2048] = "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,"
-                     "created_at,paid_at,received_at,product_id,product_title,category,quantity,"
-                     "unit_price,paid_amount,refund_amount,coupon_code\n";
+    char csv[2048] = TDB_GENERIC_HEADER;
     for (int i = 1; i <= 6; i++) {
         size_t at = strlen(csv);
         snprintf(csv + at, sizeof csv - at,
