@@ -27,6 +27,16 @@ size_t hk_strlcpy(char *dst, const char *src, size_t size)
     return n;
 }
 
+size_t hk_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t k = max; /* s[k] exists (k < n): the first byte left out */
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+        k--;
+    return k;
+}
+
 char *hk_strndup(const char *s, size_t n)
 {
     char *p = malloc(n + 1);

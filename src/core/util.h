@@ -19,6 +19,11 @@
  * truncated when that is >= size.
  */
 size_t hk_strlcpy(char *dst, const char *src, size_t size);
+/**
+ * Bytes of the UTF-8 text s (n bytes) that fit in max, ending on a character boundary: n when
+ * n <= max, else at most max, never half a character.
+ */
+size_t hk_utf8_cut(const char *s, size_t n, size_t max);
 /** Duplicates n bytes of s as a NUL-terminated string (new; caller frees). NULL on OOM. */
 char *hk_strndup(const char *s, size_t n);
 /** strdup that accepts NULL (returns NULL). */

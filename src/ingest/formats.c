@@ -31,6 +31,7 @@
 #include "core/err.h"
 #include "core/money.h"
 #include "core/tz.h"
+#include "core/util.h"
 #include "ingest/arena.h"
 #include "ingest/import.h"
 #include "ingest/region.h"
@@ -588,17 +589,6 @@ static size_t fold_name(struct hk_str v, char *out, size_t cap)
 
 /* ---- messages ---- */
 
-/* Bytes of s (n) that fit in max on a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    size_t k = max;
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-        k--;
-    return k;
-}
-
 /* Formats into bad->message, cutting on a character boundary. */
 static void set_message(struct hk_row_error *bad, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -611,7 +601,7 @@ static void set_message(struct hk_row_error *bad, const char *fmt, ...)
                                                      a false positive of clang 14's checker */
     va_end(ap);
     size_t len = n < 0 ? 0 : (size_t)n >= sizeof(tmp) ? sizeof(tmp) - 1 : (size_t)n;
-    size_t k = utf8_cut(tmp, len, sizeof(bad->message) - 1);
+    size_t k = hk_utf8_cut(tmp, len, sizeof(bad->message) - 1);
     memcpy(bad->message, tmp, k);
     bad->message[k] = '\0';
 }
@@ -620,7 +610,7 @@ static void set_column(struct hk_row_error *bad, const struct hk_fmt_binding *b,
 {
     const char *name = col >= 0 && (size_t)col < b->ncols ? b->names[col] : "";
     size_t n = strlen(name);
-    size_t k = utf8_cut(name, n, sizeof(bad->column) - 1);
+    size_t k = hk_utf8_cut(name, n, sizeof(bad->column) - 1);
     memcpy(bad->column, name, k);
     bad->column[k] = '\0';
 }
@@ -628,7 +618,7 @@ static void set_column(struct hk_row_error *bad, const struct hk_fmt_binding *b,
 /* A quotable prefix of v: at most QUOTE_MAX bytes on a character boundary. */
 static int quote_len(struct hk_str v)
 {
-    return (int)utf8_cut(v.s, v.len, QUOTE_MAX);
+    return (int)hk_utf8_cut(v.s, v.len, QUOTE_MAX);
 }
 
 static const char *ellipsis(struct hk_str v)
@@ -1342,7 +1332,7 @@ int hk_fmt_convert(const struct hk_fmt_binding *b, struct hk_fmt_ctx *ctx,
         if (match_status(d, folded, n, &w) != 0) {
             char accepted[sizeof(bad->message)];
             accepted_list(d, accepted, sizeof(accepted));
-            int q = (int)utf8_cut(v.s, v.len, STATUS_QUOTE_MAX);
+            int q = (int)hk_utf8_cut(v.s, v.len, STATUS_QUOTE_MAX);
             set_message(bad, "unknown status '%.*s%s'; accepted: %s", q, v.s,
                         (size_t)q < v.len ? "…" : "", accepted);
             return bad_cell(bad, b, col);

@@ -378,20 +378,24 @@ static int64_t channel_key(struct importer *imp, const char *channel)
 }
 
 /* A line's product as products.external_id holds it: the product id, else "sku:" and the sku,
-   cut to cap - 1 bytes (as hk_irepo_product_ensure has always stored it). The cache is keyed
-   by it too, so a product has one key whichever way a line names it (product id "sku:X" or
-   sku X) and however long the id. */
+   cut to at most cap - 1 bytes on a character boundary (a cut in the middle of a character
+   stored text that is not UTF-8, which PostgreSQL refused; sql/0013 mends what SQLite stores
+   kept). The cache is keyed by it too, so a product has one key whichever way a line names it
+   (product id "sku:X" or sku X) and however long the id. */
 static const char *product_ext(const char *pid, const char *sku, char *buf, size_t cap)
 {
+    size_t n;
     if (pid && *pid) {
-        size_t n = strlen(pid);
+        n = strlen(pid);
         if (n < cap)
             return pid;
-        memcpy(buf, pid, cap - 1);
-        buf[cap - 1] = '\0';
+        n = hk_utf8_cut(pid, n, cap - 1);
+        memcpy(buf, pid, n);
+        buf[n] = '\0';
         return buf;
     }
-    snprintf(buf, cap, "sku:%s", sku);
+    n = hk_utf8_cut(sku, strlen(sku), cap - 1 - strlen("sku:"));
+    snprintf(buf, cap, "sku:%.*s", (int)n, sku);
     return buf;
 }
 
@@ -1312,8 +1316,11 @@ static int apply_details(struct importer *imp, const struct prep *p, enum hk_app
     for (size_t i = 0; i < rec->nitems; i++) {
         const struct hk_item_rec *it = &rec->items[i];
         char ext[HK_IDENTITY_VALUE_MAX + 8] = "";
-        if (it->product_id && *it->product_id)
-            snprintf(ext, sizeof ext, "%s", it->product_id);
+        if (it->product_id && *it->product_id) { /* as product_ext cuts it */
+            size_t n = hk_utf8_cut(it->product_id, strlen(it->product_id), sizeof ext - 1);
+            memcpy(ext, it->product_id, n);
+            ext[n] = '\0';
+        }
         struct hk_irepo_staged s = {
             .channel = p->channel,
             .order_no = rec->order_no,

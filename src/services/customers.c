@@ -60,12 +60,7 @@ _Static_assert(HK_CUST_HASH_MAX > HK_PII_HASH_HEX, "a stored look-up hash fits a
 /* Copies src into dst (size > 0), truncated at a UTF-8 character boundary. */
 static void copy_utf8(char *dst, size_t size, const char *src)
 {
-    size_t len = strlen(src);
-    if (len >= size) {
-        len = size - 1;
-        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
-            len--;
-    }
+    size_t len = hk_utf8_cut(src, strlen(src), size - 1);
     memcpy(dst, src, len);
     dst[len] = '\0';
 }

@@ -95,11 +95,12 @@ struct tdb_plant {
 };
 void tdb_plant_progress(void *arg, int64_t done, int64_t total, int64_t rows);
 
-/** The generic format's header line (docs/import.md), newline included. */
-#define TDB_GENERIC_HEADER                                                                         \
+/** The generic format's columns (docs/import.md), and its header line, newline included. */
+#define TDB_GENERIC_COLUMNS                                                                        \
     "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"     \
     "received_at,product_id,product_title,category,quantity,unit_price,paid_amount,"               \
-    "refund_amount,coupon_code\n"
+    "refund_amount,coupon_code"
+#define TDB_GENERIC_HEADER TDB_GENERIC_COLUMNS "\n"
 
 /** Three generic orders, M3 sharing M1's phone and M2's buyer: they merge two customers. */
 extern const char TDB_MERGE_CSV[];

@@ -754,6 +754,53 @@ static void products__long_ids_and_other_shops(void **state)
                      0);
 }
 
+/* Repeats the UTF-8 character ch n times into out (size > n * strlen(ch)). */
+static void repeat_utf8(char *out, size_t size, const char *ch, size_t n)
+{
+    size_t k = strlen(ch), at = 0;
+    for (size_t i = 0; i < n && at + k < size; i++, at += k)
+        memcpy(out + at, ch, k);
+    out[at] = '\0';
+}
+
+/* A Chinese product id or sku longer than products.external_id keeps (263 bytes) is cut on a
+   character boundary: the stored id is the longest whole-character prefix (PostgreSQL refused
+   the half character the byte cut left, SQLite stored it), and a re-import finds the product. */
+static void products__long_chinese_ids_are_cut_on_a_character_boundary(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    char pid[400], sku[400], want_pid[400], want_sku[400], text[4096], sql[1024];
+    repeat_utf8(pid, sizeof pid, "长", 100);          /* 300 bytes */
+    repeat_utf8(sku, sizeof sku, "码", 100);          /* 300 bytes, and no product id */
+    repeat_utf8(want_pid, sizeof want_pid, "长", 87); /* 261 of 263 */
+    snprintf(want_sku, sizeof want_sku, "sku:");
+    repeat_utf8(want_sku + 4, sizeof want_sku - 4, "码", 86); /* 4 + 258 of 263 */
+    snprintf(
+        text, sizeof text,
+        TDB_GENERIC_COLUMNS
+        ",sku\n"
+        "U1,u1,,,,,pos,店,paid,2026-07-01 09:30:00,2026-07-01 09:31:00,,%s,长,,1,1.00,1.00,,,\n"
+        "U2,u2,,,,,pos,店,paid,2026-07-01 09:32:00,2026-07-01 09:33:00,,,码,,1,1.00,1.00,,,%s\n",
+        pid, sku);
+    const char *f = tdb_write(t, "long-cjk.csv", text);
+    tdb_import1(t, f, &r);
+    check_counts(&r, 2, 2, 0, 0, 2, 2, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 2);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM products WHERE external_id = '%s'", want_pid);
+    assert_int_equal(q_int(t->store, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM products WHERE external_id = '%s'", want_sku);
+    assert_int_equal(q_int(t->store, sql), 1);
+    tdb_import1(t, f, &r);
+    check_counts(&r, 2, 0, 0, 2, 0, 0, 0);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 2);
+    assert_int_equal(q_int(t->store, "SELECT count(*) FROM order_items i LEFT JOIN products p ON "
+                                     "p.id = i.product_id WHERE p.id IS NULL"),
+                     0);
+}
+
 /* ---- other marketplaces ------------------------------------------------------------------- */
 
 static void douyin__masked_recipients_are_kept_masked(void **state)
@@ -1304,6 +1351,7 @@ int main(void)
         T(taobao_2015__older_export_with_utf8_bom),
         T(products__created_once_and_filled_across_batches_and_files),
         T(products__long_ids_and_other_shops),
+        T(products__long_chinese_ids_are_cut_on_a_character_boundary),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
         T(jd__gbk_export_with_buyer_accounts),

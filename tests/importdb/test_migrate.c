@@ -305,6 +305,110 @@ static void migration_0012__refuses_to_join_two_keys_that_share_32_digits(void *
     hk_store_close(s);
 }
 
+/* Upper-case hex of the UTF-8 character ch repeated n times, then of extra (hex already). */
+static void repeat_hex(char *out, size_t size, const char *ch, size_t n, const char *extra)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        for (const unsigned char *p = (const unsigned char *)ch; *p && at + 3 < size; p++)
+            at += (size_t)snprintf(out + at, size - at, "%02X", *p);
+    snprintf(out + at, size - at, "%s", extra);
+}
+
+/* Product ids that a cut in the middle of a character left broken (SQLite stored them; on
+   PostgreSQL such an insert failed) lose their incomplete last character, whole ones stay, two
+   that mend to one id become one product (lines moved), and the next import of the long id
+   finds the mended product. */
+static void migration_0013__cuts_broken_product_ids_on_a_character_boundary(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_err err = {0};
+    struct hk_store *s = old_store(t, 12);
+    q_exec(s, "INSERT INTO shops (id, channel, name, created_at) VALUES (1, 'pos', '店', 1),"
+              " (2, 'pos', '二店', 1)");
+    /* "sku:" + 86 x 码 (E7 A0 81) is what the cut keeps of a 100-character sku now */
+    char whole[600], one[700], two[700], other[700], three[700], sql[4096], got[800];
+    repeat_hex(whole, sizeof whole, "码", 86, "");
+    snprintf(one, sizeof one, "736B753A%sE7", whole); /* a lead byte alone */
+    snprintf(two, sizeof two, "%sE7A0", whole);       /* two bytes of three */
+    snprintf(other, sizeof other, "%sE8", whole);     /* another id: the same when mended */
+    snprintf(three, sizeof three, "%sF0A080", whole); /* three bytes of four (U+20000) */
+    if (!t->pg) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO products (id, shop_id, external_id, created_at) VALUES"
+                 " (1, 1, CAST(X'%s' AS TEXT), 1), (2, 1, CAST(X'%s' AS TEXT), 1),"
+                 " (7, 1, CAST(X'%s' AS TEXT), 1), (3, 2, CAST(X'%s' AS TEXT), 1)",
+                 one, two, other, three);
+        q_exec(s, sql);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO staged_items (channel, order_no, item_key, product_ext_id,"
+                 " created_at) VALUES ('taobao', 'T1', 'k1', CAST(X'%s' AS TEXT), 1)",
+                 two);
+        q_exec(s, sql);
+        q_exec(s, "INSERT INTO order_items (id, order_id, line_no, item_key, product_id) VALUES"
+                  " (1, 101, 1, 'a', 2), (2, 101, 2, 'b', 7), (3, 102, 1, 'a', 3)");
+    }
+    /* whole ones: ASCII, and Chinese ending in ASCII and in a character */
+    q_exec(s, "INSERT INTO products (id, shop_id, external_id, created_at) VALUES"
+              " (4, 1, 'P1', 1), (5, 1, '长长长长长A', 1), (6, 1, '长长长长长', 1)");
+
+    if (hk_store_migrate(s, TEST_NOW, NULL, NULL, &err) != 0)
+        fail_msg("migrate: %s", err.msg);
+    assert_string_equal(q_text(s, "SELECT external_id FROM products WHERE id = 4", got, sizeof got),
+                        "P1");
+    assert_string_equal(q_text(s, "SELECT external_id FROM products WHERE id = 5", got, sizeof got),
+                        "长长长长长A");
+    assert_string_equal(q_text(s, "SELECT external_id FROM products WHERE id = 6", got, sizeof got),
+                        "长长长长长");
+    if (t->pg) { /* nothing to mend: the engines need not reload */
+        assert_int_equal(q_int(s, "SELECT count(*) FROM changes WHERE kind = 'all'"), 0);
+        hk_store_close(s);
+        return;
+    }
+    char want[700];
+    snprintf(want, sizeof want, "736B753A%s", whole);
+    assert_string_equal(
+        q_text(s, "SELECT hex(external_id) FROM products WHERE id = 1", got, sizeof got), want);
+    assert_string_equal(
+        q_text(s, "SELECT hex(external_id) FROM products WHERE id = 2", got, sizeof got), whole);
+    assert_string_equal(
+        q_text(s, "SELECT hex(external_id) FROM products WHERE id = 3", got, sizeof got), whole);
+    assert_string_equal(q_text(s, "SELECT hex(product_ext_id) FROM staged_items", got, sizeof got),
+                        whole);
+    /* 7 mended to 2's id in 2's shop: one product, its line moved; 3 (another shop) stays */
+    assert_int_equal(q_int(s, "SELECT count(*) FROM products WHERE id = 7"), 0);
+    assert_int_equal(q_int(s, "SELECT product_id FROM order_items WHERE id = 2"), 2);
+    assert_int_equal(q_int(s, "SELECT product_id FROM order_items WHERE id = 3"), 3);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM changes WHERE kind = 'all'"), 1);
+
+    /* the same long sku imported again is product 1 */
+    struct hk_ingest_ctx ctx = t->ctx;
+    ctx.store = s;
+    char sku[400], text[2048];
+    size_t at = 0;
+    for (int i = 0; i < 100; i++, at += 3)
+        memcpy(sku + at, "码", 3);
+    sku[at] = '\0';
+    snprintf(text, sizeof text,
+             TDB_GENERIC_COLUMNS
+             ",sku\n"
+             "S1,s1,,,,,pos,店,paid,2026-01-01 10:00:00,2026-01-01 10:00:00,,,码,,1,1.00,"
+             "1.00,,,%s\n",
+             sku);
+    const char *path = tdb_write(t, "sku.csv", text);
+    struct hk_import_opts o = {0};
+    struct hk_import_result res = {0};
+    if (hk_import_files(&ctx, &path, NULL, 1, &o, &res, &err) != 0)
+        fail_msg("import: %s", err.msg);
+    assert_int_equal(res.orders_created, 1);
+    hk_import_result_release(&res);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM products"), 6);
+    assert_int_equal(q_int(s, "SELECT product_id FROM order_items i JOIN orders o ON"
+                              " o.id = i.order_id WHERE o.external_no = 'S1'"),
+                     1);
+    hk_store_close(s);
+}
+
 static void migrate__refuses_a_database_of_a_newer_huike(void **state)
 {
     struct tdb *t = *state;
@@ -335,6 +439,9 @@ int main(void)
                                         tdb_setup, tdb_teardown),
         cmocka_unit_test_setup_teardown(
             migration_0012__refuses_to_join_two_keys_that_share_32_digits, tdb_setup, tdb_teardown),
+        cmocka_unit_test_setup_teardown(
+            migration_0013__cuts_broken_product_ids_on_a_character_boundary, tdb_setup,
+            tdb_teardown),
         cmocka_unit_test_setup_teardown(migrate__refuses_a_database_of_a_newer_huike, tdb_setup,
                                         tdb_teardown),
     };

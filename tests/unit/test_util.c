@@ -26,6 +26,23 @@ static void strlcpy__truncates_and_reports_the_source_length(void **state)
     assert_string_equal(buf, "ab");
 }
 
+static void utf8_cut__never_splits_a_character(void **state)
+{
+    (void)state;
+    const char *s = "a码𠀀b"; /* 1 + 3 + 4 + 1 bytes */
+    size_t n = strlen(s);
+    assert_int_equal(n, 9);
+    assert_int_equal(hk_utf8_cut(s, n, 9), 9); /* fits: all of it */
+    assert_int_equal(hk_utf8_cut(s, n, 20), 9);
+    assert_int_equal(hk_utf8_cut(s, n, 8), 8); /* before b */
+    for (size_t max = 4; max < 8; max++)       /* inside 𠀀: before it */
+        assert_int_equal(hk_utf8_cut(s, n, max), 4);
+    for (size_t max = 1; max < 4; max++) /* inside 码: before it */
+        assert_int_equal(hk_utf8_cut(s, n, max), 1);
+    assert_int_equal(hk_utf8_cut(s, n, 0), 0);
+    assert_int_equal(hk_utf8_cut("码", 3, 2), 0); /* no whole character fits */
+}
+
 static void strndup__copies_exactly_n_bytes(void **state)
 {
     (void)state;
@@ -142,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strlcpy__truncates_and_reports_the_source_length),
+        cmocka_unit_test(utf8_cut__never_splits_a_character),
         cmocka_unit_test(strndup__copies_exactly_n_bytes),
         cmocka_unit_test(streq_n__compares_length_and_bytes),
         cmocka_unit_test(parse_int64__accepts_whole_numbers_only),
