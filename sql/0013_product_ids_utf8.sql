@@ -17,8 +17,9 @@
 -- Two stored ids can mend to one: "sku:" and the first 86 characters of two skus that differ
 -- from the 87th on, in its first byte. The cut joins such ids into one product now (as it
 -- always joined ids that share their first 263 bytes), so the migration does too: the product
--- already stored under the mended id, else the first of them, keeps it; the others' order
--- lines move to it and they are deleted. The engines read products by id and external id
+-- already stored under the mended id, else the first of them, keeps it and takes the title and
+-- category it lacks from the others (the first that has one, as an import fills them); the
+-- others' order lines move to it and they are deleted. The engines read products by id and external id
 -- (bought(product)), so when any product id is mended the change log asks every engine to
 -- reload, as 0006 does.
 -- @sqlite
@@ -53,6 +54,20 @@ SET keep = COALESCE((SELECT q.id FROM products q
 INSERT INTO changes (customer_id, kind, at)
 SELECT 0, 'all', COALESCE((SELECT MAX(at) FROM changes), 0)
 WHERE EXISTS (SELECT 1 FROM mend_0013);
+UPDATE products
+SET title = COALESCE((SELECT m.title FROM (SELECT k.keep, p.title FROM mend_0013 k
+                                           JOIN products p ON p.id = k.id
+                                           WHERE k.keep <> k.id AND p.title <> ''
+                                           ORDER BY k.id) m
+                      WHERE m.keep = products.id LIMIT 1), title)
+WHERE title = '' AND id IN (SELECT keep FROM mend_0013 WHERE keep <> id);
+UPDATE products
+SET category = COALESCE((SELECT m.category FROM (SELECT k.keep, p.category FROM mend_0013 k
+                                                 JOIN products p ON p.id = k.id
+                                                 WHERE k.keep <> k.id AND p.category <> ''
+                                                 ORDER BY k.id) m
+                         WHERE m.keep = products.id LIMIT 1), category)
+WHERE category = '' AND id IN (SELECT keep FROM mend_0013 WHERE keep <> id);
 UPDATE order_items SET product_id = (SELECT m.keep FROM mend_0013 m
                                      WHERE m.id = order_items.product_id)
 WHERE product_id IN (SELECT id FROM mend_0013 WHERE keep <> id);

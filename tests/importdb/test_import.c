@@ -801,6 +801,43 @@ static void products__long_chinese_ids_are_cut_on_a_character_boundary(void **st
                      0);
 }
 
+/* The same cut for a Taobao detail line that waits for its order (staged_items.product_ext_id),
+   and for the product made when the order list comes. */
+static void taobao__long_chinese_product_id_of_a_waiting_line(void **state)
+{
+    struct tdb *t = *state;
+    struct hk_import_result r;
+    char pid[400], want[400], text[4096], sql[1024];
+    repeat_utf8(pid, sizeof pid, "长", 100);
+    repeat_utf8(want, sizeof want, "长", 87);
+    snprintf(text, sizeof text,
+             "订单编号,标题,价格,购买数量,外部系统编号,商品属性,套餐信息,备注,订单状态,商家编码,"
+             "商品id\nT9,长标题,10.00,1,,,,,交易成功,,%s\n",
+             pid);
+    tdb_import1(t, tdb_write(t, "ExportOrderDetailList-long.csv", text), &r);
+    assert_int_equal(r.rejected, 0);
+    assert_int_equal(r.items_staged, 1);
+    hk_import_result_release(&r);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM staged_items WHERE product_ext_id = '%s'",
+             want);
+    assert_int_equal(q_int(t->store, sql), 1);
+    tdb_import1(t,
+                tdb_write(t, "ExportOrderList-long.csv",
+                          "订单编号,买家会员名,买家实际支付金额,订单状态,订单创建时间,订单付款时间,"
+                          "宝贝标题,宝贝总数量,店铺名称\nT9,tb_long,10.00,交易成功,2026-03-01 "
+                          "10:00:00,2026-03-01 10:01:00,长标题,1,长店\n"),
+                &r);
+    assert_int_equal(r.rejected, 0);
+    assert_int_equal(r.orders_created, 1);
+    hk_import_result_release(&r);
+    assert_int_equal(count(t, "products"), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM order_items i JOIN products p ON p.id = i.product_id"
+             " WHERE p.external_id = '%s'",
+             want);
+    assert_int_equal(q_int(t->store, sql), 1);
+}
+
 /* ---- other marketplaces ------------------------------------------------------------------- */
 
 static void douyin__masked_recipients_are_kept_masked(void **state)
@@ -1352,6 +1389,7 @@ int main(void)
         T(products__created_once_and_filled_across_batches_and_files),
         T(products__long_ids_and_other_shops),
         T(products__long_chinese_ids_are_cut_on_a_character_boundary),
+        T(taobao__long_chinese_product_id_of_a_waiting_line),
         T(douyin__masked_recipients_are_kept_masked),
         T(pdd__fully_masked_orders_get_a_customer_each),
         T(jd__gbk_export_with_buyer_accounts),

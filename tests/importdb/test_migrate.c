@@ -334,11 +334,16 @@ static void migration_0013__cuts_broken_product_ids_on_a_character_boundary(void
     snprintf(other, sizeof other, "%sE8", whole);     /* another id: the same when mended */
     snprintf(three, sizeof three, "%sF0A080", whole); /* three bytes of four (U+20000) */
     if (!t->pg) {
+        /* 2 and 7 mend to one id (2 keeps it, with 7's title); 3 mends to 8's id in shop 2 (8
+           keeps it, with 3's title and category) */
         snprintf(sql, sizeof sql,
-                 "INSERT INTO products (id, shop_id, external_id, created_at) VALUES"
-                 " (1, 1, CAST(X'%s' AS TEXT), 1), (2, 1, CAST(X'%s' AS TEXT), 1),"
-                 " (7, 1, CAST(X'%s' AS TEXT), 1), (3, 2, CAST(X'%s' AS TEXT), 1)",
-                 one, two, other, three);
+                 "INSERT INTO products (id, shop_id, external_id, title, category, created_at)"
+                 " VALUES (1, 1, CAST(X'%s' AS TEXT), '', '', 1),"
+                 " (2, 1, CAST(X'%s' AS TEXT), '', '零食', 1),"
+                 " (7, 1, CAST(X'%s' AS TEXT), '七号', '彩妆', 1),"
+                 " (3, 2, CAST(X'%s' AS TEXT), '三号', '床品', 1),"
+                 " (8, 2, CAST(X'%s' AS TEXT), '', '', 1)",
+                 one, two, other, three, whole);
         q_exec(s, sql);
         snprintf(sql, sizeof sql,
                  "INSERT INTO staged_items (channel, order_no, item_key, product_ext_id,"
@@ -372,13 +377,21 @@ static void migration_0013__cuts_broken_product_ids_on_a_character_boundary(void
     assert_string_equal(
         q_text(s, "SELECT hex(external_id) FROM products WHERE id = 2", got, sizeof got), whole);
     assert_string_equal(
-        q_text(s, "SELECT hex(external_id) FROM products WHERE id = 3", got, sizeof got), whole);
+        q_text(s, "SELECT hex(external_id) FROM products WHERE id = 8", got, sizeof got), whole);
     assert_string_equal(q_text(s, "SELECT hex(product_ext_id) FROM staged_items", got, sizeof got),
                         whole);
-    /* 7 mended to 2's id in 2's shop: one product, its line moved; 3 (another shop) stays */
-    assert_int_equal(q_int(s, "SELECT count(*) FROM products WHERE id = 7"), 0);
+    /* 7 mended to 2's id: one product, 7's line moved, the title it lacked taken from 7 and
+       its own category kept; 3 mended to the id 8 had in shop 2: 8 keeps it and takes what it
+       lacked from 3 */
+    assert_int_equal(q_int(s, "SELECT count(*) FROM products WHERE id IN (3, 7)"), 0);
     assert_int_equal(q_int(s, "SELECT product_id FROM order_items WHERE id = 2"), 2);
-    assert_int_equal(q_int(s, "SELECT product_id FROM order_items WHERE id = 3"), 3);
+    assert_int_equal(q_int(s, "SELECT product_id FROM order_items WHERE id = 3"), 8);
+    assert_string_equal(
+        q_text(s, "SELECT title || '/' || category FROM products WHERE id = 2", got, sizeof got),
+        "七号/零食");
+    assert_string_equal(
+        q_text(s, "SELECT title || '/' || category FROM products WHERE id = 8", got, sizeof got),
+        "三号/床品");
     assert_int_equal(q_int(s, "SELECT count(*) FROM changes WHERE kind = 'all'"), 1);
 
     /* the same long sku imported again is product 1 */
