@@ -55,19 +55,16 @@ INSERT INTO changes (customer_id, kind, at)
 SELECT 0, 'all', COALESCE((SELECT MAX(at) FROM changes), 0)
 WHERE EXISTS (SELECT 1 FROM mend_0013);
 UPDATE products
-SET title = COALESCE((SELECT m.title FROM (SELECT k.keep, p.title FROM mend_0013 k
-                                           JOIN products p ON p.id = k.id
-                                           WHERE k.keep <> k.id AND p.title <> ''
-                                           ORDER BY k.id) m
-                      WHERE m.keep = products.id LIMIT 1), title)
-WHERE title = '' AND id IN (SELECT keep FROM mend_0013 WHERE keep <> id);
-UPDATE products
-SET category = COALESCE((SELECT m.category FROM (SELECT k.keep, p.category FROM mend_0013 k
-                                                 JOIN products p ON p.id = k.id
-                                                 WHERE k.keep <> k.id AND p.category <> ''
-                                                 ORDER BY k.id) m
-                         WHERE m.keep = products.id LIMIT 1), category)
-WHERE category = '' AND id IN (SELECT keep FROM mend_0013 WHERE keep <> id);
+SET title = CASE WHEN title <> '' THEN title
+                 ELSE COALESCE((SELECT p.title FROM mend_0013 k JOIN products p ON p.id = k.id
+                                WHERE k.keep = products.id AND k.keep <> k.id AND p.title <> ''
+                                ORDER BY k.id LIMIT 1), '') END,
+    category = CASE WHEN category <> '' THEN category
+                    ELSE COALESCE((SELECT p.category FROM mend_0013 k JOIN products p ON p.id = k.id
+                                   WHERE k.keep = products.id AND k.keep <> k.id
+                                         AND p.category <> ''
+                                   ORDER BY k.id LIMIT 1), '') END
+WHERE id IN (SELECT keep FROM mend_0013 WHERE keep <> id);
 UPDATE order_items SET product_id = (SELECT m.keep FROM mend_0013 m
                                      WHERE m.id = order_items.product_id)
 WHERE product_id IN (SELECT id FROM mend_0013 WHERE keep <> id);
