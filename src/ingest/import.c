@@ -1315,12 +1315,10 @@ static int apply_details(struct importer *imp, const struct prep *p, enum hk_app
         return rc;
     for (size_t i = 0; i < rec->nitems; i++) {
         const struct hk_item_rec *it = &rec->items[i];
-        char ext[HK_IDENTITY_VALUE_MAX + 8] = "";
-        if (it->product_id && *it->product_id) { /* as product_ext cuts it */
-            size_t n = hk_utf8_cut(it->product_id, strlen(it->product_id), sizeof ext - 1);
-            memcpy(ext, it->product_id, n);
-            ext[n] = '\0';
-        }
+        char buf[HK_IDENTITY_VALUE_MAX + 8];
+        const char *ext = it->product_id && *it->product_id
+                              ? product_ext(it->product_id, NULL, buf, sizeof buf)
+                              : "";
         struct hk_irepo_staged s = {
             .channel = p->channel,
             .order_no = rec->order_no,
@@ -2156,10 +2154,9 @@ struct pbatch {
     uint64_t mark;            /* the pipeline mark after its COMMIT; 0 = nothing queued */
 };
 
-/* Batches queued and not yet confirmed, oldest first (PIPE_DEPTH between two batches; one
-   more while a failure is being mended). */
+/* Batches queued and not yet confirmed, oldest first (at most PIPE_DEPTH). */
 struct inflight {
-    struct pbatch *b[PIPE_BATCHES];
+    struct pbatch *b[PIPE_DEPTH];
     size_t n;
 };
 
@@ -2315,7 +2312,7 @@ static int confirm_all(const struct file_run *fr, struct inflight *q, struct pba
                        const struct batch_io *io, struct hk_err *err)
 {
     struct hk_err ignored;
-    struct pbatch *redo[PIPE_BATCHES + 1];
+    struct pbatch *redo[PIPE_DEPTH + 1];
     size_t i = 0, n = 0;
     for (; i < q->n; i++) {
         hk_err_clear(&ignored);
@@ -2348,10 +2345,8 @@ static int queue_or_recover(const struct file_run *fr, struct inflight *q, struc
         return confirm_all(fr, q, cur, io, err);
     if (q->n == PIPE_DEPTH) {
         hk_err_clear(&ignored);
-        if (confirm_batch(imp, q->b[0], &ignored) < 0) {
-            q->b[q->n++] = cur;
-            return confirm_all(fr, q, NULL, io, err); /* which meets the failure again */
-        }
+        if (confirm_batch(imp, q->b[0], &ignored) < 0) /* confirm_all meets it again */
+            return confirm_all(fr, q, cur, io, err);
         batch_done(fr, q->b[0]);
         memmove(&q->b[0], &q->b[1], (PIPE_DEPTH - 1) * sizeof(q->b[0]));
         q->n--;

@@ -433,3 +433,11 @@ const char TDB_MERGE_CSV[] = TDB_GENERIC_HEADER
     "10:00:00,,P1,商品,零食,1,10.00,10.00,,\n"
     "M3,mb,乙,13900000001,浙江省,杭州市,jd,店,completed,2026-01-03 10:00:00,2026-01-03 "
     "10:00:00,,P1,商品,零食,2,10.00,20.00,,\n";
+
+void tdb_repeat_utf8(char *out, size_t size, const char *ch, size_t n)
+{
+    size_t k = strlen(ch), at = 0;
+    for (size_t i = 0; i < n && at + k < size; i++, at += k)
+        memcpy(out + at, ch, k);
+    out[at] = '\0';
+}

@@ -95,6 +95,9 @@ struct tdb_plant {
 };
 void tdb_plant_progress(void *arg, int64_t done, int64_t total, int64_t rows);
 
+/** Repeats the UTF-8 character ch n times into out, as far as size allows; NUL-terminated. */
+void tdb_repeat_utf8(char *out, size_t size, const char *ch, size_t n);
+
 /** The generic format's columns (docs/import.md), and its header line, newline included. */
 #define TDB_GENERIC_COLUMNS                                                                        \
     "order_no,buyer_id,buyer_nick,phone,province,city,channel,shop,status,created_at,paid_at,"     \

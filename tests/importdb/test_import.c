@@ -754,15 +754,6 @@ static void products__long_ids_and_other_shops(void **state)
                      0);
 }
 
-/* Repeats the UTF-8 character ch n times into out (size > n * strlen(ch)). */
-static void repeat_utf8(char *out, size_t size, const char *ch, size_t n)
-{
-    size_t k = strlen(ch), at = 0;
-    for (size_t i = 0; i < n && at + k < size; i++, at += k)
-        memcpy(out + at, ch, k);
-    out[at] = '\0';
-}
-
 /* A Chinese product id or sku longer than products.external_id keeps (263 bytes) is cut on a
    character boundary: the stored id is the longest whole-character prefix (PostgreSQL refused
    the half character the byte cut left, SQLite stored it), and a re-import finds the product. */
@@ -771,11 +762,11 @@ static void products__long_chinese_ids_are_cut_on_a_character_boundary(void **st
     struct tdb *t = *state;
     struct hk_import_result r;
     char pid[400], sku[400], want_pid[400], want_sku[400], text[4096], sql[1024];
-    repeat_utf8(pid, sizeof pid, "长", 100);          /* 300 bytes */
-    repeat_utf8(sku, sizeof sku, "码", 100);          /* 300 bytes, and no product id */
-    repeat_utf8(want_pid, sizeof want_pid, "长", 87); /* 261 of 263 */
+    tdb_repeat_utf8(pid, sizeof pid, "长", 100);          /* 300 bytes */
+    tdb_repeat_utf8(sku, sizeof sku, "码", 100);          /* 300 bytes, and no product id */
+    tdb_repeat_utf8(want_pid, sizeof want_pid, "长", 87); /* 261 of 263 */
     snprintf(want_sku, sizeof want_sku, "sku:");
-    repeat_utf8(want_sku + 4, sizeof want_sku - 4, "码", 86); /* 4 + 258 of 263 */
+    tdb_repeat_utf8(want_sku + 4, sizeof want_sku - 4, "码", 86); /* 4 + 258 of 263 */
     snprintf(
         text, sizeof text,
         TDB_GENERIC_COLUMNS
@@ -808,8 +799,8 @@ static void taobao__long_chinese_product_id_of_a_waiting_line(void **state)
     struct tdb *t = *state;
     struct hk_import_result r;
     char pid[400], want[400], text[4096], sql[1024];
-    repeat_utf8(pid, sizeof pid, "长", 100);
-    repeat_utf8(want, sizeof want, "长", 87);
+    tdb_repeat_utf8(pid, sizeof pid, "长", 100);
+    tdb_repeat_utf8(want, sizeof want, "长", 87);
     snprintf(text, sizeof text,
              "订单编号,标题,价格,购买数量,外部系统编号,商品属性,套餐信息,备注,订单状态,商家编码,"
              "商品id\nT9,长标题,10.00,1,,,,,交易成功,,%s\n",

@@ -398,10 +398,7 @@ static void migration_0013__cuts_broken_product_ids_on_a_character_boundary(void
     struct hk_ingest_ctx ctx = t->ctx;
     ctx.store = s;
     char sku[400], text[2048];
-    size_t at = 0;
-    for (int i = 0; i < 100; i++, at += 3)
-        memcpy(sku + at, "码", 3);
-    sku[at] = '\0';
+    tdb_repeat_utf8(sku, sizeof sku, "码", 100);
     snprintf(text, sizeof text,
              TDB_GENERIC_COLUMNS
              ",sku\n"
